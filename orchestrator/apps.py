@@ -1,0 +1,267 @@
+"""The applications: one per aggregate kind, each with its own events table."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.system import ProcessApplication
+from eventsourcing.utils import get_topic
+
+from laino.orchestrator.jobs import Job, State
+from laino.orchestrator.saga import ExecutionSaga
+from laino.orchestrator.spec import JobSpec
+from laino.orchestrator.workers import Worker, WorkerState
+
+Listener = Callable[[list[DomainEventProtocol[UUID]]], None]
+
+
+class NotifyingApplication(Application[UUID]):
+    """Tells an in-process listener about every saved event, so waiters wake at once."""
+
+    listener: Listener | None = None
+
+    def notify(self, new_events: list[DomainEventProtocol[UUID]]) -> None:
+        if self.listener is not None and new_events:
+            self.listener(new_events)
+
+    def history(self, aggregate_id: UUID) -> Iterator[DomainEventProtocol[UUID]]:
+        return iter(self.events.get(aggregate_id))
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as plain data."""
+
+    id: UUID
+    state: State
+    spec: JobSpec
+    attempt: int
+    exit_code: int | None
+    failure_reason: str
+    message: str
+    worker_id: UUID | None
+    cancel_requested: bool
+    retry_at: float
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def of(cls, job: Job) -> JobView:
+        return cls(
+            id=job.id,
+            state=job.state,
+            spec=job.spec,
+            attempt=job.attempt,
+            exit_code=job.exit_code,
+            failure_reason=job.failure_reason,
+            message=job.message,
+            worker_id=job.worker_id,
+            cancel_requested=job.cancel_requested,
+            retry_at=job.retry_at,
+            created_at=job.created_on.timestamp(),
+            updated_at=job.modified_on.timestamp(),
+        )
+
+
+class JobsApp(NotifyingApplication):
+    """Use cases of jobs: submit, cancel, and the reports that move a job on."""
+
+    name = "Jobs"
+
+    def submit(self, spec: JobSpec, key: str = "") -> tuple[JobView, bool]:
+        """Returns the job and whether it is new; the same key gives the same job."""
+        spec.validate()
+        key = key or str(uuid4())
+        existing = self._find(Job.create_id(key))
+        if existing is None:
+            job = Job(key=key, spec=spec.as_dict())
+            try:
+                self.save(job)
+                return JobView.of(job), True
+            except IntegrityError:
+                existing = self.repository.get(job.id)  # a concurrent submit won the race
+        if existing.spec != spec:
+            raise KeyConflict(f"idempotency key {key!r} was used for a different job")
+        return JobView.of(existing), False
+
+    def get_job(self, job_id: UUID) -> JobView:
+        return JobView.of(self._get(job_id))
+
+    def cancel(self, job_id: UUID) -> JobView:
+        return self._command(job_id, Job.request_cancel)
+
+    def start_provisioning(self, job_id: UUID, attempt: int, worker_id: UUID) -> JobView:
+        return self._command(job_id, Job.start_provisioning, attempt, worker_id)
+
+    def assign(self, job_id: UUID, attempt: int) -> JobView:
+        return self._command(job_id, Job.assign, attempt)
+
+    def start_running(self, job_id: UUID, attempt: int) -> JobView:
+        return self._command(job_id, Job.start_running, attempt)
+
+    def record_exit(self, job_id: UUID, attempt: int, exit_code: int, **how: Any) -> JobView:
+        return self._command(job_id, Job.record_exit, attempt, exit_code, **how)
+
+    def fail_attempt(self, job_id: UUID, attempt: int, message: str, retry_at: float) -> JobView:
+        return self._command(job_id, Job.fail_attempt, attempt, message, retry_at=retry_at)
+
+    def end_cancelled(self, job_id: UUID) -> JobView:
+        return self._command(job_id, Job.end_cancelled)
+
+    def _command(self, job_id: UUID, method: Callable[..., None], *args: Any, **kw: Any) -> JobView:
+        job = self._get(job_id)
+        method(job, *args, **kw)
+        self.save(job)
+        return JobView.of(job)
+
+    def _find(self, job_id: UUID) -> Job | None:
+        try:
+            job: Job = self.repository.get(job_id)
+        except AggregateNotFoundError:
+            return None
+        return job
+
+    def _get(self, job_id: UUID) -> Job:
+        job = self._find(job_id)
+        if job is None:
+            raise JobNotFound(f"no job {job_id}")
+        return job
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """A worker as plain data."""
+
+    id: UUID
+    job_id: UUID
+    attempt: int
+    state: WorkerState
+    provider: str
+    name: str
+    message: str
+    created_at: float
+
+
+class WorkersApp(NotifyingApplication):
+    """Use cases of workers: provision, register with a one-time token, and the end of life."""
+
+    name = "Workers"
+
+    def __init__(self, env: dict[str, str], *, secret: bytes, token_ttl: float):
+        super().__init__(env)
+        self.secret = secret
+        self.token_ttl = token_ttl
+
+    def bootstrap_token(self, worker_id: UUID) -> str:
+        """Derived, not stored: a resumed saga can hand the same token to an adopted worker."""
+        return hmac.new(self.secret, worker_id.bytes, hashlib.sha256).hexdigest()
+
+    def provision(self, job_id: UUID, attempt: int, provider: str, name: str) -> WorkerView:
+        worker_id = Worker.create_id(job_id, attempt)
+        worker = self._find(worker_id)
+        if worker is None:
+            worker = Worker(job_id, attempt, provider, name, time.time() + self.token_ttl)
+            self.save(worker)
+        return self._view(worker)
+
+    def register(self, worker_id: UUID, token: str) -> str:
+        """Exchanges the bootstrap token for a session token."""
+        worker = self._find(worker_id)
+        if worker is None or not hmac.compare_digest(token, self.bootstrap_token(worker_id)):
+            raise InvalidToken("unknown worker or wrong bootstrap token")
+        session = uuid4().hex + uuid4().hex
+        worker.register(hash_token(session), time.time())
+        self.save(worker)
+        return session
+
+    def authenticate(self, worker_id: UUID, session: str) -> WorkerView:
+        worker = self._find(worker_id)
+        if worker is None or not hmac.compare_digest(worker.session_hash, hash_token(session)):
+            raise InvalidToken("unknown worker or wrong session token")
+        return self._view(worker)
+
+    def get_worker(self, worker_id: UUID) -> WorkerView | None:
+        worker = self._find(worker_id)
+        return None if worker is None else self._view(worker)
+
+    def mark_busy(self, worker_id: UUID) -> None:
+        self._command(worker_id, Worker.mark_busy)
+
+    def mark_lost(self, worker_id: UUID, message: str) -> None:
+        self._command(worker_id, Worker.mark_lost, message)
+
+    def mark_failed(self, worker_id: UUID, message: str) -> None:
+        self._command(worker_id, Worker.mark_failed, message)
+
+    def mark_terminated(self, worker_id: UUID) -> None:
+        self._command(worker_id, Worker.mark_terminated)
+
+    def _command(self, worker_id: UUID, method: Callable[..., None], *args: Any) -> None:
+        worker = self._find(worker_id)
+        if worker is not None:
+            method(worker, *args)
+            self.save(worker)
+
+    def _find(self, worker_id: UUID) -> Worker | None:
+        try:
+            worker: Worker = self.repository.get(worker_id)
+        except AggregateNotFoundError:
+            return None
+        return worker
+
+    @staticmethod
+    def _view(worker: Worker) -> WorkerView:
+        return WorkerView(
+            id=worker.id,
+            job_id=worker.job_id,
+            attempt=worker.attempt,
+            state=worker.state,
+            provider=worker.provider,
+            name=worker.name,
+            message=worker.message,
+            created_at=worker.created_on.timestamp(),
+        )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SagasApp(ProcessApplication[UUID], NotifyingApplication):
+    """Starts one saga per submitted job; tracking makes that exactly once per job."""
+
+    name = "Sagas"
+    topics = (get_topic(Job.Submitted),)  # type: ignore[attr-defined]
+
+    def policy(self, domain_event: DomainEventProtocol[UUID], processing_event: Any) -> None:
+        assert isinstance(processing_event, ProcessingEvent)
+        processing_event.collect_events(ExecutionSaga(domain_event.originator_id))
+
+    def get_saga(self, job_id: UUID) -> ExecutionSaga:
+        saga: ExecutionSaga = self.repository.get(ExecutionSaga.create_id(job_id))
+        return saga
+
+
+class AppError(Exception):
+    """Base class of the applications' errors."""
+
+
+class JobNotFound(AppError):
+    """No job has that id."""
+
+
+class KeyConflict(AppError):
+    """An idempotency key names a job with another spec."""
+
+
+class InvalidToken(AppError):
+    """A worker presented a token that is not its own."""
