@@ -28,6 +28,7 @@ class NotifyingApplication(Application[UUID]):
     """Tells an in-process listener about every saved event, so waiters wake at once."""
 
     listener: Listener | None = None
+    log_section_size = 500
 
     def notify(self, new_events: list[DomainEventProtocol[UUID]]) -> None:
         if self.listener is not None and new_events:
@@ -111,8 +112,12 @@ class JobsApp(NotifyingApplication):
     def record_exit(self, job_id: UUID, attempt: int, exit_code: int, **how: Any) -> JobView:
         return self._command(job_id, Job.record_exit, attempt, exit_code, **how)
 
-    def fail_attempt(self, job_id: UUID, attempt: int, message: str, retry_at: float) -> JobView:
-        return self._command(job_id, Job.fail_attempt, attempt, message, retry_at=retry_at)
+    def fail_attempt(
+        self, job_id: UUID, attempt: int, message: str, *, retry_at: float, retryable: bool
+    ) -> JobView:
+        return self._command(
+            job_id, Job.fail_attempt, attempt, message, retry_at=retry_at, retryable=retryable
+        )
 
     def end_cancelled(self, job_id: UUID) -> JobView:
         return self._command(job_id, Job.end_cancelled)
@@ -240,6 +245,7 @@ class SagasApp(ProcessApplication[UUID], NotifyingApplication):
     """Starts one saga per submitted job; tracking makes that exactly once per job."""
 
     name = "Sagas"
+    pull_section_size = 500
     topics = (get_topic(Job.Submitted),)  # type: ignore[attr-defined]
 
     def policy(self, domain_event: DomainEventProtocol[UUID], processing_event: Any) -> None:

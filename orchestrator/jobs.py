@@ -127,12 +127,14 @@ class Job(Aggregate):
         else:
             self._ended(State.FAILED, exit_code, USER, f"exit code {exit_code}")
 
-    def fail_attempt(self, attempt: int, message: str, *, retry_at: float) -> None:
-        """An infrastructure failure of the current attempt: retry if attempts remain."""
+    def fail_attempt(
+        self, attempt: int, message: str, *, retry_at: float, retryable: bool = True
+    ) -> None:
+        """An infrastructure failure of the current attempt: retry if it may help and attempts remain."""
         self._check_attempt(attempt)
         if self.state.terminal or self.state == State.RETRYING:
             return
-        if self.attempts_left and not self.cancel_requested:
+        if retryable and self.attempts_left and not self.cancel_requested:
             self._retry_scheduled(message, retry_at)
         elif self.cancel_requested:
             self._ended(State.CANCELLED, None, "", "cancelled")

@@ -1,0 +1,108 @@
+"""Printing a job's log as it happens: keeps its place, reconnects, and stops when the job ends."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TextIO
+import time
+
+import grpc
+
+from laino.v1 import laino_pb2 as pb
+from laino.v1 import laino_pb2_grpc as rpc
+
+RETRY_FOR = 60.0
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class Progress:
+    """A one-line indicator on a terminal's stderr while the job waits for its worker."""
+
+    def __init__(self, stub: rpc.JobServiceStub, job_id: str):
+        self.stub = stub
+        self.job_id = job_id
+        self.state = "QUEUED"
+        self.done = threading.Event()
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def start(self) -> None:
+        if self.enabled:
+            threading.Thread(target=self._watch, daemon=True).start()
+            threading.Thread(target=self._spin, daemon=True).start()
+
+    def stop(self) -> None:
+        if not self.done.is_set():
+            self.done.set()
+            if self.shown:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+
+    def _watch(self) -> None:
+        try:
+            for job in self.stub.WatchJob(pb.WatchJobRequest(job_id=self.job_id)):
+                self.state = pb.JobState.Name(job.state)
+                if self.done.is_set():
+                    return
+        except grpc.RpcError:
+            pass
+
+    def _spin(self) -> None:
+        started = time.monotonic()
+        frame = 0
+        while not self.done.wait(0.1):
+            elapsed = time.monotonic() - started
+            sys.stderr.write(f"\r\033[K{SPINNER[frame % 10]} job {self.job_id[:8]} {self.state} {elapsed:.1f}s")
+            sys.stderr.flush()
+            self.shown = True
+            frame += 1
+
+
+def follow_logs(
+    stub: rpc.JobServiceStub, job_id: str, *, follow: bool, tail: int = 0, progress: Progress | None = None
+) -> pb.LogsEnd:
+    """Prints every line once, in order; returns the final message with the job's state."""
+    next_seq = 0
+    out, err = sys.stdout, sys.stderr
+    color = err.isatty()
+    deadline = time.monotonic() + RETRY_FOR
+    while True:
+        request = pb.StreamLogsRequest(job_id=job_id, from_seq=next_seq, follow=follow, tail=tail)
+        try:
+            for item in stub.StreamLogs(request):
+                if item.HasField("end"):
+                    if progress:
+                        progress.stop()
+                    out.flush()
+                    return item.end
+                lines = item.chunk.lines
+                if progress:
+                    progress.stop()
+                _print(lines, out, err, color)
+                next_seq = lines[-1].seq + 1
+                tail = 0
+                deadline = time.monotonic() + RETRY_FOR
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:  # type: ignore[attr-defined]
+                raise
+            time.sleep(0.5)
+
+
+def _print(lines: Sequence[pb.LogLine], out: TextIO, err: TextIO, color: bool) -> None:
+    text: list[str] = []
+    for line in lines:
+        if line.stream == pb.STDOUT:
+            text.append(line.text)
+            continue
+        if text:
+            out.write("\n".join(text) + "\n")
+            text = []
+        out.flush()
+        shown = f"\033[31m{line.text}\033[0m" if color and line.stream == pb.STDERR else line.text
+        err.write(shown + "\n")
+        err.flush()
+    if text:
+        out.write("\n".join(text) + "\n")
+    out.flush()

@@ -1,0 +1,220 @@
+"""`laino job`: run, submit, list, get, logs, cancel and events."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from laino.cli.client import (
+    EXIT_CANCELLED,
+    EXIT_ERROR,
+    EXIT_INFRASTRUCTURE,
+    EXIT_TIMED_OUT,
+    jobs_stub,
+    output_option,
+    reports_errors,
+    server_option,
+)
+from laino.cli.follow import Progress, follow_logs
+from laino.cli.output import age, command_text, emit_json, event_dict, job_dict, table
+from laino.v1 import laino_pb2 as pb
+
+SIZES = {"k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+@click.group()
+def job() -> None:
+    """Run and inspect jobs."""
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint=what)
+        pairs[key] = val
+    return pairs
+
+
+def _memory(text: str | None) -> int:
+    if not text:
+        return 0
+    unit = text[-1].lower()
+    try:
+        return int(float(text[:-1]) * SIZES[unit]) if unit in SIZES else int(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size like 512m", param_hint="--memory") from None
+
+
+def spec_options(command: click.decorators.FC) -> click.decorators.FC:
+    options = [
+        click.option("--image", default="", help="Container image (docker and kubernetes)."),
+        click.option("--env", "-e", "env", multiple=True, help="KEY=VALUE, repeatable."),
+        click.option("--label", "-l", "labels", multiple=True, help="KEY=VALUE, repeatable."),
+        click.option("--workdir", default="", help="Working directory of the command."),
+        click.option("--timeout", type=float, default=0.0, help="Seconds before the job is stopped."),
+        click.option("--cpu", type=float, default=0.0, help="CPU cores."),
+        click.option("--memory", default=None, help="Memory limit, e.g. 512m or 2g."),
+        click.option("--provider", default="", help="process, docker or kubernetes."),
+        click.option("--max-attempts", type=int, default=0, help="Attempts on infrastructure failure."),
+        click.option("--retry-on-failure", is_flag=True, help="Retry a non-zero exit too."),
+        click.option("--key", default="", help="Idempotency key: the same key gives the same job."),
+        click.argument("command", nargs=-1, required=True),
+        server_option,
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _submit(options: dict[str, object]) -> pb.SubmitJobResponse:
+    spec = pb.JobSpec(
+        command=list(options["command"]),  # type: ignore[call-overload]
+        image=options["image"],
+        env=_pairs(options["env"], "--env"),  # type: ignore[arg-type]
+        labels=_pairs(options["labels"], "--label"),  # type: ignore[arg-type]
+        working_dir=options["workdir"],
+        timeout_seconds=options["timeout"],
+        cpu=options["cpu"],
+        memory_bytes=_memory(options["memory"]),  # type: ignore[arg-type]
+        provider=options["provider"],
+        max_attempts=options["max_attempts"],
+        retry_on_failure=options["retry_on_failure"],
+    )
+    request = pb.SubmitJobRequest(spec=spec, idempotency_key=str(options["key"]))
+    return jobs_stub(str(options["server"])).SubmitJob(request)  # type: ignore[no-any-return]
+
+
+@job.command(context_settings={"ignore_unknown_options": True})
+@click.option("--detach", "-d", is_flag=True, help="Print the job id and return at once.")
+@spec_options
+@reports_errors
+def run(detach: bool, **options: object) -> None:
+    """Run a command as a job, follow its output, and exit with its exit code."""
+    submitted = _submit(options)
+    job_id = submitted.job.id
+    if detach:
+        click.echo(job_id)
+        return
+    stub = jobs_stub(str(options["server"]))
+    progress = Progress(stub, job_id)
+    progress.start()
+    end = follow_logs(stub, job_id, follow=True, progress=progress)
+    sys.exit(exit_code(stub.GetJob(pb.GetJobRequest(job_id=job_id)), end))
+
+
+def exit_code(job: pb.Job, end: pb.LogsEnd) -> int:
+    """The CLI's exit code: the job's own, or a documented code for how laino ended it."""
+    state = pb.JobState.Name(end.state)
+    if state == "SUCCEEDED":
+        return 0
+    if state != "FAILED" or job.failure_reason == "infrastructure" or not end.HasField("exit_code"):
+        click.echo(f"laino: job {job.id} {state}: {job.message}", err=True)
+    if state == "CANCELLED":
+        return EXIT_CANCELLED
+    if state == "TIMED_OUT":
+        return EXIT_TIMED_OUT
+    if job.failure_reason == "infrastructure" or not end.HasField("exit_code"):
+        return EXIT_INFRASTRUCTURE
+    return end.exit_code or EXIT_ERROR
+
+
+@job.command(context_settings={"ignore_unknown_options": True})
+@spec_options
+@reports_errors
+def submit(**options: object) -> None:
+    """Submit a command as a job; print only its id."""
+    click.echo(_submit(options).job.id)
+
+
+@job.command(name="list")
+@click.option("--state", "states", multiple=True, help="Only jobs in this state; repeatable.")
+@click.option("--label", "-l", "labels", multiple=True, help="KEY=VALUE, repeatable.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@output_option
+@server_option
+@reports_errors
+def list_jobs(states: tuple[str, ...], labels: tuple[str, ...], limit: int, output: str, server: str) -> None:
+    """List jobs, newest first."""
+    try:
+        wanted = [pb.JobState.Value(s.upper()) for s in states]
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--state") from None
+    request = pb.ListJobsRequest(states=wanted, labels=_pairs(labels, "--label"), page_size=limit)
+    jobs = list(jobs_stub(server).ListJobs(request).jobs)
+    if output == "json":
+        emit_json([job_dict(j) for j in jobs])
+        return
+    rows = [
+        [j.id, pb.JobState.Name(j.state), str(j.attempt),
+         str(j.exit_code) if j.HasField("exit_code") else "-", age(j.created_at), command_text(j.spec)]
+        for j in jobs
+    ]
+    table(["ID", "STATE", "ATTEMPT", "EXIT", "AGE", "COMMAND"], rows)
+
+
+@job.command()
+@click.argument("job_id")
+@output_option
+@server_option
+@reports_errors
+def get(job_id: str, output: str, server: str) -> None:
+    """Show one job."""
+    found = job_dict(jobs_stub(server).GetJob(pb.GetJobRequest(job_id=job_id)))
+    if output == "json":
+        emit_json(found)
+        return
+    for key, value in found.items():
+        shown = json.dumps(value) if isinstance(value, dict | list) else value
+        click.echo(f"{key + ':':16}{'' if shown is None else shown}")
+
+
+@job.command()
+@click.argument("job_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+@click.option("--tail", type=int, default=0, help="Start with the last N lines.")
+@server_option
+@reports_errors
+def logs(job_id: str, follow: bool, tail: int, server: str) -> None:
+    """Print a job's output."""
+    follow_logs(jobs_stub(server), job_id, follow=follow, tail=tail)
+
+
+@job.command()
+@click.argument("job_id")
+@output_option
+@server_option
+@reports_errors
+def cancel(job_id: str, output: str, server: str) -> None:
+    """Cancel a job: its processes are stopped and its worker removed."""
+    found = jobs_stub(server).CancelJob(pb.CancelJobRequest(job_id=job_id))
+    if output == "json":
+        emit_json(job_dict(found))
+    else:
+        click.echo(f"cancelling job {found.id}")
+
+
+@job.command()
+@click.argument("job_id")
+@output_option
+@server_option
+@reports_errors
+def events(job_id: str, output: str, server: str) -> None:
+    """Show a job's whole history: its events, its saga's and its workers'."""
+    reply = jobs_stub(server).GetJobEvents(pb.GetJobEventsRequest(job_id=job_id))
+    entries = [event_dict(e) for e in reply.events]
+    if output == "json":
+        emit_json(entries)
+        return
+    started = entries[0]["timestamp"] if entries else 0.0
+    rows = [
+        [f"+{e['timestamp'] - started:.3f}s", e["source"], e["type"], json.dumps(e["data"], sort_keys=True)]
+        for e in entries
+    ]
+    table(["AT", "SOURCE", "EVENT", "DATA"], rows)
+
+
+job.add_command(submit, name="queue")

@@ -1,0 +1,70 @@
+"""The `laino` command: one sub-command group per noun."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from laino.cli.client import jobs_stub, output_option, reports_errors, server_option
+from laino.cli.job import job
+from laino.cli.output import age, emit_json, table, worker_dict
+from laino.v1 import laino_pb2 as pb
+
+
+@click.group()
+@click.version_option(package_name="laino")
+def cli() -> None:
+    """laino: run commands as jobs on ephemeral workers, and watch them live."""
+
+
+@cli.command()
+@click.option("--listen", envvar="LAINO_LISTEN", default=None, help="HOST:PORT [127.0.0.1:50051].")
+@click.option("--home", envvar="LAINO_HOME", default=None, help="Where the embedded state lives.")
+@click.option("--provider", default=None, help="Default provider for jobs that name none.")
+@click.option("--heartbeat-timeout", type=float, default=None, help="Seconds before a silent worker is LOST.")
+@click.option("--register-timeout", type=float, default=None, help="Seconds a worker has to register.")
+@click.option("--max-attempts", type=int, default=None, help="Default attempts per job.")
+def server(**options: object) -> None:
+    """Run the orchestrator."""
+    from laino.orchestrator.server import serve
+    from laino.orchestrator.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(serve(Settings.from_env(**options)))
+
+
+@cli.command()
+def agent() -> None:
+    """Run a worker's agent (started by a provider, not by hand)."""
+    from laino.providers.agent import main
+
+    sys.exit(main())
+
+
+@cli.group()
+def worker() -> None:
+    """Inspect workers."""
+
+
+@worker.command(name="list")
+@output_option
+@server_option
+@reports_errors
+def list_workers(output: str, server: str) -> None:
+    """List workers, newest first."""
+    workers = list(jobs_stub(server).ListWorkers(pb.ListWorkersRequest()).workers)
+    if output == "json":
+        emit_json([worker_dict(w) for w in workers])
+        return
+    rows = [[w.id, w.job_id, str(w.attempt), w.state, w.provider, age(w.created_at), w.message] for w in workers]
+    table(["ID", "JOB", "ATTEMPT", "STATE", "PROVIDER", "AGE", "MESSAGE"], rows)
+
+
+cli.add_command(job)
+
+
+def main() -> None:
+    cli()

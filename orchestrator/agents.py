@@ -1,0 +1,120 @@
+"""What the orchestrator does with what agents say: registration, reports, and their output."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from laino.orchestrator.apps import JobsApp, WorkersApp, WorkerView
+from laino.orchestrator.hub import Hub, job_topic, logs_topic
+from laino.orchestrator.jobs import StaleAttempt
+from laino.orchestrator.logstore import LogStore
+from laino.orchestrator.sessions import Session, Sessions
+from laino.orchestrator.settings import Settings
+from laino.v1 import laino_pb2 as pb
+
+
+class AgentGateway:
+    """Validates every agent message; a bad one is refused, and nothing else changes."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        jobs: JobsApp,
+        workers: WorkersApp,
+        logs: LogStore,
+        sessions: Sessions,
+        hub: Hub,
+    ):
+        self.settings = settings
+        self.jobs = jobs
+        self.workers = workers
+        self.logs = logs
+        self.sessions = sessions
+        self.hub = hub
+
+    def register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
+        worker_id = _uuid(request.worker_id)
+        session = self.workers.register(worker_id, request.bootstrap_token)
+        worker = self.workers.get_worker(worker_id)
+        assert worker is not None
+        self.hub.changed(job_topic(worker.job_id))
+        return pb.RegisterResponse(
+            session_token=session, heartbeat_interval_seconds=self.settings.heartbeat_interval
+        )
+
+    def hello(self, message: pb.AgentMessage) -> tuple[Session, WorkerView]:
+        if message.WhichOneof("msg") != "hello":
+            raise MalformedMessage("the first message of a stream must be a hello")
+        worker_id = _uuid(message.hello.worker_id)
+        worker = self.workers.authenticate(worker_id, message.hello.session_token)
+        session = self.sessions.open(worker.id)
+        self.hub.changed(job_topic(worker.job_id))
+        return session, worker
+
+    def closed(self, session: Session, worker: WorkerView) -> None:
+        self.sessions.close(session)
+        self.hub.changed(job_topic(worker.job_id))
+
+    def handle(self, worker: WorkerView, message: pb.AgentMessage) -> pb.ServerMessage | None:
+        """Handles one message; returns the reply to send, if any."""
+        self.sessions.beat(worker.id)
+        kind = message.WhichOneof("msg")
+        if kind == "heartbeat":
+            return None
+        if kind == "accepted":
+            self._check_job(worker, message.accepted.job_id, message.accepted.attempt)
+            try:
+                self.jobs.start_running(worker.job_id, worker.attempt)
+            except StaleAttempt:
+                pass
+            return None
+        if kind == "logs":
+            return self._logs(worker, message.logs)
+        if kind == "finished":
+            return self._finished(worker, message.finished)
+        raise MalformedMessage(f"unexpected message {kind or '(empty)'} on an open stream")
+
+    def _logs(self, worker: WorkerView, batch: pb.LogBatch) -> pb.ServerMessage:
+        self._check_job(worker, batch.job_id, batch.attempt)
+        seqs = [line.seq for line in batch.lines]
+        if not seqs or seqs[0] < 1 or any(b <= a for a, b in zip(seqs, seqs[1:], strict=False)):
+            raise MalformedMessage("a log batch needs lines with increasing sequence numbers")
+        # Lines of an attempt that is no longer current are acknowledged and dropped.
+        if self.jobs.get_job(worker.job_id).attempt == worker.attempt:
+            rows = [(line.seq, int(line.stream), line.text) for line in batch.lines]
+            self.logs.append(batch.job_id, rows)
+            self.hub.changed(logs_topic(worker.job_id))
+        ack = pb.LogAck(job_id=batch.job_id, up_to_seq=seqs[-1])
+        return pb.ServerMessage(log_ack=ack)
+
+    def _finished(self, worker: WorkerView, report: pb.JobFinished) -> pb.ServerMessage:
+        self._check_job(worker, report.job_id, report.attempt)
+        try:
+            self.jobs.record_exit(
+                worker.job_id,
+                worker.attempt,
+                report.exit_code,
+                timed_out=report.timed_out,
+                cancelled=report.cancelled,
+                error=report.error,
+            )
+        except StaleAttempt:
+            pass
+        return pb.ServerMessage(finished_ack=pb.FinishedAck(job_id=report.job_id))
+
+    @staticmethod
+    def _check_job(worker: WorkerView, job_id: str, attempt: int) -> None:
+        if job_id != str(worker.job_id) or attempt != worker.attempt:
+            raise MalformedMessage(f"job {job_id} attempt {attempt} is not this worker's job")
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError as err:
+        raise MalformedMessage(f"{text!r} is not a worker id") from err
+
+
+class MalformedMessage(ValueError):
+    """An agent sent something the protocol does not allow."""

@@ -1,0 +1,56 @@
+"""A job's whole history: its own events, its saga's and its workers', in the order they happened."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
+from laino.orchestrator.saga import ExecutionSaga
+from laino.orchestrator.workers import Worker
+
+HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "session_hash"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    source: str
+    version: int
+    type: str
+    timestamp: float
+    data: dict[str, Any]
+
+
+def job_history(job_id: UUID, jobs: JobsApp, workers: WorkersApp, sagas: SagasApp) -> list[Entry]:
+    job = jobs.get_job(job_id)
+    streams: list[tuple[str, Any, UUID]] = [
+        ("job", jobs, job_id),
+        ("saga", sagas, ExecutionSaga.create_id(job_id)),
+    ]
+    streams += [
+        ("worker", workers, Worker.create_id(job_id, n)) for n in range(1, job.attempt + 1)
+    ]
+    entries = [
+        Entry(
+            source=source,
+            version=event.originator_version,
+            type=type(event).__qualname__.split(".")[-1],
+            timestamp=event.timestamp.timestamp(),
+            data={k: _plain(v) for k, v in vars(event).items() if k not in HIDDEN},
+        )
+        for source, app, aggregate_id in streams
+        for event in app.events.get(aggregate_id)
+    ]
+    return sorted(entries, key=lambda e: e.timestamp)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, UUID | datetime):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,56 @@
+"""In-process wake-ups: whoever waits on a topic is woken when it changes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Hub:
+    """Carries no data, only "look again": the stores stay the single source of truth."""
+
+    def __init__(self) -> None:
+        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+
+    def changed(self, topic: str) -> None:
+        for event in self._waiters.get(topic, ()):
+            event.set()
+
+    @contextmanager
+    def watch(self, *topics: str) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        for topic in topics:
+            self._waiters[topic].add(event)
+        try:
+            yield event
+        finally:
+            for topic in topics:
+                self._waiters[topic].discard(event)
+                if not self._waiters[topic]:
+                    del self._waiters[topic]
+
+
+async def wait(event: asyncio.Event, timeout: float) -> None:
+    """Waits for the event or the timeout, whichever comes first, then clears the event."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
+    event.clear()
+
+
+def job_topic(job_id: object) -> str:
+    return f"job:{job_id}"
+
+
+def logs_topic(job_id: object) -> str:
+    return f"logs:{job_id}"
+
+
+def worker_topic(worker_id: object) -> str:
+    return f"worker:{worker_id}"
+
+
+SAGAS = "sagas"

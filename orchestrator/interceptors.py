@@ -1,0 +1,93 @@
+"""One place that turns the orchestrator's errors into gRPC status codes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from laino.orchestrator.agents import MalformedMessage
+from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
+from laino.orchestrator.jobs import IllegalTransition
+from laino.orchestrator.spec import InvalidSpec
+from laino.orchestrator.workers import WorkerError
+
+log = logging.getLogger("laino.api")
+
+CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
+    (JobNotFound, grpc.StatusCode.NOT_FOUND),
+    (InvalidSpec, grpc.StatusCode.INVALID_ARGUMENT),
+    (MalformedMessage, grpc.StatusCode.INVALID_ARGUMENT),
+    (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION),
+    (KeyConflict, grpc.StatusCode.ALREADY_EXISTS),
+    (InvalidToken, grpc.StatusCode.UNAUTHENTICATED),
+    (WorkerError, grpc.StatusCode.UNAUTHENTICATED),
+]
+
+
+def status_of(err: Exception) -> tuple[grpc.StatusCode, str]:
+    for kind, code in CODES:
+        if isinstance(err, kind):
+            field = getattr(err, "field", None)
+            return code, f"spec.{err}" if field else str(err)
+    log.exception("internal error", exc_info=err)
+    return grpc.StatusCode.INTERNAL, "internal error"
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps known errors to their status codes; anything else is INTERNAL, with no stack trace."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _unary(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                _streaming(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream:
+            return grpc.stream_stream_rpc_method_handler(
+                _streaming(handler.stream_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await behaviour(request, context)
+        except Exception as err:
+            if isinstance(err, grpc.aio.AbortError):
+                raise
+            await context.abort(*status_of(err))
+
+    return wrapper
+
+
+def _streaming(behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+    async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for response in behaviour(request, context):
+                yield response
+        except Exception as err:
+            if isinstance(err, grpc.aio.AbortError):
+                raise
+            await context.abort(*status_of(err))
+
+    return wrapper

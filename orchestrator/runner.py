@@ -1,0 +1,284 @@
+"""The saga runner: drives each job's saga from submission to a released worker."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from uuid import UUID
+
+from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
+from laino.orchestrator.convert import spec_message
+from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait, worker_topic
+from laino.orchestrator.jobs import StaleAttempt, State
+from laino.orchestrator.logstore import SYSTEM, LogStore
+from laino.orchestrator.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED
+from laino.orchestrator.sessions import Sessions
+from laino.orchestrator.settings import Settings
+from laino.orchestrator.views import Views
+from laino.orchestrator.workers import Worker, WorkerState, worker_name
+from laino.providers.base import Handle, Provider, ProviderError, Status, WorkerSpec
+from laino.v1 import laino_pb2 as pb
+
+log = logging.getLogger("laino.runner")
+
+PROVISION = "provision_worker"
+DISPATCH = "dispatch_job"
+TICK = 0.5
+RESEND = 1.0
+
+
+class SagaRunner:
+    """Turns job events into side effects; resuming after a restart is the normal path."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        jobs: JobsApp,
+        workers: WorkersApp,
+        sagas: SagasApp,
+        views: Views,
+        logs: LogStore,
+        providers: Mapping[str, Provider],
+        sessions: Sessions,
+        hub: Hub,
+        installation: str,
+        agent_address: str,
+    ):
+        self.settings = settings
+        self.jobs = jobs
+        self.workers = workers
+        self.sagas = sagas
+        self.views = views
+        self.logs = logs
+        self.providers = providers
+        self.sessions = sessions
+        self.hub = hub
+        self.installation = installation
+        self.agent_address = agent_address
+        self.tasks: dict[UUID, asyncio.Task[None]] = {}
+        self.started = time.monotonic()
+
+    async def run(self) -> None:
+        with self.hub.watch(SAGAS) as wake:
+            while True:
+                self.sagas.pull_and_process("Jobs")
+                self.views.catch_up()
+                for job_id in self.views.open_sagas():
+                    if job_id not in self.tasks:
+                        self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+                await wait(wake, TICK * 2)
+
+    async def _drive(self, job_id: UUID) -> None:
+        try:
+            with self.hub.watch(job_topic(job_id)) as wake:
+                while not await self._step(job_id):
+                    await wait(wake, TICK)
+        except Exception:
+            log.exception("saga of job %s stopped; it resumes on the next pass", job_id)
+            await asyncio.sleep(1.0)
+        finally:
+            self.tasks.pop(job_id, None)
+            self.hub.changed(SAGAS)
+
+    async def _step(self, job_id: UUID) -> bool:
+        """Does the next thing the saga needs; returns True once the saga is finished."""
+        job = self.jobs.get_job(job_id)
+        saga = self.sagas.get_saga(job_id)
+        if saga.finished:
+            return True
+        if job.state.terminal:
+            await self._compensate(job, job.attempt)
+            saga = self.sagas.get_saga(job_id)
+            saga.finish(job.state)
+            self.sagas.save(saga)
+            return True
+        if job.cancel_requested:
+            await self._compensate(job, job.attempt)
+            self.jobs.end_cancelled(job_id)
+        elif job.state == State.QUEUED:
+            await self._provision(job, 1)
+        elif job.state == State.RETRYING:
+            if time.time() >= job.retry_at:
+                await self._provision(job, job.attempt + 1)
+        elif job.state == State.PROVISIONING:
+            if saga.status(PROVISION, job.attempt) != SUCCEEDED:
+                await self._provision(job, job.attempt)
+            else:
+                await self._await_registration(job)
+        else:
+            await self._supervise(job)
+        return False
+
+    async def _provision(self, job: JobView, attempt: int) -> None:
+        provider = self.providers.get(job.spec.provider)
+        name = worker_name(job.id, attempt)
+        worker = self.workers.provision(job.id, attempt, job.spec.provider, name)
+        job = self.jobs.start_provisioning(job.id, attempt, worker.id)
+        self._begin(job.id, PROVISION, attempt)
+        if provider is None:
+            message = f"provider {job.spec.provider!r} is not enabled on this server"
+            await self._step_failed(job, PROVISION, message, retryable=False)
+            return
+        spec = WorkerSpec(
+            name=name,
+            worker_id=str(worker.id),
+            job_id=str(job.id),
+            attempt=attempt,
+            server=self.agent_address,
+            bootstrap_token=self.workers.bootstrap_token(worker.id),
+            installation=self.installation,
+            image=job.spec.image,
+            cpu=job.spec.cpu,
+            memory_bytes=job.spec.memory_bytes,
+        )
+        try:
+            handle = await asyncio.to_thread(provider.start, spec)
+        except ProviderError as err:
+            await self._step_failed(job, PROVISION, f"cannot start a worker: {err}", err.retryable)
+            return
+        saga = self.sagas.get_saga(job.id)
+        saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
+        self.sagas.save(saga)
+
+    async def _await_registration(self, job: JobView) -> None:
+        assert job.worker_id is not None
+        worker = self.workers.get_worker(job.worker_id)
+        assert worker is not None
+        if worker.state == WorkerState.PROVISIONING:
+            waited = self.sessions.silent_for(worker.id, self._since(worker.created_at))
+            status = await asyncio.to_thread(self._provider(job).status, self._handle(job))
+            if status != Status.RUNNING or waited > self.settings.register_timeout:
+                why = "exited" if status != Status.RUNNING else f"did not register in {waited:.0f}s"
+                await self._worker_failed(job, f"the worker {why} before its agent registered")
+            return
+        if worker.state in (WorkerState.REGISTERED, WorkerState.BUSY):
+            if self.sessions.connected(worker.id):
+                self._begin(job.id, DISPATCH, job.attempt)
+                self._send_run(job)
+                self.jobs.assign(job.id, job.attempt)
+                self.workers.mark_busy(worker.id)
+            else:
+                await self._check_heartbeat(job)
+        else:
+            await self._step_failed(job, PROVISION, f"the worker is {worker.state}", retryable=True)
+
+    async def _supervise(self, job: JobView) -> None:
+        """An assigned or running job: re-send until accepted, and watch the heartbeat."""
+        if job.state == State.ASSIGNED and time.time() - job.updated_at > RESEND:
+            self._send_run(job)
+        if job.state == State.RUNNING:
+            saga = self.sagas.get_saga(job.id)
+            saga.succeed(DISPATCH, job.attempt, {})
+            self.sagas.save(saga)
+        await self._check_heartbeat(job)
+
+    async def _check_heartbeat(self, job: JobView) -> None:
+        assert job.worker_id is not None
+        silent = self.sessions.silent_for(job.worker_id, self.started)
+        if silent > self.settings.heartbeat_timeout:
+            message = f"worker lost: no heartbeat for {silent:.1f}s"
+            self.workers.mark_lost(job.worker_id, message)
+            await self._attempt_failed(job, message)
+
+    def _send_run(self, job: JobView) -> None:
+        assert job.worker_id is not None
+        spec = spec_message(job.spec)
+        first_seq = self.logs.last_seq(str(job.id)) + 1
+        order = pb.RunJob(job_id=str(job.id), attempt=job.attempt, spec=spec, first_seq=first_seq)
+        self.sessions.send(job.worker_id, pb.ServerMessage(run=order))
+
+    async def _worker_failed(self, job: JobView, message: str) -> None:
+        """The worker died before registering: keep its last output, users need exactly that."""
+        assert job.worker_id is not None
+        output = await asyncio.to_thread(self._provider(job).logs, self._handle(job), 50)
+        self.workers.mark_failed(job.worker_id, message)
+        lines = [message] + [f"  worker: {line}" for line in output.splitlines()]
+        self._system_lines(job, lines)
+        await self._attempt_failed(job, message)
+
+    async def _step_failed(self, job: JobView, step: str, message: str, retryable: bool) -> None:
+        saga = self.sagas.get_saga(job.id)
+        saga.fail(step, job.attempt, message, retryable=retryable)
+        self.sagas.save(saga)
+        await self._attempt_failed(job, message, retryable=retryable)
+
+    async def _attempt_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:
+        """Undo the attempt first, so that a retry never runs beside its predecessor."""
+        await self._compensate(job, job.attempt)
+        self._system_lines(job, [f"attempt {job.attempt} failed: {message}"])
+        retry_at = time.time() + min(0.5 * 2 ** (job.attempt - 1), 10.0)
+        self.jobs.fail_attempt(job.id, job.attempt, message, retry_at=retry_at, retryable=retryable)
+
+    async def _compensate(self, job: JobView, attempt: int) -> None:
+        """Undoes, latest first, every step of the attempt that began."""
+        for step in self.sagas.get_saga(job.id).to_compensate(attempt):
+            saga = self.sagas.get_saga(job.id)
+            if saga.status(step, attempt) == COMPENSATION_FAILED:
+                continue
+            saga.begin_compensation(step, attempt)
+            self.sagas.save(saga)
+            try:
+                if step == DISPATCH:
+                    await self._cancel_on_worker(job)
+                else:
+                    await self._destroy_worker(job, attempt)
+            except ProviderError as err:
+                saga = self.sagas.get_saga(job.id)
+                saga.compensation_failed(step, attempt, str(err))
+                self._system_lines(job, [f"could not undo {step}: {err}"])
+            else:
+                saga = self.sagas.get_saga(job.id)
+                saga.compensated(step, attempt)
+            self.sagas.save(saga)
+
+    async def _cancel_on_worker(self, job: JobView) -> None:
+        """Asks the agent to stop the command, and waits for its report (bounded)."""
+        grace = self.settings.cancel_grace
+        if job.worker_id is None or not self.sessions.connected(job.worker_id):
+            return
+        cancel = pb.CancelJob(job_id=str(job.id), grace_seconds=grace)
+        self.sessions.send(job.worker_id, pb.ServerMessage(cancel=cancel))
+        deadline = time.monotonic() + grace + 5.0
+        with self.hub.watch(job_topic(job.id)) as wake:
+            while time.monotonic() < deadline:
+                if self.jobs.get_job(job.id).state.terminal:
+                    return
+                await wait(wake, TICK)
+
+    async def _destroy_worker(self, job: JobView, attempt: int) -> None:
+        worker_id = Worker.create_id(job.id, attempt)
+        self.sessions.send(worker_id, pb.ServerMessage(shutdown=pb.Shutdown()))
+        provider = self.providers.get(job.spec.provider)
+        if provider is not None:
+            handle = Handle(provider.name, worker_name(job.id, attempt))
+            await asyncio.to_thread(provider.destroy, handle)
+        self.sessions.forget(worker_id)
+        self.workers.mark_terminated(worker_id)
+        self.hub.changed(worker_topic(worker_id))
+
+    def _begin(self, job_id: UUID, step: str, attempt: int) -> None:
+        saga = self.sagas.get_saga(job_id)
+        if saga.status(step, attempt) != BEGUN:
+            saga.begin(step, attempt)
+            self.sagas.save(saga)
+
+    def _system_lines(self, job: JobView, lines: list[str]) -> None:
+        first = self.logs.last_seq(str(job.id)) + 1
+        rows = [(first + i, SYSTEM, f"laino: {line}") for i, line in enumerate(lines)]
+        self.logs.append(str(job.id), rows)
+        self.hub.changed(logs_topic(job.id))
+
+    def _provider(self, job: JobView) -> Provider:
+        return self.providers[job.spec.provider]
+
+    def _handle(self, job: JobView) -> Handle:
+        return Handle(job.spec.provider, worker_name(job.id, job.attempt))
+
+    def _since(self, created_at: float) -> float:
+        """A monotonic instant for a wall-clock time, never before this runner started."""
+        return max(self.started, time.monotonic() - (time.time() - created_at))
+

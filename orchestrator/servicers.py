@@ -1,0 +1,134 @@
+"""The gRPC servicers: decode, one call, encode; errors are the interceptor's business."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from laino.orchestrator import convert
+from laino.orchestrator.agents import AgentGateway
+from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
+from laino.orchestrator.follow import Followers
+from laino.orchestrator.history import job_history
+from laino.orchestrator.sessions import Session
+from laino.orchestrator.settings import Settings
+from laino.orchestrator.views import Views
+from laino.v1 import laino_pb2 as pb
+from laino.v1 import laino_pb2_grpc as rpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class JobService(rpc.JobServiceServicer):
+    """The client API."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        jobs: JobsApp,
+        workers: WorkersApp,
+        sagas: SagasApp,
+        views: Views,
+        followers: Followers,
+    ):
+        self.settings = settings
+        self.jobs = jobs
+        self.workers = workers
+        self.sagas = sagas
+        self.views = views
+        self.followers = followers
+
+    async def SubmitJob(self, request: pb.SubmitJobRequest, context: Context) -> pb.SubmitJobResponse:
+        spec = convert.spec_from(request.spec).with_defaults(
+            provider=self.settings.provider, max_attempts=self.settings.max_attempts
+        )
+        job, created = self.jobs.submit(spec, request.idempotency_key)
+        return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
+
+    async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
+        return convert.job_message(self.jobs.get_job(convert.job_id(request.job_id)))
+
+    async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
+        self.views.catch_up()
+        size = min(request.page_size or 100, 1000)
+        before = int(request.page_token or 0)
+        states = convert.states_from(list(request.states))
+        found = self.views.list_jobs(states, dict(request.labels), size, before)
+        jobs = [convert.job_message(self.jobs.get_job(job_id)) for _, job_id in found]
+        token = str(found[-1][0]) if len(found) == size else ""
+        return pb.ListJobsResponse(jobs=jobs, next_page_token=token)
+
+    async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
+        return convert.job_message(self.jobs.cancel(convert.job_id(request.job_id)))
+
+    async def WatchJob(self, request: pb.WatchJobRequest, context: Context) -> AsyncIterator[pb.Job]:
+        async for job in self.followers.changes_of(convert.job_id(request.job_id)):
+            yield convert.job_message(job)
+
+    async def StreamLogs(
+        self, request: pb.StreamLogsRequest, context: Context
+    ) -> AsyncIterator[pb.StreamLogsResponse]:
+        last_seq = 0
+        items = self.followers.logs_of(
+            convert.job_id(request.job_id),
+            from_seq=request.from_seq,
+            follow=request.follow,
+            tail=request.tail,
+        )
+        async for item in items:
+            if isinstance(item, list):
+                last_seq = item[-1].seq
+                yield convert.lines_message(item)
+            else:
+                yield convert.end_message(item, last_seq)
+
+    async def GetJobEvents(
+        self, request: pb.GetJobEventsRequest, context: Context
+    ) -> pb.GetJobEventsResponse:
+        history = job_history(convert.job_id(request.job_id), self.jobs, self.workers, self.sagas)
+        return pb.GetJobEventsResponse(events=[convert.event_message(e) for e in history])
+
+    async def ListWorkers(
+        self, request: pb.ListWorkersRequest, context: Context
+    ) -> pb.ListWorkersResponse:
+        self.views.catch_up()
+        workers = self.views.list_workers()
+        return pb.ListWorkersResponse(workers=[convert.worker_message(w) for w in workers])
+
+
+class WorkerService(rpc.WorkerServiceServicer):
+    """The agents' API."""
+
+    def __init__(self, gateway: AgentGateway):
+        self.gateway = gateway
+
+    async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
+        return self.gateway.register(request)
+
+    async def Connect(
+        self, requests: AsyncIterator[pb.AgentMessage], context: Context
+    ) -> AsyncIterator[pb.ServerMessage]:
+        session, worker = self.gateway.hello(await anext(aiter(requests)))
+        reader = asyncio.create_task(self._read(requests, worker, session))
+        try:
+            while (message := await session.outbox.get()) is not None:
+                yield message
+            if reader.done():
+                reader.result()  # a malformed message ends the stream with its error
+        finally:
+            reader.cancel()
+            self.gateway.closed(session, worker)
+
+    async def _read(
+        self, requests: AsyncIterator[pb.AgentMessage], worker: WorkerView, session: Session
+    ) -> None:
+        try:
+            async for message in requests:
+                reply = self.gateway.handle(worker, message)
+                if reply is not None:
+                    session.outbox.put_nowait(reply)
+        finally:
+            session.outbox.put_nowait(None)

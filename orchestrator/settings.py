@@ -1,0 +1,51 @@
+"""The orchestrator's settings: defaults that give a working embedded system, and overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("LAINO_HOME") or platformdirs.user_data_dir("laino"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob, with the embedded defaults; `from_env` reads LAINO_<NAME> overrides."""
+
+    listen: str = "127.0.0.1:50051"
+    home: Path = field(default_factory=default_home)
+    # The address agents dial back to; derived from `listen` when empty.
+    advertise: str = ""
+    provider: str = "process"
+    max_attempts: int = 3
+    heartbeat_interval: float = 1.0
+    heartbeat_timeout: float = 10.0
+    register_timeout: float = 30.0
+    cancel_grace: float = 3.0
+    log_budget_lines: int = 10_000_000
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"LAINO_{f.name.upper()}")
+            if raw:
+                kind = type(getattr(cls(), f.name))
+                values[f.name] = kind(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "home" in values:
+            values["home"] = Path(str(values["home"]))
+        return cls(**values)  # type: ignore[arg-type]
+
+    def agent_address(self, bound_port: int) -> str:
+        if self.advertise:
+            return self.advertise
+        host = self.listen.rsplit(":", 1)[0]
+        if host in ("0.0.0.0", "[::]", ""):
+            host = "127.0.0.1"
+        return f"{host}:{bound_port}"

@@ -1,0 +1,220 @@
+"""The worker agent: registers, runs the job it is sent, and ships its output back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections import deque
+
+import grpc
+
+from laino.providers.agent.command import Batcher, Outcome, Run
+from laino.v1 import laino_pb2 as pb
+from laino.v1 import laino_pb2_grpc as rpc
+
+log = logging.getLogger("laino.agent")
+
+# The orchestrator refused us for good: reconnecting would only repeat the refusal.
+FATAL = {
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+}
+# Unacknowledged lines kept for a resend after a reconnect; past this the command waits.
+WINDOW_LINES = 200_000
+
+
+class Agent:
+    """One worker's agent: a single job, a session that survives reconnects."""
+
+    def __init__(self, server: str, worker_id: str, token: str, *, orphan_seconds: float):
+        self.server = server
+        self.worker_id = worker_id
+        self.token = token
+        self.orphan_seconds = orphan_seconds
+        self.session = ""
+        self.heartbeat = 1.0
+        self.unacked: deque[pb.LogBatch] = deque()
+        self.unacked_lines = 0
+        self.window = asyncio.Event()
+        self.window.set()
+        self.wake = asyncio.Event()
+        self.control: list[pb.AgentMessage] = []
+        self.job: tuple[str, int] | None = None
+        self.run: Run | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.result: pb.JobFinished | None = None
+        self.stopping = False
+
+    async def main(self) -> int:
+        try:
+            return await self._serve()
+        finally:
+            # Never leave the job's processes behind, however the agent ends.
+            if self.task is not None and not self.task.done():
+                self._abandon()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.task, 10)
+
+    async def _serve(self) -> int:
+        async with grpc.aio.insecure_channel(self.server) as channel:
+            stub = rpc.WorkerServiceStub(channel)
+            last_contact = time.monotonic()
+            delay = 0.05
+            while not self.stopping:
+                try:
+                    if not self.session:
+                        await self._register(stub)
+                    await self._connect(stub)
+                    last_contact, delay = time.monotonic(), 0.05
+                except grpc.aio.AioRpcError as err:
+                    if err.code() in FATAL:
+                        log.error("the orchestrator refused this agent: %s", err.details())
+                        self._abandon()
+                        return 2
+                    if self.session:
+                        last_contact = max(last_contact, time.monotonic() - delay)
+                    log.warning("orchestrator unreachable (%s), retrying", err.code().name)
+                if time.monotonic() - last_contact > self.orphan_seconds:
+                    log.error("no orchestrator for %.0fs: giving up", self.orphan_seconds)
+                    self._abandon()
+                    return 3
+                if not self.stopping:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+        return 0
+
+    async def _register(self, stub: rpc.WorkerServiceStub) -> None:
+        reply = await stub.Register(
+            pb.RegisterRequest(worker_id=self.worker_id, bootstrap_token=self.token), timeout=10
+        )
+        self.session = reply.session_token
+        self.heartbeat = reply.heartbeat_interval_seconds or 1.0
+        log.info("registered as worker %s", self.worker_id)
+
+    async def _connect(self, stub: rpc.WorkerServiceStub) -> None:
+        call = stub.Connect()
+        hello = pb.Hello(worker_id=self.worker_id, session_token=self.session)
+        await call.write(pb.AgentMessage(hello=hello))
+        writer = asyncio.create_task(self._write(call))
+        try:
+            async for message in call:
+                self._handle(message)
+                if self.stopping:
+                    break
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+                await writer
+            call.cancel()
+
+    async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
+        """The one writer of the stream: lines first, the result after them, then heartbeats."""
+        sent_upto = 0
+        result_sent = False
+        last_beat = time.monotonic()
+        while True:
+            for batch in list(self.unacked):
+                if batch.lines[-1].seq > sent_upto:
+                    await call.write(pb.AgentMessage(logs=batch))
+                    sent_upto = batch.lines[-1].seq
+            while self.control:
+                await call.write(self.control.pop(0))
+            if self.result is not None and not self.unacked and not result_sent:
+                await call.write(pb.AgentMessage(finished=self.result))
+                result_sent = True
+            if time.monotonic() - last_beat >= self.heartbeat:
+                await call.write(pb.AgentMessage(heartbeat=pb.Heartbeat()))
+                last_beat = time.monotonic()
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.heartbeat)
+
+    def _handle(self, message: pb.ServerMessage) -> None:
+        kind = message.WhichOneof("msg")
+        if kind == "run":
+            self._start(message.run)
+        elif kind == "cancel" and self.run is not None:
+            self.run.cancel(message.cancel.grace_seconds)
+        elif kind == "log_ack":
+            self._acked(message.log_ack.up_to_seq)
+        elif kind == "finished_ack":
+            self.result = None
+        elif kind == "shutdown":
+            self.stopping = True
+            self._abandon()
+
+    def _start(self, order: pb.RunJob) -> None:
+        job = (order.job_id, order.attempt)
+        if self.job is not None and self.job != job:
+            log.warning("already running job %s; ignoring job %s", self.job[0], order.job_id)
+            return
+        accepted = pb.JobAccepted(job_id=order.job_id, attempt=order.attempt)
+        self.control.append(pb.AgentMessage(accepted=accepted))
+        self.wake.set()
+        if self.job is None:
+            self.job = job
+            batcher = Batcher(self._ship, first_seq=order.first_seq or 1)
+            self.run = Run(order.spec, batcher)
+            self.task = asyncio.get_running_loop().create_task(self._execute(self.run, order))
+
+    async def _execute(self, run: Run, order: pb.RunJob) -> None:
+        try:
+            outcome = await run.execute()
+        except Exception as err:  # the agent must always report, whatever went wrong
+            log.exception("the run failed")
+            outcome = Outcome(125, error=f"agent error: {err}")
+        self.result = pb.JobFinished(
+            job_id=order.job_id,
+            attempt=order.attempt,
+            exit_code=outcome.exit_code,
+            timed_out=outcome.timed_out,
+            cancelled=outcome.cancelled,
+            error=outcome.error,
+        )
+        self.wake.set()
+
+    async def _ship(self, lines: list[pb.LogLine]) -> None:
+        assert self.job is not None
+        while self.unacked_lines >= WINDOW_LINES:
+            self.window.clear()
+            await self.window.wait()
+        self.unacked.append(pb.LogBatch(job_id=self.job[0], attempt=self.job[1], lines=lines))
+        self.unacked_lines += len(lines)
+        self.wake.set()
+
+    def _acked(self, up_to: int) -> None:
+        while self.unacked and self.unacked[0].lines[-1].seq <= up_to:
+            self.unacked_lines -= len(self.unacked.popleft().lines)
+        self.window.set()
+        self.wake.set()
+
+    def _abandon(self) -> None:
+        if self.run is not None:
+            self.run.cancel(1.0)
+
+
+def _token() -> str:
+    if os.environ.get("LAINO_TOKEN_STDIN"):
+        return sys.stdin.readline().strip()
+    path = os.environ.get("LAINO_TOKEN_FILE")
+    if path:
+        with open(path) as f:
+            return f.read().strip()
+    return os.environ.get("LAINO_BOOTSTRAP_TOKEN", "")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+    agent = Agent(
+        os.environ["LAINO_SERVER"],
+        os.environ["LAINO_WORKER_ID"],
+        _token(),
+        orphan_seconds=float(os.environ.get("LAINO_AGENT_ORPHAN_SECONDS", "300")),
+    )
+    return asyncio.run(agent.main())

@@ -1,0 +1,5 @@
+import sys
+
+from laino.providers.agent import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""Runs one job's command in its own process group and turns its output into sequenced lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from laino.v1 import laino_pb2 as pb
+
+MAX_LINE = 64 * 1024
+BATCH_LINES = 2000
+BATCH_BYTES = 512 * 1024
+FLUSH_SECONDS = 0.02
+# After the command exits, how long a background child may keep its output pipe open.
+DRAIN_SECONDS = 2.0
+
+Emit = Callable[[list[pb.LogLine]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exit_code: int
+    timed_out: bool = False
+    cancelled: bool = False
+    error: str = ""
+
+
+class Batcher:
+    """Numbers lines in the order they were read and hands them on in batches."""
+
+    def __init__(self, emit: Emit, first_seq: int = 1):
+        self.emit = emit
+        self.next_seq = first_seq
+        self.lines: list[pb.LogLine] = []
+        self.size = 0
+        self.lock = asyncio.Lock()
+
+    async def add(self, stream: int, text: str) -> None:
+        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))  # type: ignore[arg-type]
+        self.next_seq += 1
+        self.size += len(text)
+        if len(self.lines) >= BATCH_LINES or self.size >= BATCH_BYTES:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            lines, self.lines, self.size = self.lines, [], 0
+            if lines:
+                await self.emit(lines)
+
+    async def tick(self) -> None:
+        """Flushes on a short interval, so a slow trickle of output still shows at once."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await self.flush()
+
+
+class Run:
+    """One run of a command; `cancel` ends its whole process group."""
+
+    def __init__(self, spec: pb.JobSpec, batcher: Batcher):
+        self.spec = spec
+        self.batcher = batcher
+        self.cancelled = asyncio.Event()
+        self.grace = 3.0
+        self.proc: asyncio.subprocess.Process | None = None
+
+    def cancel(self, grace: float) -> None:
+        self.grace = grace or self.grace
+        self.cancelled.set()
+
+    async def execute(self) -> Outcome:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAINO_")}
+        env.update(self.spec.env)
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.spec.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=self.spec.working_dir or None,
+                env=env,
+                process_group=0,
+            )
+        except OSError as err:
+            await self.batcher.add(pb.SYSTEM, f"laino: cannot start the command: {err}")
+            await self.batcher.flush()
+            return Outcome(127 if isinstance(err, FileNotFoundError) else 126, error=str(err))
+        ticker = asyncio.create_task(self.batcher.tick())
+        readers = [
+            asyncio.create_task(self._pump(self.proc.stdout, pb.STDOUT)),
+            asyncio.create_task(self._pump(self.proc.stderr, pb.STDERR)),
+        ]
+        outcome = await self._wait()
+        _, pending = await asyncio.wait(readers, timeout=DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+        ticker.cancel()
+        await self.batcher.flush()
+        return outcome
+
+    async def _wait(self) -> Outcome:
+        assert self.proc is not None
+        waiter = asyncio.create_task(self.proc.wait())
+        cancel = asyncio.create_task(self.cancelled.wait())
+        timeout = self.spec.timeout_seconds or None
+        done, _ = await asyncio.wait({waiter, cancel}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        cancel.cancel()
+        if waiter in done:
+            return Outcome(_exit_code(waiter.result()))
+        timed_out = not done
+        note = "timed out" if timed_out else "cancelled"
+        await self.batcher.add(pb.SYSTEM, f"laino: {note}: stopping the job's processes")
+        code = await self._kill_group(waiter)
+        return Outcome(code, timed_out=timed_out, cancelled=not timed_out)
+
+    async def _kill_group(self, waiter: asyncio.Task[int]) -> int:
+        """SIGTERM the process group, SIGKILL it after the grace period."""
+        assert self.proc is not None
+        pgid = self.proc.pid
+        _signal_group(pgid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), self.grace)
+        except TimeoutError:
+            pass
+        # Children may outlive the leader: whatever is left of the group goes now.
+        _signal_group(pgid, signal.SIGKILL)
+        return _exit_code(await waiter)
+
+    async def _pump(self, stream: asyncio.StreamReader | None, kind: int) -> None:
+        assert stream is not None
+        partial = b""
+        while chunk := await stream.read(256 * 1024):
+            *lines, partial = (partial + chunk).split(b"\n")
+            for line in lines:
+                await self._line(kind, line)
+            while len(partial) > MAX_LINE:
+                await self._line(kind, partial[:MAX_LINE])
+                partial = partial[MAX_LINE:]
+        if partial:
+            await self._line(kind, partial)
+
+    async def _line(self, kind: int, raw: bytes) -> None:
+        await self.batcher.add(kind, raw[:MAX_LINE].decode("utf-8", errors="replace"))
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _exit_code(returncode: int) -> int:
+    """A shell's convention: death by signal N is 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
