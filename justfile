@@ -1,0 +1,69 @@
+# laino's recipes. `just setup` is a dependency of everything that needs the environment.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := ".venv"
+py := venv / "bin/python"
+export PATH := justfile_directory() / venv / "bin:" + env_var("PATH")
+
+# List the recipes.
+default:
+    @just --list
+
+# Create .venv and install laino with its development tools (idempotent, quick when done).
+setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -x {{py}} ]; then python3 -m venv {{venv}}; fi
+    stamp={{venv}}/.laino-installed
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ -n "$(find orchestrator providers cli proto migrations -newer "$stamp" -name '*.py' -o -newer "$stamp" -name '*.sql' | head -1)" ]; then
+        {{py}} -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=strict
+        touch "$stamp"
+    fi
+
+# Regenerate the gRPC code from proto/ (the generated files are committed).
+proto: setup
+    {{py}} -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto --grpc_python_out=proto proto/laino/v1/laino.proto
+
+# Fail if the committed generated code differs from what `just proto` makes.
+proto-check: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tmp=$(mktemp -d)
+    {{py}} -m grpc_tools.protoc -I proto --python_out=$tmp --pyi_out=$tmp --grpc_python_out=$tmp proto/laino/v1/laino.proto
+    for f in laino_pb2.py laino_pb2.pyi laino_pb2_grpc.py; do
+        diff -q $tmp/laino/v1/$f proto/laino/v1/$f || { echo "generated code drifted: run 'just proto'"; exit 1; }
+    done
+
+# ruff, mypy and the import contracts (the domain imports no infrastructure, providers never import the orchestrator).
+lint: setup proto-check
+    {{venv}}/bin/ruff check .
+    {{venv}}/bin/ruff format --check .
+    {{venv}}/bin/mypy orchestrator providers cli migrations
+    {{venv}}/bin/lint-imports
+
+# Lint, then every test: unit, integration and end-to-end.
+test *args: lint
+    {{venv}}/bin/pytest -q {{args}}
+
+# Start a server on the embedded defaults, run a real job through the CLI, stop the server.
+demo: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    home=$(mktemp -d)
+    export LAINO_SERVER=127.0.0.1:50651
+    laino server --home "$home" --listen $LAINO_SERVER 2>"$home/server.log" &
+    server=$!
+    trap 'kill $server; wait $server 2>/dev/null || true' EXIT
+    for _ in $(seq 50); do laino job list >/dev/null 2>&1 && break; sleep 0.1; done
+    echo "$ laino job run -- sh -c 'for i in 1 2 3; do echo step \$i; sleep 0.3; done; echo done >&2'"
+    laino job run -- sh -c 'for i in 1 2 3; do echo step $i; sleep 0.3; done; echo done >&2'
+    echo "$ laino job list"
+    laino job list
+    id=$(laino job list -o json | {{py}} -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+    echo "$ laino job events $id"
+    laino job events "$id" | cut -c1-110
+
+# Measure latency and log throughput on the embedded defaults (prints numbers).
+bench: setup
+    {{py}} tests/bench.py

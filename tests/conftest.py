@@ -1,0 +1,156 @@
+"""Test environments as objects: a real `laino server` process, and a CLI pointed at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from laino.providers.process import ProcessProvider
+from laino.v1 import laino_pb2 as pb
+from laino.v1 import laino_pb2_grpc as rpc
+
+LAINO = str(Path(sys.executable).parent / "laino")
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def assert_eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {check}")
+        time.sleep(interval)
+
+
+class Server:
+    """A real server process with its own home; restartable on the same port."""
+
+    def __init__(self, home: Path, **flags: Any):
+        self.home = home
+        self.address = f"127.0.0.1:{free_port()}"
+        self.flags = {"heartbeat-timeout": 3, "register-timeout": 10, **flags}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.channel = grpc.insecure_channel(self.address)
+        self.jobs = rpc.JobServiceStub(self.channel)
+        self.workers = rpc.WorkerServiceStub(self.channel)
+
+    def start(self) -> None:
+        args = [LAINO, "server", "--home", str(self.home), "--listen", self.address]
+        for name, value in self.flags.items():
+            args += [f"--{name}", str(value)]
+        log = open(self.home / "server.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        assert_eventually(self._serving, timeout=10)
+
+    def _serving(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, self.log()
+        try:
+            self.jobs.ListJobs(pb.ListJobsRequest(page_size=1), timeout=1)
+            return True
+        except grpc.RpcError:
+            return False
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        path = self.home / "server.log"
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    def cli(self, *args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "LAINO_SERVER": self.address}
+        done = subprocess.run(
+            [LAINO, *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    def popen_cli(self, *args: str) -> subprocess.Popen[str]:
+        env = {**os.environ, "LAINO_SERVER": self.address}
+        return subprocess.Popen(
+            [LAINO, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.cli("job", "get", job_id, "-o", "json", check=True).stdout)
+        return result
+
+    def submit(self, *command: str, options: tuple[str, ...] = ()) -> str:
+        return self.cli("job", "submit", *options, "--", *command, check=True).stdout.strip()
+
+    def wait_state(self, job_id: str, states: set[str], timeout: float = 20) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            job = self.job(job_id)
+            return job if job["state"] in states else None
+
+        result: dict[str, Any] = assert_eventually(reached, timeout=timeout, interval=0.1)
+        return result
+
+    def worker_pid(self, job_id: str, attempt: int) -> int:
+        record = self.home / "workers" / f"laino-{job_id.replace('-', '')[:12]}-{attempt}.json"
+        pid: int = assert_eventually(lambda: json.loads(record.read_text())["pid"], timeout=10)
+        return pid
+
+    def cleanup_workers(self) -> None:
+        provider = ProcessProvider(self.home / "workers", installation="", grace_seconds=0.5)
+        for handle in provider.owned():
+            provider.destroy(handle)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path)
+    running.start()
+    yield running
+    running.stop()
+    running.cleanup_workers()
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose command line contains `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if marker in cmdline and state != "Z" and int(entry) != os.getpid():
+            found.append(int(entry))
+    return found

@@ -1,0 +1,106 @@
+"""End to end: real `laino server` and `laino job` processes on the embedded defaults."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import Server, assert_eventually, processes_with
+
+
+def test_failing_job_prints_both_streams_and_exits_with_its_code(server: Server) -> None:
+    done = server.cli("job", "run", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert done.returncode == 3
+    assert done.stdout == "out\n"
+    assert "err\n" in done.stderr
+    job = server.job(server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36])
+    assert (job["state"], job["exit_code"], job["failure_reason"]) == ("FAILED", 3, "user")
+
+
+def test_successful_job_exits_zero(server: Server) -> None:
+    done = server.cli("job", "run", "--", "echo", "hello")
+    assert (done.returncode, done.stdout) == (0, "hello\n")
+
+
+def test_two_followers_each_get_every_line_once_in_order(server: Server) -> None:
+    count = 100_000
+    job_id = server.submit("python3", "-c", f"for i in range({count}): print(i)")
+    followers = [server.popen_cli("job", "logs", "-f", job_id) for _ in range(2)]
+    for follower in followers:
+        out, err = follower.communicate(timeout=120)
+        assert follower.returncode == 0, err
+        assert out.splitlines() == [str(i) for i in range(count)]
+    assert server.job(job_id)["state"] == "SUCCEEDED"
+
+
+def test_logs_of_a_finished_job_are_complete_and_return_promptly(server: Server) -> None:
+    assert server.cli("job", "run", "--", "seq", "1", "5000").returncode == 0
+    job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
+    started = time.monotonic()
+    done = server.cli("job", "logs", job_id, timeout=10)
+    assert done.stdout.splitlines() == [str(i) for i in range(1, 5001)]
+    assert time.monotonic() - started < 5
+    tail = server.cli("job", "logs", "--tail", "3", job_id)
+    assert tail.stdout.splitlines() == ["4998", "4999", "5000"]
+
+
+def test_follower_that_joins_while_the_job_runs_misses_nothing(server: Server) -> None:
+    job_id = server.submit("sh", "-c", "for i in $(seq 1 20); do echo $i; sleep 0.05; done")
+    time.sleep(0.6)
+    done = server.cli("job", "logs", "-f", job_id)
+    assert done.stdout.splitlines() == [str(i) for i in range(1, 21)]
+
+
+def test_cancel_stops_every_process_of_the_job(server: Server) -> None:
+    marker = "sleep 4242"
+    job_id = server.submit("sh", "-c", f"{marker} & {marker}; wait")
+    server.wait_state(job_id, {"RUNNING"})
+    assert_eventually(lambda: len(processes_with(marker)) >= 3)  # sh and its two sleeps
+    server.cli("job", "cancel", job_id, check=True)
+    job = server.wait_state(job_id, {"CANCELLED", "FAILED", "SUCCEEDED", "TIMED_OUT"})
+    assert job["state"] == "CANCELLED"
+    assert_eventually(lambda: processes_with(marker) == [], timeout=10)
+
+
+def test_job_run_exits_130_when_cancelled(server: Server) -> None:
+    run = server.popen_cli("job", "run", "--", "sleep", "4243")
+    assert_eventually(lambda: processes_with("sleep 4243"))
+    job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
+    server.cli("job", "cancel", job_id, check=True)
+    assert run.wait(timeout=20) == 130
+
+
+def test_job_past_its_timeout_is_timed_out_and_its_processes_are_gone(server: Server) -> None:
+    done = server.cli("job", "run", "--timeout", "1", "--", "sh", "-c", "echo started; sleep 4244")
+    assert done.returncode == 124
+    assert "started" in done.stdout
+    job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
+    assert server.job(job_id)["state"] == "TIMED_OUT"
+    assert_eventually(lambda: processes_with("sleep 4244") == [], timeout=10)
+
+
+def test_same_idempotency_key_gives_one_job(server: Server) -> None:
+    first = server.submit("echo", "once", options=("--key", "build-42"))
+    second = server.submit("echo", "once", options=("--key", "build-42"))
+    assert first == second
+    assert len(server.cli("job", "list", "-o", "json").stdout.split('"id"')) == 2
+    other = server.cli("job", "submit", "--key", "build-42", "--", "echo", "different")
+    assert other.returncode == 1 and "different job" in other.stderr
+
+
+def test_list_filters_by_state_and_label(server: Server) -> None:
+    server.cli("job", "run", "-l", "team=a", "--", "true", check=True)
+    server.cli("job", "run", "-l", "team=b", "--", "false")
+    team_a = server.cli("job", "list", "-l", "team=a", "-o", "json").stdout
+    failed = server.cli("job", "list", "--state", "FAILED", "-o", "json").stdout
+    assert team_a.count('"id"') == 1 and '"SUCCEEDED"' in team_a
+    assert failed.count('"id"') == 1 and '"team": "b"' in failed
+
+
+def test_job_events_tell_the_whole_story(server: Server) -> None:
+    server.cli("job", "run", "--", "true", check=True)
+    job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
+    events = server.cli("job", "events", job_id, check=True).stdout
+    for name in ("Submitted", "StepBegun", "Registered", "Started", "Ended", "Terminated", "Finished"):
+        assert name in events
+    workers = server.cli("worker", "list", check=True).stdout
+    assert "TERMINATED" in workers
