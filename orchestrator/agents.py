@@ -38,6 +38,7 @@ class AgentGateway:
         session = self.workers.register(worker_id, request.bootstrap_token)
         worker = self.workers.get_worker(worker_id)
         assert worker is not None
+        self.sessions.beat(worker_id)  # registering is contact: the heartbeat clock starts now
         self.hub.changed(job_topic(worker.job_id))
         return pb.RegisterResponse(
             session_token=session, heartbeat_interval_seconds=self.settings.heartbeat_interval

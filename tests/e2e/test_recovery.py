@@ -1,0 +1,52 @@
+"""Crashes: the server or an agent is SIGKILLed mid-job, and every job still ends right."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from tests.conftest import TERMINAL, Server, assert_eventually, processes_with
+
+
+def test_server_killed_mid_flight_loses_no_job_and_runs_none_twice(server: Server, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    script = f'echo run >> {marks}/"$1"; sleep 2; echo done'
+    ids = [server.submit("sh", "-c", script, "job", str(n)) for n in range(4)]
+    assert_eventually(lambda: server.job(ids[0])["state"] == "RUNNING", timeout=20)
+    server.kill()
+    server.start()
+    jobs = [server.wait_state(job_id, TERMINAL, timeout=40) for job_id in ids]
+    assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 4
+    for job in jobs:
+        runs = (marks / str(ids.index(job["id"]))).read_text().splitlines()
+        assert len(runs) == job["attempt"]  # one run per attempt, never two
+        events = server.cli("job", "events", job["id"], check=True).stdout
+        assert "Ended" in events and "Finished" in events
+        assert server.cli("job", "logs", job["id"]).stdout.endswith("done\n")
+
+
+def test_killed_agent_is_lost_and_its_job_runs_again_on_a_new_worker(server: Server) -> None:
+    job_id = server.submit("sh", "-c", 'echo "attempt $((n+1))"; sleep 4')
+    server.wait_state(job_id, {"RUNNING"})
+    os.kill(server.worker_pid(job_id, 1), signal.SIGKILL)
+    # Heartbeat timeout is 3s: LOST by then, and a second worker soon after.
+    assert_eventually(lambda: server.job(job_id)["attempt"] == 2, timeout=3 + 5)
+    job = server.wait_state(job_id, TERMINAL, timeout=20)
+    assert (job["state"], job["attempt"]) == ("SUCCEEDED", 2)
+    workers = server.cli("worker", "list", "-o", "json", check=True).stdout
+    assert "worker lost: no heartbeat" in workers
+    logs = server.cli("job", "logs", job_id).stdout + server.cli("job", "logs", job_id).stderr
+    assert "attempt 1 failed: worker lost" in logs
+
+
+def test_killed_agent_with_one_attempt_fails_the_job_as_infrastructure(server: Server) -> None:
+    job_id = server.submit("sleep", "4245", options=("--max-attempts", "1"))
+    server.wait_state(job_id, {"RUNNING"})
+    os.kill(server.worker_pid(job_id, 1), signal.SIGKILL)
+    job = server.wait_state(job_id, TERMINAL, timeout=20)
+    assert (job["state"], job["failure_reason"]) == ("FAILED", "infrastructure")
+    assert "worker lost" in job["message"]
+    # The job's own process outlived its agent; destroying the worker ended it too.
+    assert_eventually(lambda: processes_with("sleep 4245") == [], timeout=10)
