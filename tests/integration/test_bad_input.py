@@ -1,0 +1,98 @@
+"""Bad input from clients and agents: a clear error, and nothing else changes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+
+import grpc
+import pytest
+
+from tests.conftest import Server, assert_eventually
+from laino.v1 import laino_pb2 as pb
+
+
+def _code(call: object) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()  # type: ignore[operator]
+    return caught.value.code()  # type: ignore[attr-defined, no-any-return]
+
+
+def _job_count(server: Server) -> int:
+    return len(server.jobs.ListJobs(pb.ListJobsRequest()).jobs)
+
+
+def test_invalid_specs_are_refused_with_the_field_and_store_nothing(server: Server) -> None:
+    for spec, field in [
+        (pb.JobSpec(command=[]), "spec.command"),
+        (pb.JobSpec(command=["true"], timeout_seconds=-1), "spec.timeout_seconds"),
+        (pb.JobSpec(command=["true"], provider="mainframe"), "spec.provider"),
+    ]:
+        with pytest.raises(grpc.RpcError) as caught:
+            server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert caught.value.details().startswith(field)
+    assert _job_count(server) == 0
+
+
+def test_unknown_job_ids_are_not_found_everywhere(server: Server) -> None:
+    for job_id in (str(uuid.uuid4()), "not-an-id"):
+        assert _code(lambda: server.jobs.GetJob(pb.GetJobRequest(job_id=job_id))) == grpc.StatusCode.NOT_FOUND
+        assert _code(lambda: server.jobs.CancelJob(pb.CancelJobRequest(job_id=job_id))) == grpc.StatusCode.NOT_FOUND
+        logs = pb.StreamLogsRequest(job_id=job_id, follow=True)
+        assert _code(lambda: list(server.jobs.StreamLogs(logs))) == grpc.StatusCode.NOT_FOUND
+        events = pb.GetJobEventsRequest(job_id=job_id)
+        assert _code(lambda: server.jobs.GetJobEvents(events)) == grpc.StatusCode.NOT_FOUND
+    done = server.cli("job", "get", "nope")
+    assert done.returncode == 1 and "no job 'nope'" in done.stderr
+
+
+def test_cancelling_an_ended_job_is_a_failed_precondition(server: Server) -> None:
+    server.cli("job", "run", "--", "true", check=True)
+    job = server.jobs.ListJobs(pb.ListJobsRequest()).jobs[0]
+    request = pb.CancelJobRequest(job_id=job.id)
+    assert _code(lambda: server.jobs.CancelJob(request)) == grpc.StatusCode.FAILED_PRECONDITION
+    assert server.job(job.id)["state"] == "SUCCEEDED"
+
+
+def test_server_unreachable_is_one_clear_line(server: Server) -> None:
+    server.stop()
+    done = server.cli("job", "list")
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"laino: cannot reach the laino server at {server.address} (is `laino server` running?)"
+
+
+def _token(server: Server, worker_id: str) -> str:
+    secret = bytes.fromhex((server.home / "secret").read_text().strip())
+    return hmac.new(secret, uuid.UUID(worker_id).bytes, hashlib.sha256).hexdigest()
+
+
+def test_a_bootstrap_token_works_once_only(server: Server) -> None:
+    job_id = server.submit("sleep", "4246")
+    worker_id = server.wait_state(job_id, {"RUNNING"})["worker_id"]
+    again = pb.RegisterRequest(worker_id=worker_id, bootstrap_token=_token(server, worker_id))
+    with pytest.raises(grpc.RpcError) as caught:
+        server.workers.Register(again)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "already used" in caught.value.details()
+    wrong = pb.RegisterRequest(worker_id=worker_id, bootstrap_token="0" * 64)
+    assert _code(lambda: server.workers.Register(wrong)) == grpc.StatusCode.UNAUTHENTICATED
+    assert server.job(job_id)["state"] == "RUNNING"
+
+
+def test_malformed_agent_frames_end_the_stream_and_change_nothing(server: Server) -> None:
+    job_id = server.submit("sleep", "4247")
+    server.wait_state(job_id, {"RUNNING"})
+    # A stream must open with a hello.
+    frames = iter([pb.AgentMessage(heartbeat=pb.Heartbeat())])
+    assert _code(lambda: list(server.workers.Connect(frames))) == grpc.StatusCode.INVALID_ARGUMENT
+    # A hello with a made-up session.
+    hello = pb.Hello(worker_id=str(uuid.uuid4()), session_token="forged")
+    frames = iter([pb.AgentMessage(hello=hello)])
+    assert _code(lambda: list(server.workers.Connect(frames))) == grpc.StatusCode.UNAUTHENTICATED
+    # An unparsable worker id.
+    frames = iter([pb.AgentMessage(hello=pb.Hello(worker_id="x"))])
+    assert _code(lambda: list(server.workers.Connect(frames))) == grpc.StatusCode.INVALID_ARGUMENT
+    assert server.job(job_id)["state"] == "RUNNING"
+    assert_eventually(lambda: server.job(job_id)["attempt"] == 1)
