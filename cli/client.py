@@ -46,12 +46,12 @@ def reports_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except grpc.RpcError as err:
-            code = err.code()  # type: ignore[attr-defined]
+            code = err.code()
             if code == grpc.StatusCode.UNAVAILABLE:
                 server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
                 message = f"cannot reach the laino server at {server} (is `laino server` running?)"
             else:
-                message = f"{err.details()}"  # type: ignore[attr-defined]
+                message = f"{err.details()}"
             click.echo(f"laino: {message}", err=True)
             sys.exit(EXIT_ERROR)
 

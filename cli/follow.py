@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import TextIO
-import time
 
 import grpc
 
@@ -54,14 +54,21 @@ class Progress:
         frame = 0
         while not self.done.wait(0.1):
             elapsed = time.monotonic() - started
-            sys.stderr.write(f"\r\033[K{SPINNER[frame % 10]} job {self.job_id[:8]} {self.state} {elapsed:.1f}s")
+            sys.stderr.write(
+                f"\r\033[K{SPINNER[frame % 10]} job {self.job_id[:8]} {self.state} {elapsed:.1f}s"
+            )
             sys.stderr.flush()
             self.shown = True
             frame += 1
 
 
 def follow_logs(
-    stub: rpc.JobServiceStub, job_id: str, *, follow: bool, tail: int = 0, progress: Progress | None = None
+    stub: rpc.JobServiceStub,
+    job_id: str,
+    *,
+    follow: bool,
+    tail: int = 0,
+    progress: Progress | None = None,
 ) -> pb.LogsEnd:
     """Prints every line once, in order; returns the final message with the job's state."""
     next_seq = 0
@@ -85,7 +92,7 @@ def follow_logs(
                 tail = 0
                 deadline = time.monotonic() + RETRY_FOR
         except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:  # type: ignore[attr-defined]
+            if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
 

@@ -46,7 +46,9 @@ def _memory(text: str | None) -> int:
     try:
         return int(float(text[:-1]) * SIZES[unit]) if unit in SIZES else int(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a size like 512m", param_hint="--memory") from None
+        raise click.BadParameter(
+            f"{text!r} is not a size like 512m", param_hint="--memory"
+        ) from None
 
 
 def spec_options(command: click.decorators.FC) -> click.decorators.FC:
@@ -55,11 +57,15 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
         click.option("--env", "-e", "env", multiple=True, help="KEY=VALUE, repeatable."),
         click.option("--label", "-l", "labels", multiple=True, help="KEY=VALUE, repeatable."),
         click.option("--workdir", default="", help="Working directory of the command."),
-        click.option("--timeout", type=float, default=0.0, help="Seconds before the job is stopped."),
+        click.option(
+            "--timeout", type=float, default=0.0, help="Seconds before the job is stopped."
+        ),
         click.option("--cpu", type=float, default=0.0, help="CPU cores."),
         click.option("--memory", default=None, help="Memory limit, e.g. 512m or 2g."),
         click.option("--provider", default="", help="process, docker or kubernetes."),
-        click.option("--max-attempts", type=int, default=0, help="Attempts on infrastructure failure."),
+        click.option(
+            "--max-attempts", type=int, default=0, help="Attempts on infrastructure failure."
+        ),
         click.option("--retry-on-failure", is_flag=True, help="Retry a non-zero exit too."),
         click.option("--key", default="", help="Idempotency key: the same key gives the same job."),
         click.argument("command", nargs=-1, required=True),
@@ -85,7 +91,7 @@ def _submit(options: dict[str, object]) -> pb.SubmitJobResponse:
         retry_on_failure=options["retry_on_failure"],
     )
     request = pb.SubmitJobRequest(spec=spec, idempotency_key=str(options["key"]))
-    return jobs_stub(str(options["server"])).SubmitJob(request)  # type: ignore[no-any-return]
+    return jobs_stub(str(options["server"])).SubmitJob(request)
 
 
 @job.command(context_settings={"ignore_unknown_options": True})
@@ -137,7 +143,9 @@ def submit(**options: object) -> None:
 @output_option
 @server_option
 @reports_errors
-def list_jobs(states: tuple[str, ...], labels: tuple[str, ...], limit: int, output: str, server: str) -> None:
+def list_jobs(
+    states: tuple[str, ...], labels: tuple[str, ...], limit: int, output: str, server: str
+) -> None:
     """List jobs, newest first."""
     try:
         wanted = [pb.JobState.Value(s.upper()) for s in states]
@@ -149,8 +157,14 @@ def list_jobs(states: tuple[str, ...], labels: tuple[str, ...], limit: int, outp
         emit_json([job_dict(j) for j in jobs])
         return
     rows = [
-        [j.id, pb.JobState.Name(j.state), str(j.attempt),
-         str(j.exit_code) if j.HasField("exit_code") else "-", age(j.created_at), command_text(j.spec)]
+        [
+            j.id,
+            pb.JobState.Name(j.state),
+            str(j.attempt),
+            str(j.exit_code) if j.HasField("exit_code") else "-",
+            age(j.created_at),
+            command_text(j.spec),
+        ]
         for j in jobs
     ]
     table(["ID", "STATE", "ATTEMPT", "EXIT", "AGE", "COMMAND"], rows)
@@ -211,7 +225,12 @@ def events(job_id: str, output: str, server: str) -> None:
         return
     started = entries[0]["timestamp"] if entries else 0.0
     rows = [
-        [f"+{e['timestamp'] - started:.3f}s", e["source"], e["type"], json.dumps(e["data"], sort_keys=True)]
+        [
+            f"+{e['timestamp'] - started:.3f}s",
+            e["source"],
+            e["type"],
+            json.dumps(e["data"], sort_keys=True),
+        ]
         for e in entries
     ]
     table(["AT", "SOURCE", "EVENT", "DATA"], rows)

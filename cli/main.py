@@ -24,8 +24,12 @@ def cli() -> None:
 @click.option("--listen", envvar="LAINO_LISTEN", default=None, help="HOST:PORT [127.0.0.1:50051].")
 @click.option("--home", envvar="LAINO_HOME", default=None, help="Where the embedded state lives.")
 @click.option("--provider", default=None, help="Default provider for jobs that name none.")
-@click.option("--heartbeat-timeout", type=float, default=None, help="Seconds before a silent worker is LOST.")
-@click.option("--register-timeout", type=float, default=None, help="Seconds a worker has to register.")
+@click.option(
+    "--heartbeat-timeout", type=float, default=None, help="Seconds before a silent worker is LOST."
+)
+@click.option(
+    "--register-timeout", type=float, default=None, help="Seconds a worker has to register."
+)
 @click.option("--max-attempts", type=int, default=None, help="Default attempts per job.")
 def server(**options: object) -> None:
     """Run the orchestrator."""
@@ -59,7 +63,10 @@ def list_workers(output: str, server: str) -> None:
     if output == "json":
         emit_json([worker_dict(w) for w in workers])
         return
-    rows = [[w.id, w.job_id, str(w.attempt), w.state, w.provider, age(w.created_at), w.message] for w in workers]
+    rows = [
+        [w.id, w.job_id, str(w.attempt), w.state, w.provider, age(w.created_at), w.message]
+        for w in workers
+    ]
     table(["ID", "JOB", "ATTEMPT", "STATE", "PROVIDER", "AGE", "MESSAGE"], rows)
 
 

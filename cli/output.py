@@ -29,7 +29,9 @@ def job_dict(job: pb.Job) -> dict[str, Any]:
 
 
 def worker_dict(worker: pb.Worker) -> dict[str, Any]:
-    return MessageToDict(worker, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return MessageToDict(
+        worker, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def event_dict(event: pb.JobEvent) -> dict[str, Any]:
@@ -47,7 +49,9 @@ def emit_json(value: Any) -> None:
 
 
 def table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     for row in [headers, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, WorkersApp, WorkerView
@@ -65,10 +67,8 @@ class AgentGateway:
             return None
         if kind == "accepted":
             self._check_job(worker, message.accepted.job_id, message.accepted.attempt)
-            try:
+            with contextlib.suppress(StaleAttempt):
                 self.jobs.start_running(worker.job_id, worker.attempt)
-            except StaleAttempt:
-                pass
             return None
         if kind == "logs":
             return self._logs(worker, message.logs)
@@ -79,7 +79,7 @@ class AgentGateway:
     def _logs(self, worker: WorkerView, batch: pb.LogBatch) -> pb.ServerMessage:
         self._check_job(worker, batch.job_id, batch.attempt)
         seqs = [line.seq for line in batch.lines]
-        if not seqs or seqs[0] < 1 or any(b <= a for a, b in zip(seqs, seqs[1:], strict=False)):
+        if not seqs or seqs[0] < 1 or any(b <= a for a, b in itertools.pairwise(seqs)):
             raise MalformedMessage("a log batch needs lines with increasing sequence numbers")
         # Lines of an attempt that is no longer current are acknowledged and dropped.
         if self.jobs.get_job(worker.job_id).attempt == worker.attempt:
@@ -91,7 +91,7 @@ class AgentGateway:
 
     def _finished(self, worker: WorkerView, report: pb.JobFinished) -> pb.ServerMessage:
         self._check_job(worker, report.job_id, report.attempt)
-        try:
+        with contextlib.suppress(StaleAttempt):
             self.jobs.record_exit(
                 worker.job_id,
                 worker.attempt,
@@ -100,8 +100,6 @@ class AgentGateway:
                 cancelled=report.cancelled,
                 error=report.error,
             )
-        except StaleAttempt:
-            pass
         return pb.ServerMessage(finished_ack=pb.FinishedAck(job_id=report.job_id))
 
     @staticmethod

@@ -70,12 +70,12 @@ def job_message(job: JobView) -> pb.Job:
 
 
 def states_from(values: list[int]) -> list[State]:
-    return [State(pb.JobState.Name(v)) for v in values if v]  # type: ignore[arg-type]
+    return [State(pb.JobState.Name(v)) for v in values if v]
 
 
 def lines_message(lines: list[Line]) -> pb.StreamLogsResponse:
     chunk = pb.LogChunk(
-        lines=[pb.LogLine(seq=ln.seq, stream=ln.stream, text=ln.text) for ln in lines]  # type: ignore[arg-type]
+        lines=[pb.LogLine(seq=ln.seq, stream=ln.stream, text=ln.text) for ln in lines]
     )
     return pb.StreamLogsResponse(chunk=chunk)
 

@@ -1,4 +1,4 @@
-"""A job's whole history: its own events, its saga's and its workers', in the order they happened."""
+"""A job's whole history: its events, its saga's and its workers', in the order they happened."""
 
 from __future__ import annotations
 
@@ -31,9 +31,7 @@ def job_history(job_id: UUID, jobs: JobsApp, workers: WorkersApp, sagas: SagasAp
         ("job", jobs, job_id),
         ("saga", sagas, ExecutionSaga.create_id(job_id)),
     ]
-    streams += [
-        ("worker", workers, Worker.create_id(job_id, n)) for n in range(1, job.attempt + 1)
-    ]
+    streams += [("worker", workers, Worker.create_id(job_id, n)) for n in range(1, job.attempt + 1)]
     entries = [
         Entry(
             source=source,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,10 +35,8 @@ class Hub:
 
 async def wait(event: asyncio.Event, timeout: float) -> None:
     """Waits for the event or the timeout, whichever comes first, then clears the event."""
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
-    except TimeoutError:
-        pass
     event.clear()
 
 

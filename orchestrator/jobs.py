@@ -110,7 +110,7 @@ class Job(Aggregate):
     def record_exit(
         self, attempt: int, exit_code: int, *, timed_out: bool, cancelled: bool, error: str
     ) -> None:
-        """The agent's report of how the command ended; a report for an ended job changes nothing."""
+        """The agent's report of how the command ended; an ended job ignores it."""
         self._check_attempt(attempt)
         if self.state.terminal:
             return
@@ -130,7 +130,7 @@ class Job(Aggregate):
     def fail_attempt(
         self, attempt: int, message: str, *, retry_at: float, retryable: bool = True
     ) -> None:
-        """An infrastructure failure of the current attempt: retry if it may help and attempts remain."""
+        """An infrastructure failure of this attempt: retry if it may help and attempts remain."""
         self._check_attempt(attempt)
         if self.state.terminal or self.state == State.RETRYING:
             return
@@ -164,7 +164,9 @@ class Job(Aggregate):
             self._ended(State.CANCELLED, None, "", "cancelled")
 
     @event("Ended")
-    def _ended(self, state: State, exit_code: int | None, failure_reason: str, message: str) -> None:
+    def _ended(
+        self, state: State, exit_code: int | None, failure_reason: str, message: str
+    ) -> None:
         self.state = State(state)
         self.exit_code = exit_code
         self.failure_reason = failure_reason

@@ -12,7 +12,7 @@ from uuid import UUID
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.convert import spec_message
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait, worker_topic
-from laino.orchestrator.jobs import StaleAttempt, State
+from laino.orchestrator.jobs import State
 from laino.orchestrator.logstore import SYSTEM, LogStore
 from laino.orchestrator.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED
 from laino.orchestrator.sessions import Sessions
@@ -281,4 +281,3 @@ class SagaRunner:
     def _since(self, created_at: float) -> float:
         """A monotonic instant for a wall-clock time, never before this runner started."""
         return max(self.started, time.monotonic() - (time.time() - created_at))
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
@@ -19,7 +19,7 @@ from laino.orchestrator.views import Views
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
-Context = grpc.aio.ServicerContext[Any, Any]
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 class JobService(rpc.JobServiceServicer):
@@ -41,7 +41,9 @@ class JobService(rpc.JobServiceServicer):
         self.views = views
         self.followers = followers
 
-    async def SubmitJob(self, request: pb.SubmitJobRequest, context: Context) -> pb.SubmitJobResponse:
+    async def SubmitJob(
+        self, request: pb.SubmitJobRequest, context: Context
+    ) -> pb.SubmitJobResponse:
         spec = convert.spec_from(request.spec).with_defaults(
             provider=self.settings.provider, max_attempts=self.settings.max_attempts
         )
@@ -64,7 +66,9 @@ class JobService(rpc.JobServiceServicer):
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
         return convert.job_message(self.jobs.cancel(convert.job_id(request.job_id)))
 
-    async def WatchJob(self, request: pb.WatchJobRequest, context: Context) -> AsyncIterator[pb.Job]:
+    async def WatchJob(
+        self, request: pb.WatchJobRequest, context: Context
+    ) -> AsyncIterator[pb.Job]:
         async for job in self.followers.changes_of(convert.job_id(request.job_id)):
             yield convert.job_message(job)
 

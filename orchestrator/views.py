@@ -10,6 +10,7 @@ from eventsourcing.application import Application
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.jobs import State
+from laino.orchestrator.saga import ExecutionSaga
 from laino.orchestrator.workers import WorkerState
 
 SECTION = 500
@@ -18,7 +19,9 @@ SECTION = 500
 class Views:
     """A projection with tracking: each row update commits with the position it came from."""
 
-    def __init__(self, conn: sqlite3.Connection, jobs: JobsApp, workers: WorkersApp, sagas: SagasApp):
+    def __init__(
+        self, conn: sqlite3.Connection, jobs: JobsApp, workers: WorkersApp, sagas: SagasApp
+    ):
         self.conn = conn
         self.jobs = jobs
         self.workers = workers
@@ -58,7 +61,14 @@ class Views:
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
                 " attempt = excluded.attempt, exit_code = excluded.exit_code,"
                 " updated_at = excluded.updated_at",
-                (str(job.id), job.state, job.attempt, job.exit_code, job.created_at, job.updated_at),
+                (
+                    str(job.id),
+                    job.state,
+                    job.attempt,
+                    job.exit_code,
+                    job.created_at,
+                    job.updated_at,
+                ),
             )
             self.conn.executemany(
                 "INSERT OR IGNORE INTO job_label VALUES (?, ?, ?)",
@@ -71,13 +81,21 @@ class Views:
             assert w is not None
             self.conn.execute(
                 "INSERT OR REPLACE INTO worker_view VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(w.id), str(w.job_id), w.attempt, w.state, w.provider, w.name, w.message,
-                 w.created_at),
+                (
+                    str(w.id),
+                    str(w.job_id),
+                    w.attempt,
+                    w.state,
+                    w.provider,
+                    w.name,
+                    w.message,
+                    w.created_at,
+                ),
             )
 
     def _sagas(self, ids: Sequence[UUID]) -> None:
         for saga_id in ids:
-            saga = self.sagas.repository.get(saga_id)
+            saga: ExecutionSaga = self.sagas.repository.get(saga_id)
             if saga.finished:
                 self.conn.execute("DELETE FROM open_saga WHERE job_id = ?", (str(saga.job_id),))
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -146,10 +147,8 @@ def _end_session(sid: int, grace: float) -> None:
     """SIGTERM every process of the session, then SIGKILL whatever is left after the grace."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
         for pid in _session_members(sid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + wait
         while _session_members(sid) and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -30,7 +30,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def assert_eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+def assert_eventually(
+    check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -90,7 +92,9 @@ class Server:
         path = self.home / "server.log"
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
-    def cli(self, *args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, timeout: float = 60, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "LAINO_SERVER": self.address}
         done = subprocess.run(
             [LAINO, *args], env=env, capture_output=True, text=True, timeout=timeout
@@ -106,7 +110,9 @@ class Server:
         )
 
     def job(self, job_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(self.cli("job", "get", job_id, "-o", "json", check=True).stdout)
+        result: dict[str, Any] = json.loads(
+            self.cli("job", "get", job_id, "-o", "json", check=True).stdout
+        )
         return result
 
     def submit(self, *command: str, options: tuple[str, ...] = ()) -> str:

@@ -40,7 +40,7 @@ class Batcher:
         self.lock = asyncio.Lock()
 
     async def add(self, stream: int, text: str) -> None:
-        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))  # type: ignore[arg-type]
+        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))
         self.next_seq += 1
         self.size += len(text)
         if len(self.lines) >= BATCH_LINES or self.size >= BATCH_BYTES:
@@ -108,7 +108,9 @@ class Run:
         waiter = asyncio.create_task(self.proc.wait())
         cancel = asyncio.create_task(self.cancelled.wait())
         timeout = self.spec.timeout_seconds or None
-        done, _ = await asyncio.wait({waiter, cancel}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {waiter, cancel}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         cancel.cancel()
         if waiter in done:
             return Outcome(_exit_code(waiter.result()))
@@ -123,10 +125,8 @@ class Run:
         assert self.proc is not None
         pgid = self.proc.pid
         _signal_group(pgid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(waiter), self.grace)
-        except TimeoutError:
-            pass
         # Children may outlive the leader: whatever is left of the group goes now.
         _signal_group(pgid, signal.SIGKILL)
         return _exit_code(await waiter)

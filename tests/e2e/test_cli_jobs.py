@@ -100,7 +100,15 @@ def test_job_events_tell_the_whole_story(server: Server) -> None:
     server.cli("job", "run", "--", "true", check=True)
     job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
     events = server.cli("job", "events", job_id, check=True).stdout
-    for name in ("Submitted", "StepBegun", "Registered", "Started", "Ended", "Terminated", "Finished"):
+    for name in (
+        "Submitted",
+        "StepBegun",
+        "Registered",
+        "Started",
+        "Ended",
+        "Terminated",
+        "Finished",
+    ):
         assert name in events
     workers = server.cli("worker", "list", check=True).stdout
     assert "TERMINATED" in workers

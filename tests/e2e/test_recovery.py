@@ -9,7 +9,9 @@ from pathlib import Path
 from tests.conftest import TERMINAL, Server, assert_eventually, processes_with
 
 
-def test_server_killed_mid_flight_loses_no_job_and_runs_none_twice(server: Server, tmp_path: Path) -> None:
+def test_server_killed_mid_flight_loses_no_job_and_runs_none_twice(
+    server: Server, tmp_path: Path
+) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     script = f'echo run >> {marks}/"$1"; sleep 2; echo done'

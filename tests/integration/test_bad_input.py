@@ -9,8 +9,8 @@ import uuid
 import grpc
 import pytest
 
-from tests.conftest import Server, assert_eventually
 from laino.v1 import laino_pb2 as pb
+from tests.conftest import Server, assert_eventually
 
 
 def _code(call: object) -> grpc.StatusCode:
@@ -37,13 +37,15 @@ def test_invalid_specs_are_refused_with_the_field_and_store_nothing(server: Serv
 
 
 def test_unknown_job_ids_are_not_found_everywhere(server: Server) -> None:
+    jobs = server.jobs
     for job_id in (str(uuid.uuid4()), "not-an-id"):
-        assert _code(lambda: server.jobs.GetJob(pb.GetJobRequest(job_id=job_id))) == grpc.StatusCode.NOT_FOUND
-        assert _code(lambda: server.jobs.CancelJob(pb.CancelJobRequest(job_id=job_id))) == grpc.StatusCode.NOT_FOUND
-        logs = pb.StreamLogsRequest(job_id=job_id, follow=True)
-        assert _code(lambda: list(server.jobs.StreamLogs(logs))) == grpc.StatusCode.NOT_FOUND
-        events = pb.GetJobEventsRequest(job_id=job_id)
-        assert _code(lambda: server.jobs.GetJobEvents(events)) == grpc.StatusCode.NOT_FOUND
+        calls = [
+            lambda i=job_id: jobs.GetJob(pb.GetJobRequest(job_id=i)),
+            lambda i=job_id: jobs.CancelJob(pb.CancelJobRequest(job_id=i)),
+            lambda i=job_id: list(jobs.StreamLogs(pb.StreamLogsRequest(job_id=i, follow=True))),
+            lambda i=job_id: jobs.GetJobEvents(pb.GetJobEventsRequest(job_id=i)),
+        ]
+        assert [_code(call) for call in calls] == [grpc.StatusCode.NOT_FOUND] * 4
     done = server.cli("job", "get", "nope")
     assert done.returncode == 1 and "no job 'nope'" in done.stderr
 
@@ -60,7 +62,10 @@ def test_server_unreachable_is_one_clear_line(server: Server) -> None:
     server.stop()
     done = server.cli("job", "list")
     assert done.returncode == 1
-    assert done.stderr.strip() == f"laino: cannot reach the laino server at {server.address} (is `laino server` running?)"
+    assert (
+        done.stderr.strip()
+        == f"laino: cannot reach the laino server at {server.address} (is `laino server` running?)"
+    )
 
 
 def _token(server: Server, worker_id: str) -> str:

@@ -23,8 +23,13 @@ def provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Provide
 def _spec(name: str) -> WorkerSpec:
     # No server listens there: the agent keeps retrying, which keeps the worker alive.
     return WorkerSpec(
-        name=name, worker_id="w", job_id="j", attempt=1, server="127.0.0.1:9",
-        bootstrap_token="t", installation="test",
+        name=name,
+        worker_id="w",
+        job_id="j",
+        attempt=1,
+        server="127.0.0.1:9",
+        bootstrap_token="t",
+        installation="test",
     )
 
 

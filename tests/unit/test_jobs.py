@@ -19,8 +19,13 @@ def _running(**spec: object) -> Job:
 
 
 def _report(job: Job, code: int, **how: bool) -> None:
-    job.record_exit(job.attempt, code, timed_out=how.get("timed_out", False),
-                    cancelled=how.get("cancelled", False), error="")
+    job.record_exit(
+        job.attempt,
+        code,
+        timed_out=how.get("timed_out", False),
+        cancelled=how.get("cancelled", False),
+        error="",
+    )
 
 
 def test_non_zero_exit_is_failed_with_that_code_never_succeeded() -> None:
