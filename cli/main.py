@@ -75,3 +75,7 @@ cli.add_command(job)
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

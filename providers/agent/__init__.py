@@ -119,6 +119,8 @@ class Agent:
         result_sent = False
         last_beat = time.monotonic()
         while True:
+            # Clear before looking: whatever is shipped while we send wakes the next pass.
+            self.wake.clear()
             for batch in list(self.unacked):
                 if batch.lines[-1].seq > sent_upto:
                     await call.write(pb.AgentMessage(logs=batch))
@@ -131,7 +133,6 @@ class Agent:
             if time.monotonic() - last_beat >= self.heartbeat:
                 await call.write(pb.AgentMessage(heartbeat=pb.Heartbeat()))
                 last_beat = time.monotonic()
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.heartbeat)
 
@@ -159,7 +160,7 @@ class Agent:
         self.wake.set()
         if self.job is None:
             self.job = job
-            batcher = Batcher(self._ship, first_seq=order.first_seq or 1)
+            batcher = Batcher(self._ship, self._room, first_seq=order.first_seq or 1)
             self.run = Run(order.spec, batcher)
             self.task = asyncio.get_running_loop().create_task(self._execute(self.run, order))
 
@@ -179,11 +180,13 @@ class Agent:
         )
         self.wake.set()
 
-    async def _ship(self, lines: list[pb.LogLine]) -> None:
-        assert self.job is not None
+    async def _room(self) -> None:
         while self.unacked_lines >= WINDOW_LINES:
             self.window.clear()
             await self.window.wait()
+
+    def _ship(self, lines: list[pb.LogLine]) -> None:
+        assert self.job is not None
         self.unacked.append(pb.LogBatch(job_id=self.job[0], attempt=self.job[1], lines=lines))
         self.unacked_lines += len(lines)
         self.wake.set()

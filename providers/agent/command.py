@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -15,10 +16,11 @@ MAX_LINE = 64 * 1024
 BATCH_LINES = 2000
 BATCH_BYTES = 512 * 1024
 FLUSH_SECONDS = 0.02
-# After the command exits, how long a background child may keep its output pipe open.
+# After the command exits, how long a background child may hold its output pipe open, silent.
 DRAIN_SECONDS = 2.0
 
-Emit = Callable[[list[pb.LogLine]], Awaitable[None]]
+Emit = Callable[[list[pb.LogLine]], None]
+Room = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -30,33 +32,36 @@ class Outcome:
 
 
 class Batcher:
-    """Numbers lines in the order they were read and hands them on in batches."""
+    """Numbers lines in the order they were read and hands them on in batches.
 
-    def __init__(self, emit: Emit, first_seq: int = 1):
+    Handing on never waits, so cancelling a reader or the ticker can lose no line: back
+    pressure is applied by `room` before a reader takes more output from its pipe.
+    """
+
+    def __init__(self, emit: Emit, room: Room, first_seq: int = 1):
         self.emit = emit
+        self.room = room
         self.next_seq = first_seq
         self.lines: list[pb.LogLine] = []
         self.size = 0
-        self.lock = asyncio.Lock()
 
-    async def add(self, stream: int, text: str) -> None:
-        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))
+    def add(self, stream: int, text: str) -> None:
+        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))  # type: ignore[arg-type]
         self.next_seq += 1
         self.size += len(text)
         if len(self.lines) >= BATCH_LINES or self.size >= BATCH_BYTES:
-            await self.flush()
+            self.flush()
 
-    async def flush(self) -> None:
-        async with self.lock:
-            lines, self.lines, self.size = self.lines, [], 0
-            if lines:
-                await self.emit(lines)
+    def flush(self) -> None:
+        lines, self.lines, self.size = self.lines, [], 0
+        if lines:
+            self.emit(lines)
 
     async def tick(self) -> None:
         """Flushes on a short interval, so a slow trickle of output still shows at once."""
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
-            await self.flush()
+            self.flush()
 
 
 class Run:
@@ -68,6 +73,7 @@ class Run:
         self.cancelled = asyncio.Event()
         self.grace = 3.0
         self.proc: asyncio.subprocess.Process | None = None
+        self.last_read = time.monotonic()
 
     def cancel(self, grace: float) -> None:
         self.grace = grace or self.grace
@@ -87,8 +93,8 @@ class Run:
                 process_group=0,
             )
         except OSError as err:
-            await self.batcher.add(pb.SYSTEM, f"laino: cannot start the command: {err}")
-            await self.batcher.flush()
+            self.batcher.add(pb.SYSTEM, f"laino: cannot start the command: {err}")
+            self.batcher.flush()
             return Outcome(127 if isinstance(err, FileNotFoundError) else 126, error=str(err))
         ticker = asyncio.create_task(self.batcher.tick())
         readers = [
@@ -96,16 +102,21 @@ class Run:
             asyncio.create_task(self._pump(self.proc.stderr, pb.STDERR)),
         ]
         outcome = await self._wait()
-        _, pending = await asyncio.wait(readers, timeout=DRAIN_SECONDS)
-        for task in pending:
-            task.cancel()
+        # Read to the end; give up only when a pipe stays open but silent (a background child).
+        pending = set(readers)
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=DRAIN_SECONDS / 4)
+            if pending and time.monotonic() - self.last_read > DRAIN_SECONDS:
+                for task in pending:
+                    task.cancel()
+                break
         ticker.cancel()
-        await self.batcher.flush()
+        self.batcher.flush()
         return outcome
 
     async def _wait(self) -> Outcome:
         assert self.proc is not None
-        waiter = asyncio.create_task(self.proc.wait())
+        waiter = asyncio.create_task(self._exited())
         cancel = asyncio.create_task(self.cancelled.wait())
         timeout = self.spec.timeout_seconds or None
         done, _ = await asyncio.wait(
@@ -116,9 +127,20 @@ class Run:
             return Outcome(_exit_code(waiter.result()))
         timed_out = not done
         note = "timed out" if timed_out else "cancelled"
-        await self.batcher.add(pb.SYSTEM, f"laino: {note}: stopping the job's processes")
+        self.batcher.add(pb.SYSTEM, f"laino: {note}: stopping the job's processes")
         code = await self._kill_group(waiter)
         return Outcome(code, timed_out=timed_out, cancelled=not timed_out)
+
+    async def _exited(self) -> int:
+        """The exit status, as soon as the process exits.
+
+        Not `Process.wait()`: it also waits for the pipes to close, which a background child
+        of the command can hold open for ever.
+        """
+        assert self.proc is not None
+        while self.proc.returncode is None:
+            await asyncio.sleep(0.01)
+        return self.proc.returncode
 
     async def _kill_group(self, waiter: asyncio.Task[int]) -> int:
         """SIGTERM the process group, SIGKILL it after the grace period."""
@@ -134,18 +156,23 @@ class Run:
     async def _pump(self, stream: asyncio.StreamReader | None, kind: int) -> None:
         assert stream is not None
         partial = b""
-        while chunk := await stream.read(256 * 1024):
+        while True:
+            await self.batcher.room()
+            chunk = await stream.read(256 * 1024)
+            if not chunk:
+                break
+            self.last_read = time.monotonic()
             *lines, partial = (partial + chunk).split(b"\n")
             for line in lines:
-                await self._line(kind, line)
+                self._line(kind, line)
             while len(partial) > MAX_LINE:
-                await self._line(kind, partial[:MAX_LINE])
+                self._line(kind, partial[:MAX_LINE])
                 partial = partial[MAX_LINE:]
         if partial:
-            await self._line(kind, partial)
+            self._line(kind, partial)
 
-    async def _line(self, kind: int, raw: bytes) -> None:
-        await self.batcher.add(kind, raw[:MAX_LINE].decode("utf-8", errors="replace"))
+    def _line(self, kind: int, raw: bytes) -> None:
+        self.batcher.add(kind, raw[:MAX_LINE].decode("utf-8", errors="replace"))
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -112,3 +112,19 @@ def test_job_events_tell_the_whole_story(server: Server) -> None:
         assert name in events
     workers = server.cli("worker", "list", check=True).stdout
     assert "TERMINATED" in workers
+
+
+def test_fast_producer_that_exits_at_once_loses_no_line(server: Server) -> None:
+    # seq finishes long before the agent has read its pipe: reading must go on to the end.
+    done = server.cli("job", "run", "--", "seq", "1", "400000", timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 400_000 and lines[-1] == "400000"
+
+
+def test_background_child_holding_the_pipe_does_not_hold_the_job(server: Server) -> None:
+    started = time.monotonic()
+    done = server.cli("job", "run", "--", "sh", "-c", "sleep 4248 & echo parent done")
+    assert (done.returncode, done.stdout) == (0, "parent done\n")
+    assert time.monotonic() - started < 10
+    assert_eventually(lambda: processes_with("sleep 4248") == [], timeout=10)

@@ -1,0 +1,105 @@
+"""`just bench`: latency and log throughput on the embedded defaults. Prints numbers, asserts nothing."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from laino.v1 import laino_pb2 as pb  # noqa: E402
+from tests.conftest import Server  # noqa: E402
+
+RUNS = 30
+LINES = 1_000_000
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
+def report(name: str, values: list[float]) -> None:
+    print(
+        f"{name:44} median {statistics.median(values) * 1000:7.1f} ms"
+        f"   p95 {p95(values) * 1000:7.1f} ms   (n={len(values)})"
+    )
+
+
+def cli_latency(server: Server) -> tuple[list[float], list[float]]:
+    """Wall clock from starting `laino job run -- echo` to its first line, and to its exit."""
+    env = {**os.environ, "LAINO_SERVER": server.address}
+    first, total = [], []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "laino.cli.main", "job", "run", "--", "echo", "hello"],
+            env=env,
+            stdout=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"hello\n"
+        first.append(time.perf_counter() - started)
+        assert proc.wait() == 0
+        total.append(time.perf_counter() - started)
+    return first, total
+
+
+def api_latency(server: Server) -> tuple[list[float], list[float]]:
+    """The same measured from a warm client: SubmitJob until the first line, and the end."""
+    first, total = [], []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        job = server.jobs.SubmitJob(pb.SubmitJobRequest(spec=pb.JobSpec(command=["echo", "hi"])))
+        request = pb.StreamLogsRequest(job_id=job.job.id, follow=True)
+        for item in server.jobs.StreamLogs(request):
+            if item.HasField("chunk") and len(first) < len(total) + 1:
+                first.append(time.perf_counter() - started)
+        total.append(time.perf_counter() - started)
+    return first, total
+
+
+def throughput(server: Server) -> tuple[float, float]:
+    """Lines per second from the agent to a CLI, for a job printing LINES lines."""
+    env = {**os.environ, "LAINO_SERVER": server.address}
+    command = ["job", "run", "--", "seq", "1", str(LINES)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "laino.cli.main", *command], env=env, stdout=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    first = time.perf_counter()
+    count = 1 + sum(1 for _ in proc.stdout)
+    assert proc.wait() == 0 and count == LINES, count
+    return LINES / (time.perf_counter() - first), LINES / (time.perf_counter() - started)
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="laino-bench-"))
+    server = Server(home)
+    server.start()
+    try:
+        print(f"laino bench: embedded defaults (SQLite, process provider), {os.cpu_count()} cores")
+        first, total = cli_latency(server)
+        report("CLI start -> first line (echo)", first)
+        report("CLI start -> exit (echo)", total)
+        first, total = api_latency(server)
+        report("SubmitJob -> first line, warm client", first)
+        report("SubmitJob -> terminal, warm client", total)
+        steady, overall = throughput(server)
+        print(
+            f"{'log throughput agent -> CLI (seq 1 1000000)':44} {steady:10,.0f} lines/s"
+            f"   ({overall:,.0f} lines/s including start-up)"
+        )
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+if __name__ == "__main__":
+    main()
