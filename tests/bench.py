@@ -1,4 +1,4 @@
-"""`just bench`: latency and log throughput on the embedded defaults. Prints numbers, asserts nothing."""
+"""`just bench`: latency and log throughput on the embedded defaults; prints, asserts nothing."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from laino.v1 import laino_pb2 as pb  # noqa: E402
-from tests.conftest import Server  # noqa: E402
+from laino.v1 import laino_pb2 as pb
+from tests.conftest import Server
 
 RUNS = 30
 LINES = 1_000_000

@@ -46,7 +46,7 @@ class Batcher:
         self.size = 0
 
     def add(self, stream: int, text: str) -> None:
-        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))  # type: ignore[arg-type]
+        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))
         self.next_seq += 1
         self.size += len(text)
         if len(self.lines) >= BATCH_LINES or self.size >= BATCH_BYTES:
