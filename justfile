@@ -66,4 +66,4 @@ demo: setup
 
 # Measure latency and log throughput on the embedded defaults (prints numbers).
 bench: setup
-    {{py}} tests/bench.py
+    {{py}} -m tests.bench

@@ -82,8 +82,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         ],
     )
     port = server.add_insecure_port(settings.listen)
-    health_servicer = health.HealthServicer()
-    health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_servicer = health.aio.HealthServicer()
+    await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
 
@@ -135,7 +135,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         agent_address=settings.agent_address(port),
     )
     running = asyncio.create_task(runner.run())
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     if ready is not None:
         ready.set()
 
@@ -149,7 +149,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     if running.done():
         running.result()
     # Workers keep running across a restart: the next server adopts them.
-    health_servicer.enter_graceful_shutdown()
+    await health_servicer.enter_graceful_shutdown()
     running.cancel()
     await server.stop(grace=1.0)
     conn.close()

@@ -50,8 +50,9 @@ def assert_eventually(
 class Server:
     """A real server process with its own home; restartable on the same port."""
 
-    def __init__(self, home: Path, **flags: Any):
+    def __init__(self, home: Path, env: dict[str, str] | None = None, **flags: Any):
         self.home = home
+        self.env = {**os.environ, **(env or {})}
         self.address = f"127.0.0.1:{free_port()}"
         self.flags = {"heartbeat-timeout": 3, "register-timeout": 10, **flags}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -64,7 +65,7 @@ class Server:
         for name, value in self.flags.items():
             args += [f"--{name}", str(value)]
         log = open(self.home / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=self.env)
         assert_eventually(self._serving, timeout=10)
 
     def _serving(self) -> bool:
