@@ -17,7 +17,9 @@ setup:
     if [ ! -x {{py}} ]; then python3 -m venv {{venv}}; fi
     stamp={{venv}}/.laino-installed
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ -n "$(find orchestrator providers cli proto migrations -newer "$stamp" -name '*.py' -o -newer "$stamp" -name '*.sql' | head -1)" ]; then
-        {{py}} -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=strict
+        # pip's warnings about local index folders that do not exist are noise here
+        {{py}} -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=strict \
+            2> >(grep -v '^WARNING: Location' >&2)
         touch "$stamp"
     fi
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -33,9 +33,6 @@ class NotifyingApplication(Application[UUID]):
     def notify(self, new_events: list[DomainEventProtocol[UUID]]) -> None:
         if self.listener is not None and new_events:
             self.listener(new_events)
-
-    def history(self, aggregate_id: UUID) -> Iterator[DomainEventProtocol[UUID]]:
-        return iter(self.events.get(aggregate_id))
 
 
 @dataclass(frozen=True)

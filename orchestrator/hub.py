@@ -48,8 +48,4 @@ def logs_topic(job_id: object) -> str:
     return f"logs:{job_id}"
 
 
-def worker_topic(worker_id: object) -> str:
-    return f"worker:{worker_id}"
-
-
 SAGAS = "sagas"

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.convert import spec_message
-from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait, worker_topic
+from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
 from laino.orchestrator.jobs import State
 from laino.orchestrator.logstore import SYSTEM, LogStore
 from laino.orchestrator.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED
@@ -258,7 +258,6 @@ class SagaRunner:
             await asyncio.to_thread(provider.destroy, handle)
         self.sessions.forget(worker_id)
         self.workers.mark_terminated(worker_id)
-        self.hub.changed(worker_topic(worker_id))
 
     def _begin(self, job_id: UUID, step: str, attempt: int) -> None:
         saga = self.sagas.get_saga(job_id)

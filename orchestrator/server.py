@@ -105,7 +105,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     conn = _connect(home / "laino.db")
     logs = LogStore(conn, budget=settings.log_budget_lines)
     views = Views(conn, jobs, workers, sagas)
-    sessions = Sessions(hub)
+    sessions = Sessions()
     followers = Followers(jobs, logs, hub)
     gateway = AgentGateway(
         settings=settings, jobs=jobs, workers=workers, logs=logs, sessions=sessions, hub=hub

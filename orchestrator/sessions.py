@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from laino.orchestrator.hub import Hub, worker_topic
 from laino.v1 import laino_pb2 as pb
 
 
@@ -22,8 +21,7 @@ class Session:
 class Sessions:
     """At most one stream per worker: a reconnect replaces the stream it left behind."""
 
-    def __init__(self, hub: Hub):
-        self.hub = hub
+    def __init__(self) -> None:
         self._open: dict[UUID, Session] = {}
         self._seen: dict[UUID, float] = {}
 
@@ -38,7 +36,6 @@ class Sessions:
     def close(self, session: Session) -> None:
         if self._open.get(session.worker_id) is session:
             del self._open[session.worker_id]
-            self.hub.changed(worker_topic(session.worker_id))
 
     def send(self, worker_id: UUID, message: pb.ServerMessage) -> bool:
         session = self._open.get(worker_id)
@@ -52,7 +49,6 @@ class Sessions:
 
     def beat(self, worker_id: UUID) -> None:
         self._seen[worker_id] = time.monotonic()
-        self.hub.changed(worker_topic(worker_id))
 
     def silent_for(self, worker_id: UUID, since: float) -> float:
         """Seconds since the worker last spoke, counting from `since` if it never did."""

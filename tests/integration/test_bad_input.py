@@ -101,3 +101,11 @@ def test_malformed_agent_frames_end_the_stream_and_change_nothing(server: Server
     assert _code(lambda: list(server.workers.Connect(frames))) == grpc.StatusCode.INVALID_ARGUMENT
     assert server.job(job_id)["state"] == "RUNNING"
     assert_eventually(lambda: server.job(job_id)["attempt"] == 1)
+
+
+def test_a_provider_this_server_does_not_run_fails_the_job_at_once(server: Server) -> None:
+    done = server.cli("job", "run", "--provider", "kubernetes", "--max-attempts", "3", "--", "true")
+    assert done.returncode == 125
+    assert "provider 'kubernetes' is not enabled on this server" in done.stderr
+    job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
+    assert server.job(job_id)["attempt"] == 1  # refused for good: not retried
