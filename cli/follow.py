@@ -62,39 +62,51 @@ class Progress:
             frame += 1
 
 
-def follow_logs(
-    stub: rpc.JobServiceStub,
-    job_id: str,
-    *,
-    follow: bool,
-    tail: int = 0,
-    progress: Progress | None = None,
-) -> pb.LogsEnd:
-    """Prints every line once, in order; returns the final message with the job's state."""
-    next_seq = 0
-    out, err = sys.stdout, sys.stderr
-    color = err.isatty()
-    deadline = time.monotonic() + RETRY_FOR
-    while True:
-        request = pb.StreamLogsRequest(job_id=job_id, from_seq=next_seq, follow=follow, tail=tail)
-        try:
-            for item in stub.StreamLogs(request):
-                if item.HasField("end"):
-                    if progress:
-                        progress.stop()
-                    out.flush()
-                    return item.end
-                lines = item.chunk.lines
-                if progress:
-                    progress.stop()
-                _print(lines, out, err, color)
-                next_seq = lines[-1].seq + 1
-                tail = 0
-                deadline = time.monotonic() + RETRY_FOR
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+class LogFollower:
+    """Prints a job's log, each line once and in order, remembering where it got to."""
+
+    def __init__(
+        self,
+        stub: rpc.JobServiceStub,
+        job_id: str,
+        *,
+        tail: int = 0,
+        progress: Progress | None = None,
+    ):
+        self.stub = stub
+        self.job_id = job_id
+        self.tail = tail
+        self.progress = progress
+        self.next_seq = 0
+
+    def follow(self, *, live: bool) -> pb.LogsEnd:
+        """Prints until the end (the job's end, when `live`); returns the final message.
+
+        Interrupted, or cut off by a restarting server, it carries on from where it stopped.
+        """
+        out, err = sys.stdout, sys.stderr
+        color = err.isatty()
+        deadline = time.monotonic() + RETRY_FOR
+        while True:
+            request = pb.StreamLogsRequest(
+                job_id=self.job_id, from_seq=self.next_seq, follow=live, tail=self.tail
+            )
+            try:
+                for item in self.stub.StreamLogs(request):
+                    if self.progress:
+                        self.progress.stop()
+                    if item.HasField("end"):
+                        out.flush()
+                        return item.end
+                    lines = item.chunk.lines
+                    _print(lines, out, err, color)
+                    self.next_seq = lines[-1].seq + 1
+                    self.tail = 0
+                    deadline = time.monotonic() + RETRY_FOR
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 def _print(lines: Sequence[pb.LogLine], out: TextIO, err: TextIO, color: bool) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
 import click
+import grpc
 
 from laino.cli.client import (
     EXIT_CANCELLED,
@@ -17,7 +19,7 @@ from laino.cli.client import (
     reports_errors,
     server_option,
 )
-from laino.cli.follow import Progress, follow_logs
+from laino.cli.follow import LogFollower, Progress
 from laino.cli.output import age, command_text, emit_json, event_dict, job_dict, table
 from laino.v1 import laino_pb2 as pb
 
@@ -108,7 +110,20 @@ def run(detach: bool, **options: object) -> None:
     stub = jobs_stub(str(options["server"]))
     progress = Progress(stub, job_id)
     progress.start()
-    end = follow_logs(stub, job_id, follow=True, progress=progress)
+    follower = LogFollower(stub, job_id, progress=progress)
+    try:
+        end = follower.follow(live=True)
+    except KeyboardInterrupt:
+        # Like a foreground process: Ctrl-C stops the job, and we watch it go.
+        progress.stop()
+        click.echo(f"laino: cancelling job {job_id} (Ctrl-C again to detach)", err=True)
+        with contextlib.suppress(grpc.RpcError):  # it may have ended meanwhile
+            stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
+        try:
+            end = follower.follow(live=True)
+        except KeyboardInterrupt:
+            click.echo(f"laino: detached; see `laino job get {job_id}`", err=True)
+            sys.exit(EXIT_CANCELLED)
     sys.exit(exit_code(stub.GetJob(pb.GetJobRequest(job_id=job_id)), end))
 
 
@@ -194,7 +209,7 @@ def get(job_id: str, output: str, server: str) -> None:
 @reports_errors
 def logs(job_id: str, follow: bool, tail: int, server: str) -> None:
     """Print a job's output."""
-    follow_logs(jobs_stub(server), job_id, follow=follow, tail=tail)
+    LogFollower(jobs_stub(server), job_id, tail=tail).follow(live=follow)
 
 
 @job.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 from tests.conftest import Server, assert_eventually, processes_with
@@ -128,3 +129,15 @@ def test_background_child_holding_the_pipe_does_not_hold_the_job(server: Server)
     assert (done.returncode, done.stdout) == (0, "parent done\n")
     assert time.monotonic() - started < 10
     assert_eventually(lambda: processes_with("sleep 4248") == [], timeout=10)
+
+
+def test_ctrl_c_on_job_run_cancels_the_job_and_shows_how_it_ended(server: Server) -> None:
+    run = server.popen_cli("job", "run", "--", "sh", "-c", "echo up; sleep 4249")
+    assert run.stdout is not None
+    assert run.stdout.readline() == "up\n"
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=20) == 130
+    assert "cancelling job" in run.stderr.read()  # type: ignore[union-attr]
+    job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
+    assert server.job(job_id)["state"] == "CANCELLED"
+    assert_eventually(lambda: processes_with("sleep 4249") == [], timeout=10)
