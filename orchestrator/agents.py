@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from dataclasses import dataclass
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, WorkersApp, WorkerView
@@ -15,25 +16,16 @@ from laino.orchestrator.settings import Settings
 from laino.v1 import laino_pb2 as pb
 
 
+@dataclass(kw_only=True, eq=False)
 class AgentGateway:
     """Validates every agent message; a bad one is refused, and nothing else changes."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        jobs: JobsApp,
-        workers: WorkersApp,
-        logs: LogStore,
-        sessions: Sessions,
-        hub: Hub,
-    ):
-        self.settings = settings
-        self.jobs = jobs
-        self.workers = workers
-        self.logs = logs
-        self.sessions = sessions
-        self.hub = hub
+    settings: Settings
+    jobs: JobsApp
+    workers: WorkersApp
+    logs: LogStore
+    sessions: Sessions
+    hub: Hub
 
     def register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
         worker_id = _uuid(request.worker_id)

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
@@ -30,37 +31,23 @@ TICK = 0.5
 RESEND = 1.0
 
 
+@dataclass(kw_only=True, eq=False)
 class SagaRunner:
     """Turns job events into side effects; resuming after a restart is the normal path."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        jobs: JobsApp,
-        workers: WorkersApp,
-        sagas: SagasApp,
-        views: Views,
-        logs: LogStore,
-        providers: Mapping[str, Provider],
-        sessions: Sessions,
-        hub: Hub,
-        installation: str,
-        agent_address: str,
-    ):
-        self.settings = settings
-        self.jobs = jobs
-        self.workers = workers
-        self.sagas = sagas
-        self.views = views
-        self.logs = logs
-        self.providers = providers
-        self.sessions = sessions
-        self.hub = hub
-        self.installation = installation
-        self.agent_address = agent_address
-        self.tasks: dict[UUID, asyncio.Task[None]] = {}
-        self.started = time.monotonic()
+    settings: Settings
+    jobs: JobsApp
+    workers: WorkersApp
+    sagas: SagasApp
+    views: Views
+    logs: LogStore
+    providers: Mapping[str, Provider]
+    sessions: Sessions
+    hub: Hub
+    installation: str
+    agent_address: str
+    tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
     async def run(self) -> None:
         with self.hub.watch(SAGAS) as wake:

@@ -111,7 +111,15 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         settings=settings, jobs=jobs, workers=workers, logs=logs, sessions=sessions, hub=hub
     )
     rpc.add_JobServiceServicer_to_server(
-        JobService(settings, jobs, workers, sagas, views, followers), server
+        JobService(
+            settings=settings,
+            jobs=jobs,
+            workers=workers,
+            sagas=sagas,
+            views=views,
+            followers=followers,
+        ),
+        server,
     )
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), server)
     await server.start()

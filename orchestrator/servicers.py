@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import grpc
@@ -22,24 +23,16 @@ from laino.v1 import laino_pb2_grpc as rpc
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
+@dataclass(kw_only=True, eq=False)
 class JobService(rpc.JobServiceServicer):
     """The client API."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        jobs: JobsApp,
-        workers: WorkersApp,
-        sagas: SagasApp,
-        views: Views,
-        followers: Followers,
-    ):
-        self.settings = settings
-        self.jobs = jobs
-        self.workers = workers
-        self.sagas = sagas
-        self.views = views
-        self.followers = followers
+    settings: Settings
+    jobs: JobsApp
+    workers: WorkersApp
+    sagas: SagasApp
+    views: Views
+    followers: Followers
 
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
