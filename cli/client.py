@@ -34,8 +34,16 @@ output_option = click.option(
 )
 
 
+# Reconnect soon after a server restart rather than after gRPC's growing backoff.
+RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
 def jobs_stub(server: str) -> rpc.JobServiceStub:
-    return rpc.JobServiceStub(grpc.insecure_channel(server))
+    return rpc.JobServiceStub(grpc.insecure_channel(server, options=RECONNECT))
 
 
 def reports_errors(command: F) -> F:

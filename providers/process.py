@@ -34,7 +34,12 @@ class ProcessProvider:
             return handle
         scratch = self._dir(spec.name)
         scratch.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LAINO_")}
+        # The server's settings stay with the server; the agent's own (LAINO_AGENT_*) pass on.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("LAINO_") or k.startswith("LAINO_AGENT_")
+        }
         env.update(spec.env)
         env.update(LAINO_SERVER=spec.server, LAINO_WORKER_ID=spec.worker_id, LAINO_TOKEN_STDIN="1")
         try:

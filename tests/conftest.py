@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 import pytest
 
+from laino.cli.client import RECONNECT
 from laino.providers.process import ProcessProvider
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
@@ -56,7 +57,7 @@ class Server:
         self.address = f"127.0.0.1:{free_port()}"
         self.flags = {"heartbeat-timeout": 3, "register-timeout": 10, **flags}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.channel = grpc.insecure_channel(self.address)
+        self.channel = grpc.insecure_channel(self.address, options=RECONNECT)
         self.jobs = rpc.JobServiceStub(self.channel)
         self.workers = rpc.WorkerServiceStub(self.channel)
 

@@ -25,6 +25,13 @@ FATAL = {
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.FAILED_PRECONDITION,
 }
+# gRPC's own reconnect backoff grows past a second after an outage, which would outlast a
+# short heartbeat timeout: reconnect soon after the orchestrator is back.
+RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 # Unacknowledged lines kept for a resend after a reconnect; past this the command waits.
 WINDOW_LINES = 200_000
 
@@ -50,6 +57,8 @@ class Agent:
         self.task: asyncio.Task[None] | None = None
         self.result: pb.JobFinished | None = None
         self.stopping = False
+        # When the orchestrator last answered; an agent alone too long ends its job and exits.
+        self.last_heard = time.monotonic()
 
     async def main(self) -> int:
         try:
@@ -62,25 +71,25 @@ class Agent:
                     await asyncio.wait_for(self.task, 10)
 
     async def _serve(self) -> int:
-        async with grpc.aio.insecure_channel(self.server) as channel:
+        async with grpc.aio.insecure_channel(self.server, options=RECONNECT) as channel:
             stub = rpc.WorkerServiceStub(channel)
-            last_contact = time.monotonic()
-            delay = 0.05
+            delay, outage = 0.05, False
             while not self.stopping:
                 try:
                     if not self.session:
                         await self._register(stub)
                     await self._connect(stub)
-                    last_contact, delay = time.monotonic(), 0.05
                 except grpc.aio.AioRpcError as err:
                     if err.code() in FATAL:
                         log.error("the orchestrator refused this agent: %s", err.details())
                         self._abandon()
                         return 2
-                    if self.session:
-                        last_contact = max(last_contact, time.monotonic() - delay)
-                    log.warning("orchestrator unreachable (%s), retrying", err.code().name)
-                if time.monotonic() - last_contact > self.orphan_seconds:
+                    if not outage:
+                        log.warning("orchestrator unreachable (%s), retrying", err.code().name)
+                    outage = True
+                if time.monotonic() - self.last_heard < 1.0:
+                    delay, outage = 0.05, False
+                if time.monotonic() - self.last_heard > self.orphan_seconds:
                     log.error("no orchestrator for %.0fs: giving up", self.orphan_seconds)
                     self._abandon()
                     return 3
@@ -94,6 +103,7 @@ class Agent:
             pb.RegisterRequest(worker_id=self.worker_id, bootstrap_token=self.token), timeout=10
         )
         self.session = reply.session_token
+        self.last_heard = time.monotonic()
         self.heartbeat = reply.heartbeat_interval_seconds or 1.0
         log.info("registered as worker %s", self.worker_id)
 
@@ -101,9 +111,11 @@ class Agent:
         call = stub.Connect()
         hello = pb.Hello(worker_id=self.worker_id, session_token=self.session)
         await call.write(pb.AgentMessage(hello=hello))
+        opened = time.monotonic()
         writer = asyncio.create_task(self._write(call))
         try:
             async for message in call:
+                self.last_heard = time.monotonic()
                 self._handle(message)
                 if self.stopping:
                     break
@@ -112,6 +124,9 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                 await writer
             call.cancel()
+            # A stream that stayed open was contact until it broke; one refused at once was not.
+            if time.monotonic() - opened > 1.0:
+                self.last_heard = time.monotonic()
 
     async def _write(self, call: grpc.aio.StreamStreamCall) -> None:
         """The one writer of the stream: lines first, the result after them, then heartbeats."""

@@ -64,7 +64,8 @@ def test_cancel_stops_every_process_of_the_job(server: Server) -> None:
 
 def test_job_run_exits_130_when_cancelled(server: Server) -> None:
     run = server.popen_cli("job", "run", "--", "sleep", "4243")
-    assert_eventually(lambda: processes_with("sleep 4243"))
+    running = '"state": "RUNNING"'
+    assert_eventually(lambda: running in server.cli("job", "list", "-o", "json").stdout)
     job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
     server.cli("job", "cancel", job_id, check=True)
     assert run.wait(timeout=20) == 130

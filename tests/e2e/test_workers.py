@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TERMINAL, Server, assert_eventually
+from tests.conftest import TERMINAL, Server, assert_eventually, processes_with
 
 
 @pytest.fixture
@@ -64,3 +64,22 @@ def test_job_run_follows_across_a_server_restart_without_gap_or_repeat(server: S
     out, err = run.communicate(timeout=60)
     assert run.returncode == 0, err
     assert out.splitlines() == [str(i) for i in range(1, 41)]
+
+
+def test_agent_left_alone_ends_its_job_and_exits(tmp_path: Path) -> None:
+    server = Server(tmp_path, env={"LAINO_AGENT_ORPHAN_SECONDS": "5"})
+    server.start()
+    try:
+        job_id = server.submit("sleep", "4250")
+        server.wait_state(job_id, {"RUNNING"})
+        agent = server.worker_pid(job_id, 1)
+        time.sleep(1.5)  # a healthy, silent stream: no orphan clock runs meanwhile
+        assert processes_with("sleep 4250")
+        server.kill()
+        time.sleep(3)
+        assert processes_with("sleep 4250")  # not yet: a short outage is survived
+        assert_eventually(lambda: processes_with("sleep 4250") == [], timeout=10)
+        assert_eventually(lambda: not Path(f"/proc/{agent}").exists(), timeout=5)
+    finally:
+        server.stop()
+        server.cleanup_workers()
