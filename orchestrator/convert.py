@@ -37,19 +37,8 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
 
 
 def spec_message(spec: JobSpec) -> pb.JobSpec:
-    return pb.JobSpec(
-        command=list(spec.command),
-        image=spec.image,
-        env=spec.env,
-        working_dir=spec.working_dir,
-        timeout_seconds=spec.timeout_seconds,
-        cpu=spec.cpu,
-        memory_bytes=spec.memory_bytes,
-        labels=spec.labels,
-        provider=spec.provider,
-        max_attempts=spec.max_attempts,
-        retry_on_failure=spec.retry_on_failure,
-    )
+    # JobSpec's fields are named as the message's, by design.
+    return pb.JobSpec(**spec.as_dict())
 
 
 def job_message(job: JobView) -> pb.Job:
