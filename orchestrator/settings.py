@@ -31,12 +31,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
+        defaults = cls()
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = os.environ.get(f"LAINO_{f.name.upper()}")
             if raw:
-                kind = type(getattr(cls(), f.name))
-                values[f.name] = kind(raw)
+                values[f.name] = type(getattr(defaults, f.name))(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "home" in values:
             values["home"] = Path(str(values["home"]))

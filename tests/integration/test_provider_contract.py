@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +63,19 @@ def test_owned_lists_workers_with_their_labels(provider: Provider) -> None:
     provider.start(_spec("w4"))
     (owned,) = provider.owned()
     assert owned.name == "w4" and owned.labels["laino.installation"] == "test"
+
+
+def test_process_second_start_keeps_the_first_agent_and_starts_no_twin(tmp_path: Path) -> None:
+    made = ProcessProvider(tmp_path, installation="test", grace_seconds=0.5)
+    try:
+        made.start(_spec("w6"))
+        first = json.loads((tmp_path / "w6.json").read_text())["pid"]
+        made.start(_spec("w6"))
+        assert json.loads((tmp_path / "w6.json").read_text())["pid"] == first
+        assert _session_members(first) == [first]  # the first agent, still alive
+    finally:
+        for handle in made.owned():
+            made.destroy(handle)
 
 
 def test_process_destroy_ends_the_whole_session(tmp_path: Path) -> None:
