@@ -44,8 +44,8 @@ lint: setup proto-check
     {{venv}}/bin/mypy orchestrator providers cli migrations
     {{venv}}/bin/lint-imports
 
-# Lint, then every test: unit, integration and end-to-end.
-test *args: lint
+# Lint, then every test: unit, integration and end-to-end (they start a real Docker engine).
+test *args: lint worker-image
     {{venv}}/bin/pytest -q {{args}}
 
 # Start a server on the embedded defaults, run a real job through the CLI, stop the server.
@@ -67,5 +67,41 @@ demo: setup
     laino job events "$id" | cut -c1-110
 
 # Measure latency and log throughput on the embedded defaults (prints numbers).
-bench: setup
+bench: worker-image
     {{py}} -m tests.bench
+
+# Install and start a Docker engine if none answers (Debian's docker.io; needs root).
+docker-engine:
+    deploy/docker-engine.sh
+
+# Build laino/worker:VERSION with no registry: a Debian base, wheels downloaded on the host.
+worker-image: setup docker-engine
+    PYTHON={{py}} deploy/worker/build.sh
+
+# Docker jobs through the real CLI; each prints its logs live and fails if it ends otherwise.
+job-docker-hello: worker-image
+    {{py}} -m tests.scenarios docker hello
+
+job-docker-cpu: worker-image
+    {{py}} -m tests.scenarios docker cpu
+
+# Within its --memory limit, then past it: the second must end FAILED, out of memory.
+job-docker-memory: worker-image
+    {{py}} -m tests.scenarios docker memory memory-oom
+
+job-docker-data: worker-image
+    {{py}} -m tests.scenarios docker data
+
+job-docker-build: worker-image
+    {{py}} -m tests.scenarios docker build
+
+job-docker-ml: worker-image
+    {{py}} -m tests.scenarios docker ml
+
+job-docker-all: worker-image
+    {{py}} -m tests.scenarios docker
+
+# Every docker job, then the criteria: terminal in 15 s, live logs, the expected state, and
+# no container of this run's server left behind.
+e2e-docker: worker-image
+    {{py}} -m tests.scenarios docker --e2e

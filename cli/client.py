@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 import grpc
 
+from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2_grpc as rpc
 
 DEFAULT_SERVER = "127.0.0.1:50051"
@@ -61,6 +62,9 @@ def reports_errors(command: F) -> F:
             else:
                 message = f"{err.details()}"
             click.echo(f"laino: {message}", err=True)
+            sys.exit(EXIT_ERROR)
+        except TracingUnavailable as err:
+            click.echo(f"laino: {err}", err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]

@@ -21,6 +21,7 @@ from laino.cli.client import (
 )
 from laino.cli.follow import LogFollower, Progress
 from laino.cli.output import age, command_text, emit_json, event_dict, job_dict, table
+from laino.providers.tracing import TRACEPARENT, Tracing
 from laino.v1 import laino_pb2 as pb
 
 SIZES = {"k": 1024, "m": 1024**2, "g": 1024**3}
@@ -78,7 +79,7 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
     return command
 
 
-def _submit(options: dict[str, object]) -> pb.SubmitJobResponse:
+def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobResponse:
     spec = pb.JobSpec(
         command=list(options["command"]),  # type: ignore[call-overload]
         image=options["image"],
@@ -93,7 +94,8 @@ def _submit(options: dict[str, object]) -> pb.SubmitJobResponse:
         retry_on_failure=options["retry_on_failure"],
     )
     request = pb.SubmitJobRequest(spec=spec, idempotency_key=str(options["key"]))
-    return jobs_stub(str(options["server"])).SubmitJob(request)
+    metadata = [(TRACEPARENT, traceparent)] if traceparent else None
+    return jobs_stub(str(options["server"])).SubmitJob(request, metadata=metadata)
 
 
 @job.command(context_settings={"ignore_unknown_options": True})
@@ -102,12 +104,20 @@ def _submit(options: dict[str, object]) -> pb.SubmitJobResponse:
 @reports_errors
 def run(detach: bool, **options: object) -> None:
     """Run a command as a job, follow its output, and exit with its exit code."""
-    submitted = _submit(options)
-    job_id = submitted.job.id
-    if detach:
-        click.echo(job_id)
-        return
-    stub = jobs_stub(str(options["server"]))
+    # The CLI's span is the root of the job's trace, when tracing is on (OTEL_TRACES_EXPORTER).
+    with Tracing("laino-cli").span("laino job run") as span:
+        submitted = _submit(options, span.traceparent)
+        span.set(job=submitted.job.id)
+        if detach:
+            click.echo(submitted.job.id)
+            return
+        code = _follow(str(options["server"]), submitted.job.id)
+    sys.exit(code)
+
+
+def _follow(server: str, job_id: str) -> int:
+    """Prints the job's output as it comes; returns the exit code `job run` ends with."""
+    stub = jobs_stub(server)
     progress = Progress(stub, job_id)
     progress.start()
     follower = LogFollower(stub, job_id, progress=progress)
@@ -123,8 +133,8 @@ def run(detach: bool, **options: object) -> None:
             end = follower.follow(live=True)
         except KeyboardInterrupt:
             click.echo(f"laino: detached; see `laino job get {job_id}`", err=True)
-            sys.exit(EXIT_CANCELLED)
-    sys.exit(exit_code(stub.GetJob(pb.GetJobRequest(job_id=job_id)), end))
+            return EXIT_CANCELLED
+    return exit_code(stub.GetJob(pb.GetJobRequest(job_id=job_id)), end)
 
 
 def exit_code(job: pb.Job, end: pb.LogsEnd) -> int:
@@ -148,7 +158,8 @@ def exit_code(job: pb.Job, end: pb.LogsEnd) -> int:
 @reports_errors
 def submit(**options: object) -> None:
     """Submit a command as a job; print only its id."""
-    click.echo(_submit(options).job.id)
+    with Tracing("laino-cli").span("laino job submit") as span:
+        click.echo(_submit(options, span.traceparent).job.id)
 
 
 @job.command(name="list")

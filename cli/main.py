@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
 import click
 
 from laino.cli.client import jobs_stub, output_option, reports_errors, server_option
+from laino.cli.db import db
 from laino.cli.job import job
 from laino.cli.output import age, emit_json, table, worker_dict
+from laino.cli.timeline import trace
+from laino.providers import logfmt
+from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2 as pb
 
 
@@ -23,6 +26,9 @@ def cli() -> None:
 @cli.command()
 @click.option("--listen", envvar="LAINO_LISTEN", default=None, help="HOST:PORT [127.0.0.1:50051].")
 @click.option("--home", envvar="LAINO_HOME", default=None, help="Where the embedded state lives.")
+@click.option(
+    "--database", envvar="LAINO_DATABASE", default=None, help="postgresql://… [SQLite in --home]."
+)
 @click.option("--provider", default=None, help="Default provider for jobs that name none.")
 @click.option(
     "--heartbeat-timeout", type=float, default=None, help="Seconds before a silent worker is LOST."
@@ -31,13 +37,31 @@ def cli() -> None:
     "--register-timeout", type=float, default=None, help="Seconds a worker has to register."
 )
 @click.option("--max-attempts", type=int, default=None, help="Default attempts per job.")
+@click.option("--advertise", default=None, help="HOST:PORT that workers dial [from --listen].")
+@click.option("--worker-image", default=None, help="Docker workers' image [laino/worker:VERSION].")
+@click.option(
+    "--reconcile-interval", type=float, default=None, help="Seconds between orphan sweeps [15]."
+)
+@click.option(
+    "--reconcile-grace", type=float, default=None, help="Seconds before an orphan is removed [60]."
+)
+@click.option(
+    "--log-format", type=click.Choice(logfmt.FORMATS), default=None, help="text or json [text]."
+)
+@click.option("--metrics-listen", default=None, help="HOST:PORT to serve Prometheus metrics on.")
 def server(**options: object) -> None:
     """Run the orchestrator."""
-    from laino.orchestrator.server import serve
+    from laino.orchestrator.database import UnsupportedDatabase
+    from laino.orchestrator.server import DatabaseUnavailable, SchemaMismatch, serve
     from laino.orchestrator.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(serve(Settings.from_env(**options)))
+    settings = Settings.from_env(**options)
+    refusals = (UnsupportedDatabase, DatabaseUnavailable, SchemaMismatch, TracingUnavailable)
+    try:
+        logfmt.configure("server", settings.log_format)
+        asyncio.run(serve(settings))
+    except (logfmt.UnknownFormat, *refusals) as err:
+        raise click.ClickException(str(err)) from None
 
 
 @cli.command()
@@ -70,7 +94,9 @@ def list_workers(output: str, server: str) -> None:
     table(["ID", "JOB", "ATTEMPT", "STATE", "PROVIDER", "AGE", "MESSAGE"], rows)
 
 
+job.add_command(trace)
 cli.add_command(job)
+cli.add_command(db)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ def job_dict(job: pb.Job) -> dict[str, Any]:
         "worker_id": job.worker_id or None,
         "created_at": job.created_at,
         "updated_at": job.updated_at,
+        "trace_id": job.trace_id or None,
         "spec": {**spec, "command": list(job.spec.command)},
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -11,9 +12,14 @@ from laino.orchestrator.apps import JobsApp, WorkersApp, WorkerView
 from laino.orchestrator.hub import Hub, job_topic, logs_topic
 from laino.orchestrator.jobs import StaleAttempt
 from laino.orchestrator.logstore import LogStore
+from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.sessions import Session, Sessions
 from laino.orchestrator.settings import Settings
+from laino.providers import logfmt
+from laino.providers.tracing import Tracing, trace_id
 from laino.v1 import laino_pb2 as pb
+
+log = logging.getLogger("laino.agents")
 
 
 @dataclass(kw_only=True, eq=False)
@@ -26,12 +32,19 @@ class AgentGateway:
     logs: LogStore
     sessions: Sessions
     hub: Hub
+    tracing: Tracing
+    metrics: Metrics
 
     def register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
         worker_id = _uuid(request.worker_id)
-        session = self.workers.register(worker_id, request.bootstrap_token)
+        worker = self.workers.get_worker(worker_id)
+        trace = self.jobs.get_job(worker.job_id).trace if worker is not None else ""
+        with self.tracing.span("register_worker", parent=trace, worker=str(worker_id)):
+            session = self.workers.register(worker_id, request.bootstrap_token)
         worker = self.workers.get_worker(worker_id)
         assert worker is not None
+        logfmt.bind(job=str(worker.job_id), worker=str(worker_id), trace=trace_id(trace))
+        log.info("worker %s registered", worker.name)
         self.sessions.beat(worker_id)  # registering is contact: the heartbeat clock starts now
         self.hub.changed(job_topic(worker.job_id))
         return pb.RegisterResponse(
@@ -43,6 +56,8 @@ class AgentGateway:
             raise MalformedMessage("the first message of a stream must be a hello")
         worker_id = _uuid(message.hello.worker_id)
         worker = self.workers.authenticate(worker_id, message.hello.session_token)
+        job = self.jobs.get_job(worker.job_id)
+        logfmt.bind(job=str(worker.job_id), worker=str(worker.id), trace=trace_id(job.trace))
         session = self.sessions.open(worker.id)
         self.hub.changed(job_topic(worker.job_id))
         return session, worker
@@ -76,14 +91,18 @@ class AgentGateway:
         # Lines of an attempt that is no longer current are acknowledged and dropped.
         if self.jobs.get_job(worker.job_id).attempt == worker.attempt:
             rows = [(line.seq, int(line.stream), line.text) for line in batch.lines]
-            self.logs.append(batch.job_id, rows)
+            self.metrics.log_lines(*self.logs.append(batch.job_id, rows))
             self.hub.changed(logs_topic(worker.job_id))
         ack = pb.LogAck(job_id=batch.job_id, up_to_seq=seqs[-1])
         return pb.ServerMessage(log_ack=ack)
 
     def _finished(self, worker: WorkerView, report: pb.JobFinished) -> pb.ServerMessage:
         self._check_job(worker, report.job_id, report.attempt)
-        with contextlib.suppress(StaleAttempt):
+        trace = self.jobs.get_job(worker.job_id).trace
+        with (
+            self.tracing.span("record_exit", parent=trace, exit_code=report.exit_code),
+            contextlib.suppress(StaleAttempt),
+        ):
             self.jobs.record_exit(
                 worker.job_id,
                 worker.attempt,

@@ -51,6 +51,7 @@ class JobView:
     retry_at: float
     created_at: float
     updated_at: float
+    trace: str = ""
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -67,6 +68,7 @@ class JobView:
             retry_at=job.retry_at,
             created_at=job.created_on.timestamp(),
             updated_at=job.modified_on.timestamp(),
+            trace=job.trace,
         )
 
 
@@ -75,13 +77,13 @@ class JobsApp(NotifyingApplication):
 
     name = "Jobs"
 
-    def submit(self, spec: JobSpec, key: str = "") -> tuple[JobView, bool]:
+    def submit(self, spec: JobSpec, key: str = "", trace: str = "") -> tuple[JobView, bool]:
         """Returns the job and whether it is new; the same key gives the same job."""
         spec.validate()
         key = key or str(uuid4())
         existing = self._find(Job.create_id(key))
         if existing is None:
-            job = Job(key=key, spec=spec.as_dict())
+            job = Job(key=key, spec=spec.as_dict(), trace=trace)
             try:
                 self.save(job)
                 return JobView.of(job), True
@@ -206,6 +208,9 @@ class WorkersApp(NotifyingApplication):
 
     def mark_terminated(self, worker_id: UUID) -> None:
         self._command(worker_id, Worker.mark_terminated)
+
+    def record_orphan_removed(self, worker_id: UUID, provider_name: str, reason: str) -> None:
+        self._command(worker_id, Worker.orphan_removed, provider_name, reason)
 
     def _command(self, worker_id: UUID, method: Callable[..., None], *args: Any) -> None:
         worker = self._find(worker_id)

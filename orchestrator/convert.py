@@ -10,6 +10,7 @@ from laino.orchestrator.history import Entry
 from laino.orchestrator.jobs import State
 from laino.orchestrator.logstore import Line
 from laino.orchestrator.spec import JobSpec
+from laino.providers.tracing import trace_id
 from laino.v1 import laino_pb2 as pb
 
 
@@ -52,6 +53,7 @@ def job_message(job: JobView) -> pb.Job:
         worker_id=str(job.worker_id or ""),
         created_at=job.created_at,
         updated_at=job.updated_at,
+        trace_id=trace_id(job.trace),
     )
     if job.exit_code is not None:
         message.exit_code = job.exit_code

@@ -52,9 +52,11 @@ class Job(Aggregate):
         return uuid5(NAMESPACE, f"job:{key}")
 
     @event("Submitted")
-    def __init__(self, key: str, spec: dict[str, Any]):
+    def __init__(self, key: str, spec: dict[str, Any], trace: str = ""):
         self.key = key
         self.spec_data = spec
+        # W3C traceparent of the submission: every later span of the job continues it.
+        self.trace = trace
         self.state = State.QUEUED
         self.attempt = 0
         self.worker_id: UUID | None = None

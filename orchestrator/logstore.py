@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Engine, text
 
 SYSTEM = 2
 
@@ -16,63 +18,85 @@ class Line:
     text: str
 
 
+class Appended(NamedTuple):
+    stored: int
+    # Lines past the job's budget; lines sent twice are neither stored nor dropped.
+    dropped: int
+
+
 class LogStore:
     """Lines keyed by (job, seq): a line sent twice is stored once."""
 
-    def __init__(self, conn: sqlite3.Connection, *, budget: int):
-        self.conn = conn
+    def __init__(self, engine: Engine, *, budget: int):
+        self.engine = engine
         self.budget = budget
+        self.postgres = engine.dialect.name == "postgresql"
+        p = "%s" if self.postgres else "?"
+        self.select_lines = (
+            f"SELECT seq, stream, text FROM log_line WHERE job_id = {p} AND seq >= {p}"
+            f" ORDER BY seq LIMIT {p}"
+        )
 
-    def append(self, job_id: str, lines: Sequence[tuple[int, int, str]]) -> int:
+    def append(self, job_id: str, lines: Sequence[tuple[int, int, str]]) -> Appended:
         """Stores what fits the job's budget; past it, one visible notice and nothing more."""
-        with self.conn:
-            row = self.conn.execute(
-                "SELECT lines, truncated FROM log_budget WHERE job_id = ?", (job_id,)
-            ).fetchone()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                text("SELECT lines, truncated FROM log_budget WHERE job_id = :job"), {"job": job_id}
+            ).first()
             used, truncated = row if row else (0, 0)
             if truncated:
-                return 0
-            room = self.budget - used
-            keep = list(lines[:room])
-            before = self.conn.total_changes
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO log_line VALUES (?, ?, ?, ?)",
-                [(job_id, seq, stream, text) for seq, stream, text in keep],
-            )
-            added = self.conn.total_changes - before
+                return Appended(0, len(lines))
+            keep = list(lines[: max(0, self.budget - used)])
+            added = self._insert(conn, job_id, keep)
             if len(keep) < len(lines):
                 notice = f"laino: log truncated: the job exceeded its budget of {self.budget} lines"
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO log_line VALUES (?, ?, ?, ?)",
-                    (job_id, lines[len(keep)][0], SYSTEM, notice),
-                )
+                self._insert(conn, job_id, [(lines[len(keep)][0], SYSTEM, notice)])
                 truncated = 1
-            self.conn.execute(
-                "INSERT INTO log_budget VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE"
-                " SET lines = lines + excluded.lines, truncated = excluded.truncated",
-                (job_id, added, truncated),
+            conn.execute(
+                text(
+                    "INSERT INTO log_budget VALUES (:job, :added, :truncated) ON CONFLICT (job_id)"
+                    " DO UPDATE SET lines = log_budget.lines + excluded.lines,"
+                    " truncated = excluded.truncated"
+                ),
+                {"job": job_id, "added": added, "truncated": truncated},
             )
-        return added
+        return Appended(added, len(lines) - len(keep))
+
+    def _insert(self, conn: Connection, job_id: str, lines: Sequence[tuple[int, int, str]]) -> int:
+        """Inserts what is new; the hot path of ingestion, so in the driver's own terms."""
+        if not lines:
+            return 0
+        if self.postgres:
+            # One statement for the whole batch: executemany would make a round trip per line.
+            seqs, streams, texts = zip(*lines, strict=True)
+            return conn.exec_driver_sql(
+                "INSERT INTO log_line SELECT %s, u.* FROM unnest(%s::bigint[], %s::integer[],"
+                " %s::text[]) AS u ON CONFLICT DO NOTHING",
+                (job_id, list(seqs), list(streams), list(texts)),
+            ).rowcount
+        insert = "INSERT INTO log_line VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        return conn.exec_driver_sql(insert, [(job_id, *line) for line in lines]).rowcount
 
     def read(self, job_id: str, from_seq: int, limit: int = 5000) -> list[Line]:
-        rows = self.conn.execute(
-            "SELECT seq, stream, text FROM log_line WHERE job_id = ? AND seq >= ?"
-            " ORDER BY seq LIMIT ?",
-            (job_id, from_seq, limit),
-        )
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql(self.select_lines, (job_id, from_seq, limit)).all()
         return [Line(*row) for row in rows]
 
     def last_seq(self, job_id: str) -> int:
-        row = self.conn.execute(
-            "SELECT MAX(seq) FROM log_line WHERE job_id = ?", (job_id,)
-        ).fetchone()
-        return int(row[0] or 0)
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT MAX(seq) FROM log_line WHERE job_id = :job"), {"job": job_id}
+            ).scalar()
+        return int(found or 0)
 
     def tail_start(self, job_id: str, count: int) -> int:
         """The seq from which the last `count` lines start."""
-        row = self.conn.execute(
-            "SELECT MIN(seq) FROM (SELECT seq FROM log_line WHERE job_id = ?"
-            " ORDER BY seq DESC LIMIT ?)",
-            (job_id, count),
-        ).fetchone()
-        return int(row[0] or 0)
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                text(
+                    "SELECT MIN(seq) FROM (SELECT seq FROM log_line WHERE job_id = :job"
+                    " ORDER BY seq DESC LIMIT :count) AS last"
+                ),
+                {"job": job_id, "count": count},
+            ).scalar()
+        return int(found or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.views import Views
 from laino.orchestrator.workers import Worker, WorkerState, worker_name
+from laino.providers import logfmt
 from laino.providers.base import Handle, Provider, ProviderError, Status, WorkerSpec
+from laino.providers.tracing import TRACEPARENT_ENV, Tracing, trace_id
 from laino.v1 import laino_pb2 as pb
 
 log = logging.getLogger("laino.runner")
@@ -44,6 +47,7 @@ class SagaRunner:
     providers: Mapping[str, Provider]
     sessions: Sessions
     hub: Hub
+    tracing: Tracing
     installation: str
     agent_address: str
     tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
@@ -60,6 +64,7 @@ class SagaRunner:
                 await wait(wake, TICK * 2)
 
     async def _drive(self, job_id: UUID) -> None:
+        logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
         try:
             with self.hub.watch(job_topic(job_id)) as wake:
                 while not await self._step(job_id):
@@ -78,10 +83,12 @@ class SagaRunner:
         if saga.finished:
             return True
         if job.state.terminal:
-            await self._compensate(job, job.attempt)
-            saga = self.sagas.get_saga(job_id)
-            saga.finish(job.state)
-            self.sagas.save(saga)
+            with self.tracing.span("finish", parent=job.trace, outcome=job.state.value):
+                await self._compensate(job, job.attempt)
+                saga = self.sagas.get_saga(job_id)
+                saga.finish(job.state)
+                self.sagas.save(saga)
+            log.info("job %s after %d attempt(s); its saga is finished", job.state, job.attempt)
             return True
         if job.cancel_requested:
             await self._compensate(job, job.attempt)
@@ -101,6 +108,10 @@ class SagaRunner:
         return False
 
     async def _provision(self, job: JobView, attempt: int) -> None:
+        with self.tracing.span(PROVISION, parent=job.trace, attempt=attempt) as span:
+            await self._provision_traced(job, attempt, span.traceparent)
+
+    async def _provision_traced(self, job: JobView, attempt: int, traceparent: str) -> None:
         provider = self.providers.get(job.spec.provider)
         name = worker_name(job.id, attempt)
         worker = self.workers.provision(job.id, attempt, job.spec.provider, name)
@@ -121,7 +132,9 @@ class SagaRunner:
             image=job.spec.image,
             cpu=job.spec.cpu,
             memory_bytes=job.spec.memory_bytes,
+            env=self._worker_env(traceparent),
         )
+        log.info("starting worker %s (%s) for attempt %d", name, provider.name, attempt)
         try:
             handle = await asyncio.to_thread(provider.start, spec)
         except ProviderError as err:
@@ -138,14 +151,18 @@ class SagaRunner:
         if worker.state == WorkerState.PROVISIONING:
             waited = self.sessions.silent_for(worker.id, self._since(worker.created_at))
             status = await asyncio.to_thread(self._provider(job).status, self._handle(job))
-            if status != Status.RUNNING or waited > self.settings.register_timeout:
+            if status == Status.BROKEN:
+                message = "the worker cannot start its agent: is laino installed in the image?"
+                await self._worker_failed(job, message, retryable=False)
+            elif status != Status.RUNNING or waited > self.settings.register_timeout:
                 why = "exited" if status != Status.RUNNING else f"did not register in {waited:.0f}s"
                 await self._worker_failed(job, f"the worker {why} before its agent registered")
             return
         if worker.state in (WorkerState.REGISTERED, WorkerState.BUSY):
             if self.sessions.connected(worker.id):
-                self._begin(job.id, DISPATCH, job.attempt)
-                self._send_run(job)
+                with self.tracing.span(DISPATCH, parent=job.trace, attempt=job.attempt):
+                    self._begin(job.id, DISPATCH, job.attempt)
+                    self._send_run(job)
                 self.jobs.assign(job.id, job.attempt)
                 self.workers.mark_busy(worker.id)
             else:
@@ -178,14 +195,14 @@ class SagaRunner:
         order = pb.RunJob(job_id=str(job.id), attempt=job.attempt, spec=spec, first_seq=first_seq)
         self.sessions.send(job.worker_id, pb.ServerMessage(run=order))
 
-    async def _worker_failed(self, job: JobView, message: str) -> None:
+    async def _worker_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:
         """The worker died before registering: keep its last output, users need exactly that."""
         assert job.worker_id is not None
         output = await asyncio.to_thread(self._provider(job).logs, self._handle(job), 50)
         self.workers.mark_failed(job.worker_id, message)
         lines = [message] + [f"  worker: {line}" for line in output.splitlines()]
         self._system_lines(job, lines)
-        await self._attempt_failed(job, message)
+        await self._attempt_failed(job, message, retryable=retryable)
 
     async def _step_failed(self, job: JobView, step: str, message: str, retryable: bool) -> None:
         saga = self.sagas.get_saga(job.id)
@@ -195,6 +212,7 @@ class SagaRunner:
 
     async def _attempt_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:
         """Undo the attempt first, so that a retry never runs beside its predecessor."""
+        log.warning("attempt %d failed: %s", job.attempt, message)
         await self._compensate(job, job.attempt)
         self._system_lines(job, [f"attempt {job.attempt} failed: {message}"])
         retry_at = time.time() + min(0.5 * 2 ** (job.attempt - 1), 10.0)
@@ -209,10 +227,11 @@ class SagaRunner:
             saga.begin_compensation(step, attempt)
             self.sagas.save(saga)
             try:
-                if step == DISPATCH:
-                    await self._cancel_on_worker(job)
-                else:
-                    await self._destroy_worker(job, attempt)
+                with self.tracing.span(f"compensate {step}", parent=job.trace, attempt=attempt):
+                    if step == DISPATCH:
+                        await self._cancel_on_worker(job)
+                    else:
+                        await self._destroy_worker(job, attempt)
             except ProviderError as err:
                 saga = self.sagas.get_saga(job.id)
                 saga.compensation_failed(step, attempt, str(err))
@@ -257,6 +276,14 @@ class SagaRunner:
         rows = [(first + i, SYSTEM, f"laino: {line}") for i, line in enumerate(lines)]
         self.logs.append(str(job.id), rows)
         self.hub.changed(logs_topic(job.id))
+
+    def _worker_env(self, traceparent: str) -> dict[str, str]:
+        """What the agent needs to continue the job's trace and log like the server."""
+        env = {"LAINO_LOG_FORMAT": self.settings.log_format}
+        if traceparent:
+            env[TRACEPARENT_ENV] = traceparent
+            env.update({k: v for k, v in os.environ.items() if k.startswith("OTEL_")})
+        return env
 
     def _provider(self, job: JobView) -> Provider:
         return self.providers[job.spec.provider]

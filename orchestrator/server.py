@@ -6,34 +6,37 @@ import asyncio
 import logging
 import secrets
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 from uuid import UUID
 
 import grpc
+import sqlalchemy.exc
 from eventsourcing.domain import DomainEventProtocol
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from laino import migrations
 from laino.orchestrator.agents import AgentGateway
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
+from laino.orchestrator.database import Database
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.hub import SAGAS, Hub, job_topic
 from laino.orchestrator.interceptors import ErrorInterceptor
 from laino.orchestrator.logstore import LogStore
+from laino.orchestrator.metrics import Metrics
+from laino.orchestrator.providers import bridge_to_bind, offered
+from laino.orchestrator.reconciler import Reconciler
 from laino.orchestrator.runner import SagaRunner
 from laino.orchestrator.servicers import JobService, WorkerService
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.views import Views
-from laino.providers.base import Provider
-from laino.providers.process import ProcessProvider
+from laino.providers.tracing import Tracing
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
 log = logging.getLogger("laino.server")
+GAUGE_SECONDS = 1.0
 
 SERVICE_NAMES = (
     pb.DESCRIPTOR.services_by_name["JobService"].full_name,
@@ -43,16 +46,6 @@ SERVICE_NAMES = (
 )
 
 
-def _event_store(home: Path, name: str) -> dict[str, str]:
-    # One SQLite file per application: eventsourcing names every SQLite events table alike.
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(home / f"{name}.db"),
-        "SQLITE_LOCK_TIMEOUT": "10",
-        "AGGREGATE_CACHE_MAXSIZE": "5000",
-    }
-
-
 def _secret(path: Path, size: int) -> str:
     if not path.exists():
         path.write_text(secrets.token_hex(size))
@@ -60,19 +53,33 @@ def _secret(path: Path, size: int) -> str:
     return path.read_text().strip()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    migrations.apply(conn)
-    return conn
+def _checked(database: Database) -> None:
+    """The schema must be the one this code expects; the embedded database migrates itself."""
+    try:
+        if database.dialect == "sqlite":
+            database.migrate()
+        current, expected = database.schema()
+    except sqlalchemy.exc.OperationalError as err:
+        raise DatabaseUnavailable(f"cannot reach the database: {err.orig}") from err
+    if current != expected:
+        raise SchemaMismatch(
+            f"the database schema is at version {current} and this laino expects {expected}:"
+            " run `laino db migrate` with the same --database first"
+            if current < expected
+            else f"the database schema is at version {current}, newer than this laino's"
+            f" {expected}: run a newer laino"
+        )
 
 
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
+    database = Database(home, settings.database)
+    _checked(database)
     installation = _secret(home / "installation", 8)
     hub = Hub()
+    tracing = Tracing("laino-server")
+    metrics = Metrics(settings.metrics_listen)
 
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor()],
@@ -82,18 +89,26 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         ],
     )
     port = server.add_insecure_port(settings.listen)
+    bridge = bridge_to_bind(settings)
+    if bridge is not None:
+        # Containers reach the host through the bridge's gateway, never through its loopback.
+        try:
+            server.add_insecure_port(f"{bridge}:{port}")
+        except RuntimeError as err:
+            log.warning("cannot listen on the docker bridge %s:%d: %s", bridge, port, err)
+            bridge = None
     health_servicer = health.aio.HealthServicer()
     await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
 
-    jobs = JobsApp(_event_store(home, "jobs"))
+    jobs = JobsApp(database.event_store("jobs"))
     workers = WorkersApp(
-        _event_store(home, "workers"),
+        database.event_store("workers"),
         secret=bytes.fromhex(_secret(home / "secret", 32)),
         token_ttl=settings.register_timeout * 2,
     )
-    sagas = SagasApp(_event_store(home, "sagas"))
+    sagas = SagasApp(database.event_store("sagas"))
     sagas.follow(jobs.name, jobs.notification_log)
 
     def wake(events: list[DomainEventProtocol[UUID]]) -> None:
@@ -101,14 +116,27 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             hub.changed(job_topic(event.originator_id))
         hub.changed(SAGAS)
 
-    jobs.listener = wake
-    conn = _connect(home / "laino.db")
-    logs = LogStore(conn, budget=settings.log_budget_lines)
-    views = Views(conn, jobs, workers, sagas)
+    def observe(events: list[DomainEventProtocol[UUID]]) -> None:
+        wake(events)
+        metrics.job_events(events, lambda job_id: jobs.get_job(job_id).created_at)
+
+    jobs.listener = observe if metrics.enabled else wake
+    if metrics.enabled:
+        sagas.listener = metrics.saga_events
+    engine = database.engine()
+    logs = LogStore(engine, budget=settings.log_budget_lines)
+    views = Views(engine, jobs, workers, sagas)
     sessions = Sessions()
     followers = Followers(jobs, logs, hub)
     gateway = AgentGateway(
-        settings=settings, jobs=jobs, workers=workers, logs=logs, sessions=sessions, hub=hub
+        settings=settings,
+        jobs=jobs,
+        workers=workers,
+        logs=logs,
+        sessions=sessions,
+        hub=hub,
+        tracing=tracing,
+        metrics=metrics,
     )
     rpc.add_JobServiceServicer_to_server(
         JobService(
@@ -118,17 +146,27 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             sagas=sagas,
             views=views,
             followers=followers,
+            tracing=tracing,
         ),
         server,
     )
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), server)
     await server.start()
     address = f"{settings.listen.rsplit(':', 1)[0]}:{port}"
-    print(f"laino server listening on {address} (home {home})", file=sys.stderr, flush=True)
+    also = f", and on {bridge}:{port} for containers" if bridge else ""
+    print(f"laino server listening on {address}{also} (home {home})", file=sys.stderr, flush=True)
+    if metrics.enabled:
+        host = settings.metrics_listen.rpartition(":")[0]
+        print(f"metrics on http://{host}:{metrics.port}/metrics", file=sys.stderr, flush=True)
 
-    providers: dict[str, Provider] = {
-        "process": ProcessProvider(home / "workers", installation=installation),
-    }
+    providers = offered(
+        settings,
+        installation=installation,
+        port=port,
+        bridge=bridge,
+        tracing=tracing,
+        metrics=metrics,
+    )
     runner = SagaRunner(
         settings=settings,
         jobs=jobs,
@@ -139,10 +177,19 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         providers=providers,
         sessions=sessions,
         hub=hub,
+        tracing=tracing,
         installation=installation,
         agent_address=settings.agent_address(port),
     )
+    reconciler = Reconciler(
+        workers=workers,
+        providers=providers.values,
+        interval=settings.reconcile_interval,
+        grace=settings.reconcile_grace,
+    )
     running = asyncio.create_task(runner.run())
+    reconciling = asyncio.create_task(reconciler.run())
+    gauging = asyncio.create_task(_gauge(views, metrics)) if metrics.enabled else None
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     if ready is not None:
         ready.set()
@@ -159,5 +206,25 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     # Workers keep running across a restart: the next server adopts them.
     await health_servicer.enter_graceful_shutdown()
     running.cancel()
+    reconciling.cancel()
+    if gauging is not None:
+        gauging.cancel()
     await server.stop(grace=1.0)
-    conn.close()
+    engine.dispose()
+    tracing.shutdown()
+
+
+async def _gauge(views: Views, metrics: Metrics) -> None:
+    """Jobs and workers by state, refreshed for the scrapes."""
+    while True:
+        views.catch_up()
+        metrics.states(*views.counts())
+        await asyncio.sleep(GAUGE_SECONDS)
+
+
+class SchemaMismatch(RuntimeError):
+    """The database's schema is not the one this code expects."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached."""

@@ -17,6 +17,7 @@ from laino.orchestrator.history import job_history
 from laino.orchestrator.sessions import Session
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.views import Views
+from laino.providers.tracing import TRACEPARENT, Tracing
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
@@ -33,6 +34,7 @@ class JobService(rpc.JobServiceServicer):
     sagas: SagasApp
     views: Views
     followers: Followers
+    tracing: Tracing
 
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
@@ -40,7 +42,11 @@ class JobService(rpc.JobServiceServicer):
         spec = convert.spec_from(request.spec).with_defaults(
             provider=self.settings.provider, max_attempts=self.settings.max_attempts
         )
-        job, created = self.jobs.submit(spec, request.idempotency_key)
+        parent = dict(context.invocation_metadata() or ()).get(TRACEPARENT, "")
+        with self.tracing.span("SubmitJob", parent=parent) as span:
+            trace = span.traceparent or parent
+            job, created = self.jobs.submit(spec, request.idempotency_key, trace)
+            span.set(job=str(job.id), created=created)
         return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:

@@ -19,6 +19,8 @@ class Settings:
 
     listen: str = "127.0.0.1:50051"
     home: Path = field(default_factory=default_home)
+    # Empty: SQLite files in `home`. Else a postgresql:// URL.
+    database: str = ""
     # The address agents dial back to; derived from `listen` when empty.
     advertise: str = ""
     provider: str = "process"
@@ -28,6 +30,15 @@ class Settings:
     register_timeout: float = 30.0
     cancel_grace: float = 3.0
     log_budget_lines: int = 10_000_000
+    # The image of docker workers when a job names none; empty means laino/worker:<version>.
+    worker_image: str = ""
+    reconcile_interval: float = 15.0
+    # How long a worker must stay unaccounted for before the reconciler removes it.
+    reconcile_grace: float = 60.0
+    # "text" or "json"; agents log the same way.
+    log_format: str = "text"
+    # HOST:PORT for Prometheus to scrape; empty keeps no metrics.
+    metrics_listen: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

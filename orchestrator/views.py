@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from eventsourcing.application import Application
+from sqlalchemy import Connection, Engine, text
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.jobs import State
@@ -19,10 +19,8 @@ SECTION = 500
 class Views:
     """A projection with tracking: each row update commits with the position it came from."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, jobs: JobsApp, workers: WorkersApp, sagas: SagasApp
-    ):
-        self.conn = conn
+    def __init__(self, engine: Engine, jobs: JobsApp, workers: WorkersApp, sagas: SagasApp):
+        self.engine = engine
         self.jobs = jobs
         self.workers = workers
         self.sagas = sagas
@@ -35,97 +33,128 @@ class Views:
         ):
             self._follow(app, project)
 
-    def _follow(self, app: Application[UUID], project: object) -> None:
+    def _follow(
+        self, app: Application[UUID], project: Callable[[Connection, Sequence[UUID]], None]
+    ) -> None:
         while True:
-            row = self.conn.execute(
-                "SELECT position FROM view_position WHERE app = ?", (app.name,)
-            ).fetchone()
-            position = row[0] if row else 0
-            section = list(app.notification_log.select(start=position + 1, limit=SECTION))
-            if not section:
-                return
-            ids = list(dict.fromkeys(n.originator_id for n in section))
-            with self.conn:
-                project(ids)  # type: ignore[operator]
-                self.conn.execute(
-                    "INSERT INTO view_position VALUES (?, ?) ON CONFLICT (app)"
-                    " DO UPDATE SET position = excluded.position",
-                    (app.name, section[-1].id),
+            with self.engine.begin() as conn:
+                position = conn.execute(
+                    text("SELECT position FROM view_position WHERE app = :app"), {"app": app.name}
+                ).scalar()
+                section = list(
+                    app.notification_log.select(start=(position or 0) + 1, limit=SECTION)
+                )
+                if not section:
+                    return
+                project(conn, list(dict.fromkeys(UUID(str(n.originator_id)) for n in section)))
+                conn.execute(
+                    text(
+                        "INSERT INTO view_position VALUES (:app, :position) ON CONFLICT (app)"
+                        " DO UPDATE SET position = excluded.position"
+                    ),
+                    {"app": app.name, "position": section[-1].id},
                 )
 
-    def _jobs(self, ids: Sequence[UUID]) -> None:
+    def _jobs(self, conn: Connection, ids: Sequence[UUID]) -> None:
         for job_id in ids:
             job = self.jobs.get_job(job_id)
-            self.conn.execute(
-                "INSERT INTO job_view (id, state, attempt, exit_code, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
-                " attempt = excluded.attempt, exit_code = excluded.exit_code,"
-                " updated_at = excluded.updated_at",
-                (
-                    str(job.id),
-                    job.state,
-                    job.attempt,
-                    job.exit_code,
-                    job.created_at,
-                    job.updated_at,
+            conn.execute(
+                text(
+                    "INSERT INTO job_view (id, state, attempt, exit_code, created_at, updated_at)"
+                    " VALUES (:id, :state, :attempt, :exit_code, :created_at, :updated_at)"
+                    " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+                    " attempt = excluded.attempt, exit_code = excluded.exit_code,"
+                    " updated_at = excluded.updated_at"
                 ),
+                {
+                    "id": str(job.id),
+                    "state": job.state.value,
+                    "attempt": job.attempt,
+                    "exit_code": job.exit_code,
+                    "created_at": job.created_at,
+                    "updated_at": job.updated_at,
+                },
             )
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO job_label VALUES (?, ?, ?)",
-                [(str(job.id), k, v) for k, v in job.spec.labels.items()],
-            )
+            labels = [{"job": str(job.id), "k": k, "v": v} for k, v in job.spec.labels.items()]
+            if labels:
+                conn.execute(
+                    text("INSERT INTO job_label VALUES (:job, :k, :v) ON CONFLICT DO NOTHING"),
+                    labels,
+                )
 
-    def _workers(self, ids: Sequence[UUID]) -> None:
+    def _workers(self, conn: Connection, ids: Sequence[UUID]) -> None:
         for worker_id in ids:
             w = self.workers.get_worker(worker_id)
             assert w is not None
-            self.conn.execute(
-                "INSERT OR REPLACE INTO worker_view VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    str(w.id),
-                    str(w.job_id),
-                    w.attempt,
-                    w.state,
-                    w.provider,
-                    w.name,
-                    w.message,
-                    w.created_at,
+            conn.execute(
+                text(
+                    "INSERT INTO worker_view VALUES (:id, :job_id, :attempt, :state, :provider,"
+                    " :name, :message, :created_at) ON CONFLICT (id) DO UPDATE SET"
+                    " state = excluded.state, message = excluded.message"
                 ),
+                {
+                    "id": str(w.id),
+                    "job_id": str(w.job_id),
+                    "attempt": w.attempt,
+                    "state": w.state.value,
+                    "provider": w.provider,
+                    "name": w.name,
+                    "message": w.message,
+                    "created_at": w.created_at,
+                },
             )
 
-    def _sagas(self, ids: Sequence[UUID]) -> None:
+    def _sagas(self, conn: Connection, ids: Sequence[UUID]) -> None:
         for saga_id in ids:
             saga: ExecutionSaga = self.sagas.repository.get(saga_id)
+            job = {"job": str(saga.job_id)}
             if saga.finished:
-                self.conn.execute("DELETE FROM open_saga WHERE job_id = ?", (str(saga.job_id),))
+                conn.execute(text("DELETE FROM open_saga WHERE job_id = :job"), job)
             else:
-                self.conn.execute("INSERT OR IGNORE INTO open_saga VALUES (?)", (str(saga.job_id),))
+                conn.execute(
+                    text("INSERT INTO open_saga VALUES (:job) ON CONFLICT DO NOTHING"), job
+                )
 
     def list_jobs(
         self, states: Sequence[State], labels: dict[str, str], limit: int, before: int
     ) -> list[tuple[int, UUID]]:
         """Newest first, as (cursor, job id); pass the last cursor as `before` for the next page."""
-        sql = "SELECT n, id FROM job_view WHERE n < ?"
-        args: list[object] = [before or 2**62]
+        sql = "SELECT n, id FROM job_view WHERE n < :before"
+        args: dict[str, object] = {"before": before or 2**62, "limit": limit}
         if states:
-            sql += f" AND state IN ({','.join('?' * len(states))})"
-            args += [str(s) for s in states]
-        for key, value in labels.items():
-            sql += " AND id IN (SELECT job_id FROM job_label WHERE key = ? AND value = ?)"
-            args += [key, value]
-        sql += " ORDER BY n DESC LIMIT ?"
-        args.append(limit)
-        return [(n, UUID(i)) for n, i in self.conn.execute(sql, args)]
+            names = [f"s{i}" for i in range(len(states))]
+            sql += f" AND state IN ({', '.join(':' + n for n in names)})"
+            args.update({n: str(s) for n, s in zip(names, states, strict=True)})
+        for i, (key, value) in enumerate(labels.items()):
+            sql += f" AND id IN (SELECT job_id FROM job_label WHERE key = :k{i} AND value = :v{i})"
+            args.update({f"k{i}": key, f"v{i}": value})
+        sql += " ORDER BY n DESC LIMIT :limit"
+        with self.engine.connect() as conn:
+            return [(n, UUID(i)) for n, i in conn.execute(text(sql), args)]
 
     def list_workers(self) -> list[WorkerView]:
-        rows = self.conn.execute(
-            "SELECT id, job_id, attempt, state, provider, name, message, created_at"
-            " FROM worker_view ORDER BY created_at DESC"
-        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, job_id, attempt, state, provider, name, message, created_at"
+                    " FROM worker_view ORDER BY created_at DESC"
+                )
+            ).all()
         return [
             WorkerView(UUID(i), UUID(j), a, WorkerState(s), p, n, m, c)
             for i, j, a, s, p, n, m, c in rows
         ]
 
     def open_sagas(self) -> list[UUID]:
-        return [UUID(row[0]) for row in self.conn.execute("SELECT job_id FROM open_saga")]
+        with self.engine.connect() as conn:
+            return [UUID(row[0]) for row in conn.execute(text("SELECT job_id FROM open_saga"))]
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Jobs and workers by state, every state included, for the metrics' gauges."""
+        jobs = dict.fromkeys((s.value for s in State), 0)
+        workers = dict.fromkeys((s.value for s in WorkerState), 0)
+        with self.engine.connect() as conn:
+            for table, counts in (("job_view", jobs), ("worker_view", workers)):
+                statement = text(f"SELECT state, COUNT(*) FROM {table} GROUP BY state")
+                counts.update({state: count for state, count in conn.execute(statement)})
+        return jobs, workers

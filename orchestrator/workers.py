@@ -21,6 +21,10 @@ class WorkerState(StrEnum):
 
 
 GONE = frozenset({WorkerState.TERMINATED})
+# A worker in one of these states may rightly still exist at its provider.
+ACCOUNTED = frozenset(
+    {WorkerState.PROVISIONING, WorkerState.REGISTERED, WorkerState.BUSY, WorkerState.TERMINATING}
+)
 LIVE = frozenset({WorkerState.REGISTERED, WorkerState.BUSY})
 
 
@@ -95,6 +99,12 @@ class Worker(Aggregate):
     @event("Terminated")
     def _terminated(self) -> None:
         self.state = WorkerState.TERMINATED
+
+    @event("OrphanRemoved")
+    def orphan_removed(self, provider_name: str, reason: str) -> None:
+        """The reconciler removed what the provider still ran for this worker."""
+        self.state = WorkerState.TERMINATED
+        self.message = reason
 
 
 class WorkerError(Exception):

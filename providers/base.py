@@ -52,6 +52,8 @@ class Status(StrEnum):
     RUNNING = "running"
     EXITED = "exited"
     MISSING = "missing"
+    # Exited in a way that says no retry can help: the image has no agent, cannot be pulled.
+    BROKEN = "broken"
 
 
 class Provider(Protocol):

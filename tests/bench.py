@@ -1,4 +1,5 @@
-"""`just bench`: latency and log throughput on the embedded defaults; prints, asserts nothing."""
+"""`just bench`: latency and log throughput on the embedded defaults, and the docker provider's
+cost over a raw container start; prints, asserts nothing."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from laino.v1 import laino_pb2 as pb
-from tests.conftest import Server
+from tests.conftest import LAINO, Server, free_port
+from tests.otlp import Receiver
+from tests.postgres import Postgres
 
 RUNS = 30
+DOCKER_RUNS = 20
+OBSERVED_RUNS = 20
+BATCH = 500
 LINES = 1_000_000
 
 
@@ -31,11 +38,13 @@ def report(name: str, values: list[float]) -> None:
     )
 
 
-def cli_latency(server: Server) -> tuple[list[float], list[float]]:
+def cli_latency(
+    server: Server, extra_env: dict[str, str] | None = None, runs: int = RUNS
+) -> tuple[list[float], list[float]]:
     """Wall clock from starting `laino job run -- echo` to its first line, and to its exit."""
-    env = {**os.environ, "LAINO_SERVER": server.address}
+    env = {**os.environ, **(extra_env or {}), "LAINO_SERVER": server.address}
     first, total = [], []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "laino.cli.main", "job", "run", "--", "echo", "hello"],
@@ -120,6 +129,85 @@ def ready_time() -> list[float]:
     return times
 
 
+def docker_overhead(server: Server, image: str) -> tuple[list[float], list[float]]:
+    """Raw `docker run --rm IMAGE python -c pass` against `laino job run --provider docker`."""
+    env = {**os.environ, "LAINO_SERVER": server.address}
+    raw, laino = [], []
+    for _ in range(DOCKER_RUNS):
+        started = time.perf_counter()
+        subprocess.run(["docker", "run", "--rm", image, "python3", "-c", "pass"], check=True)
+        raw.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        command = ["job", "run", "--provider", "docker", "--", "true"]
+        subprocess.run([sys.executable, "-m", "laino.cli.main", *command], env=env, check=True)
+        laino.append(time.perf_counter() - started)
+    return raw, laino
+
+
+def observability_cost() -> None:
+    """The hello job with tracing (OTLP to a local receiver) and metrics on, and with both off."""
+    receiver = Receiver()
+    plain = Server(Path(tempfile.mkdtemp(prefix="laino-bench-")))
+    observed = Server(
+        Path(tempfile.mkdtemp(prefix="laino-bench-")),
+        env=receiver.env,
+        **{"metrics-listen": f"127.0.0.1:{free_port()}"},
+    )
+    plain.start()
+    observed.start()
+    try:
+        _, off = cli_latency(plain, runs=OBSERVED_RUNS)
+        _, on = cli_latency(observed, receiver.env, runs=OBSERVED_RUNS)
+        report("hello job, tracing and metrics off", off)
+        report("hello job, tracing (OTLP) and metrics on", on)
+        print(f"{'  spans received':44} {len(receiver.spans)}")
+    finally:
+        for server in (plain, observed):
+            server.stop()
+            server.cleanup_workers()
+        receiver.stop()
+
+
+def batch(server: Server, count: int) -> tuple[float, float]:
+    """Submits `count` `true` jobs at once; seconds until all are submitted, and all ended."""
+    started = time.perf_counter()
+    ids = [
+        server.jobs.SubmitJob(pb.SubmitJobRequest(spec=pb.JobSpec(command=["true"]))).job.id
+        for _ in range(count)
+    ]
+    submitted = time.perf_counter() - started
+    ended = {pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT}
+    while True:
+        jobs = server.jobs.ListJobs(pb.ListJobsRequest(page_size=1000)).jobs
+        if sum(1 for j in jobs if j.state in ended) >= count:
+            break
+        time.sleep(0.2)
+    assert all(j.state == pb.SUCCEEDED for j in jobs if j.id in set(ids))
+    return submitted, time.perf_counter() - started
+
+
+def throughput_by_database(count: int) -> None:
+    """Jobs per second through the whole lifecycle, on SQLite and on PostgreSQL."""
+    postgres = Postgres(free_port())
+    try:
+        url = postgres.new_database()
+        subprocess.run([LAINO, "db", "migrate", "--database", url], check=True, capture_output=True)
+        for name, flags in (("SQLite", {}), ("PostgreSQL", {"database": url})):
+            server = Server(Path(tempfile.mkdtemp(prefix="laino-bench-")), **flags)
+            server.start()
+            try:
+                submitted, total = batch(server, count)
+            finally:
+                server.stop()
+                server.cleanup_workers()
+            print(
+                f"{f'{count} true jobs, {name}':44} {count / total:7.1f} jobs/s"
+                f"   (submitting {count / submitted:,.0f}/s; all ended after {total:.1f} s)"
+            )
+    finally:
+        postgres.destroy()
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="laino-bench-"))
     server = Server(home)
@@ -138,9 +226,21 @@ def main() -> None:
             f"{'log throughput agent -> CLI (seq 1 1000000)':44} {steady:10,.0f} lines/s"
             f"   ({overall:,.0f} lines/s including start-up)"
         )
+        image = f"laino/worker:{version('laino')}"
+        raw, laino = docker_overhead(server, image)
+        report(f"docker run --rm {image} python -c pass", raw)
+        report("laino job run --provider docker -- true", laino)
+        added = statistics.median(laino) - statistics.median(raw)
+        ratio = statistics.median(laino) / statistics.median(raw)
+        # The raw run includes removing its container; laino removes its own after the end.
+        print(
+            f"{'laino over a raw container start':44} {added * 1000:+7.1f} ms   ratio {ratio:.2f}x"
+        )
     finally:
         server.stop()
         server.cleanup_workers()
+    observability_cost()
+    throughput_by_database(BATCH)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from laino.cli.client import RECONNECT
 from laino.providers.process import ProcessProvider
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
+from tests.postgres import Postgres
 
 LAINO = str(Path(sys.executable).parent / "laino")
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
@@ -105,6 +107,17 @@ class Server:
             assert done.returncode == 0, done.stderr
         return done
 
+    def cli_env(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        """The CLI with extra environment variables (tracing, say)."""
+        done = subprocess.run(
+            [LAINO, *args],
+            env={**os.environ, **env, "LAINO_SERVER": self.address},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done
+
     def popen_cli(self, *args: str) -> subprocess.Popen[str]:
         env = {**os.environ, "LAINO_SERVER": self.address}
         return subprocess.Popen(
@@ -139,13 +152,70 @@ class Server:
             provider.destroy(handle)
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL cluster for the session, started by the tests; a database per test."""
+    cluster = Postgres(free_port())
+    yield cluster
+    cluster.destroy()
+
+
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path)
+def postgres_url(postgres: Postgres) -> str:
+    """A new database, migrated with `laino db migrate`."""
+    url = postgres.new_database()
+    subprocess.run([LAINO, "db", "migrate", "--database", url], check=True, capture_output=True)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """The core suite runs on the embedded SQLite files and on PostgreSQL."""
+    flags = {}
+    if request.param == "postgresql":
+        flags["database"] = request.getfixturevalue("postgres_url")
+    running = Server(tmp_path, **flags)
     running.start()
     yield running
     running.stop()
     running.cleanup_workers()
+
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def worker_image() -> str:
+    """A running Docker engine and the worker image, made by the project's own scripts."""
+    subprocess.run([ROOT / "deploy/docker-engine.sh"], check=True)
+    subprocess.run(
+        [ROOT / "deploy/worker/build.sh"], check=True, env={**os.environ, "PYTHON": sys.executable}
+    )
+    return f"laino/worker:{version('laino')}"
+
+
+def containers(label: str) -> list[str]:
+    """Names of the containers, running or not, that carry `label` (KEY=VALUE)."""
+    listed = subprocess.run(
+        ["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", f"label={label}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return listed.stdout.split()
+
+
+@pytest.fixture
+def docker_server(tmp_path: Path, worker_image: str) -> Iterator[Server]:
+    """A server whose reconciler sweeps often; every container it made is removed after."""
+    running = Server(tmp_path, **{"reconcile-interval": 0.5, "reconcile-grace": 1})
+    running.start()
+    yield running
+    running.stop()
+    installation = (tmp_path / "installation").read_text()
+    names = containers(f"laino.installation={installation}")
+    if names:
+        subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
 
 
 def processes_with(marker: str) -> list[int]:

@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 from collections import deque
 
 import grpc
 
+from laino.providers import logfmt
 from laino.providers.agent.command import Batcher, Outcome, Run
+from laino.providers.tracing import TRACEPARENT_ENV, Tracing, TracingUnavailable
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
@@ -32,6 +35,7 @@ RECONNECT = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
+TOKEN_WAIT_SECONDS = 30.0
 # Unacknowledged lines kept for a resend after a reconnect; past this the command waits.
 WINDOW_LINES = 200_000
 
@@ -39,8 +43,20 @@ WINDOW_LINES = 200_000
 class Agent:
     """One worker's agent: a single job, a session that survives reconnects."""
 
-    def __init__(self, server: str, worker_id: str, token: str, *, orphan_seconds: float):
+    def __init__(
+        self,
+        server: str,
+        worker_id: str,
+        token: str,
+        *,
+        orphan_seconds: float,
+        tracing: Tracing | None = None,
+        traceparent: str = "",
+    ):
         self.server = server
+        self.tracing = tracing or Tracing("laino-agent", env={})
+        # The provisioning step's context: the agent's spans are its children.
+        self.traceparent = traceparent
         self.worker_id = worker_id
         self.token = token
         self.orphan_seconds = orphan_seconds
@@ -99,9 +115,9 @@ class Agent:
         return 0
 
     async def _register(self, stub: rpc.WorkerServiceStub) -> None:
-        reply = await stub.Register(
-            pb.RegisterRequest(worker_id=self.worker_id, bootstrap_token=self.token), timeout=10
-        )
+        request = pb.RegisterRequest(worker_id=self.worker_id, bootstrap_token=self.token)
+        with self.tracing.span("agent.register", parent=self.traceparent):
+            reply = await stub.Register(request, timeout=10)
         self.session = reply.session_token
         self.last_heard = time.monotonic()
         self.heartbeat = reply.heartbeat_interval_seconds or 1.0
@@ -180,11 +196,16 @@ class Agent:
             self.task = asyncio.get_running_loop().create_task(self._execute(self.run, order))
 
     async def _execute(self, run: Run, order: pb.RunJob) -> None:
-        try:
-            outcome = await run.execute()
-        except Exception as err:  # the agent must always report, whatever went wrong
-            log.exception("the run failed")
-            outcome = Outcome(125, error=f"agent error: {err}")
+        logfmt.bind(job=order.job_id)
+        with self.tracing.span("agent.run", parent=self.traceparent, job=order.job_id) as span:
+            try:
+                outcome = await run.execute()
+            except Exception as err:  # the agent must always report, whatever went wrong
+                log.exception("the run failed")
+                outcome = Outcome(125, error=f"agent error: {err}")
+            span.set(exit_code=outcome.exit_code)
+            if outcome.error:
+                span.error(outcome.error)
         self.result = pb.JobFinished(
             job_id=order.job_id,
             attempt=order.attempt,
@@ -222,17 +243,47 @@ def _token() -> str:
         return sys.stdin.readline().strip()
     path = os.environ.get("LAINO_TOKEN_FILE")
     if path:
-        with open(path) as f:
-            return f.read().strip()
+        # A provider may copy the file in just after the start: wait for it, whole, a while.
+        deadline = time.monotonic() + TOKEN_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            with contextlib.suppress(FileNotFoundError), open(path) as f:
+                token = f.read().strip()
+                if token:
+                    return token
+            time.sleep(0.01)
+        return ""
     return os.environ.get("LAINO_BOOTSTRAP_TOKEN", "")
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+    fmt = os.environ.get("LAINO_LOG_FORMAT", "text")
+    logfmt.configure("agent", fmt if fmt in logfmt.FORMATS else "text")
+    logfmt.bind(worker=os.environ["LAINO_WORKER_ID"])
+    try:
+        tracing = Tracing("laino-agent")
+    except TracingUnavailable as err:
+        log.warning("running without traces: %s", err)
+        tracing = Tracing("laino-agent", env={})
     agent = Agent(
         os.environ["LAINO_SERVER"],
         os.environ["LAINO_WORKER_ID"],
         _token(),
         orphan_seconds=float(os.environ.get("LAINO_AGENT_ORPHAN_SECONDS", "300")),
+        tracing=tracing,
+        traceparent=os.environ.get(TRACEPARENT_ENV, ""),
     )
-    return asyncio.run(agent.main())
+    try:
+        return asyncio.run(_until_terminated(agent))
+    finally:
+        tracing.shutdown()
+
+
+async def _until_terminated(agent: Agent) -> int:
+    """SIGTERM (a `docker stop`, a pod deletion) ends the job's processes before the agent."""
+    serving = asyncio.create_task(agent.main())
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, serving.cancel)
+    try:
+        return await serving
+    except asyncio.CancelledError:
+        log.info("terminated: the job's processes were stopped")
+        return 143

@@ -74,6 +74,8 @@ class Run:
         self.grace = 3.0
         self.proc: asyncio.subprocess.Process | None = None
         self.last_read = time.monotonic()
+        # Readers waiting for room (back pressure) are busy, not facing a silent pipe.
+        self.waiting_for_room = 0
 
     def cancel(self, grace: float) -> None:
         self.grace = grace or self.grace
@@ -96,6 +98,8 @@ class Run:
             self.batcher.add(pb.SYSTEM, f"laino: cannot start the command: {err}")
             self.batcher.flush()
             return Outcome(127 if isinstance(err, FileNotFoundError) else 126, error=str(err))
+        if self.spec.memory_bytes:
+            _oom_first(self.proc.pid)
         ticker = asyncio.create_task(self.batcher.tick())
         readers = [
             asyncio.create_task(self._pump(self.proc.stdout, pb.STDOUT)),
@@ -106,7 +110,8 @@ class Run:
         pending = set(readers)
         while pending:
             _, pending = await asyncio.wait(pending, timeout=DRAIN_SECONDS / 4)
-            if pending and time.monotonic() - self.last_read > DRAIN_SECONDS:
+            silent = time.monotonic() - self.last_read > DRAIN_SECONDS
+            if pending and silent and not self.waiting_for_room:
                 for task in pending:
                     task.cancel()
                 break
@@ -119,12 +124,18 @@ class Run:
         waiter = asyncio.create_task(self._exited())
         cancel = asyncio.create_task(self.cancelled.wait())
         timeout = self.spec.timeout_seconds or None
+        ooms = _oom_kills()
         done, _ = await asyncio.wait(
             {waiter, cancel}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
         cancel.cancel()
         if waiter in done:
-            return Outcome(_exit_code(waiter.result()))
+            code = _exit_code(waiter.result())
+            if code == 128 + signal.SIGKILL and _oom_kills() > ooms:
+                mib = self.spec.memory_bytes // 2**20
+                limit = f" at its {mib} MiB limit" if mib else ""
+                return Outcome(code, error=f"out of memory: the kernel killed the job{limit}")
+            return Outcome(code)
         timed_out = not done
         note = "timed out" if timed_out else "cancelled"
         self.batcher.add(pb.SYSTEM, f"laino: {note}: stopping the job's processes")
@@ -157,7 +168,12 @@ class Run:
         assert stream is not None
         partial = b""
         while True:
-            await self.batcher.room()
+            self.waiting_for_room += 1
+            try:
+                await self.batcher.room()
+            finally:
+                self.waiting_for_room -= 1
+            self.last_read = time.monotonic()
             chunk = await stream.read(256 * 1024)
             if not chunk:
                 break
@@ -183,3 +199,24 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 def _exit_code(returncode: int) -> int:
     """A shell's convention: death by signal N is 128 + N."""
     return 128 - returncode if returncode < 0 else returncode
+
+
+def _oom_first(pid: int) -> None:
+    """Under a memory limit the kernel should kill the job, not the agent that reports it.
+
+    Set from here, not in a `preexec_fn`: Python code in a child forked from a process with
+    gRPC's threads can abort before it execs.
+    """
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/oom_score_adj", "w") as f:
+        f.write("1000")
+
+
+def _oom_kills() -> int:
+    """How many processes the kernel killed for memory in this cgroup (v2, then v1)."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
+        with contextlib.suppress(OSError), open(path) as f:
+            for line in f:
+                name, _, count = line.partition(" ")
+                if name == "oom_kill":
+                    return int(count)
+    return 0

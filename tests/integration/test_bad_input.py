@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import subprocess
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
 
 from laino.v1 import laino_pb2 as pb
-from tests.conftest import Server, assert_eventually
+from tests.conftest import LAINO, Server, assert_eventually
 
 
 def _code(call: object) -> grpc.StatusCode:
@@ -109,3 +112,43 @@ def test_a_provider_this_server_does_not_run_fails_the_job_at_once(server: Serve
     assert "provider 'kubernetes' is not enabled on this server" in done.stderr
     job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
     assert server.job(job_id)["attempt"] == 1  # refused for good: not retried
+
+
+def test_a_dead_docker_engine_fails_docker_jobs_clearly_and_nothing_else(tmp_path: Path) -> None:
+    server = Server(tmp_path, env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    server.start()
+    try:
+        done = server.cli("job", "run", "--provider", "docker", "--max-attempts", "2", "--", "true")
+        assert done.returncode == 125
+        assert "docker engine unreachable" in done.stderr
+        assert "attempt 1 failed" in done.stderr  # an engine can come back: it was retried
+        assert server.cli("job", "run", "--", "echo", "still here").stdout == "still here\n"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "says"),
+    [
+        (
+            ["--database", "mysql://db/laino"],
+            {},
+            "'mysql://db/laino': only postgresql:// URLs are supported",
+        ),
+        ([], {"LAINO_LOG_FORMAT": "xml"}, "log format 'xml' is not one of text, json"),
+        ([], {"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER: unknown exporter 'zipkin'"),
+    ],
+)
+def test_a_server_with_bad_settings_says_what_in_one_line(
+    tmp_path: Path, flags: list[str], env: dict[str, str], says: str
+) -> None:
+    done = subprocess.run(
+        [LAINO, "server", "--home", str(tmp_path), "--listen", "127.0.0.1:0", *flags],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"Error: {says}"
+    assert "Traceback" not in done.stderr

@@ -2,36 +2,57 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
+import docker
 import pytest
 
-from laino.providers.base import Provider, Status, WorkerSpec
+from laino.providers.base import PermanentProviderError, Provider, ProviderError, Status, WorkerSpec
+from laino.providers.docker import DockerProvider
 from laino.providers.process import ProcessProvider, _session_members
 
+INSTALLATION = f"test-{uuid4().hex[:8]}"
 
-@pytest.fixture(params=["process"])
+
+@pytest.fixture(params=["process", "docker"])
 def provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Provider]:
-    made = ProcessProvider(tmp_path / "workers", installation="test", grace_seconds=0.5)
+    if request.param == "docker":
+        yield request.getfixturevalue("docker_provider")
+        return
+    made = ProcessProvider(tmp_path / "workers", installation=INSTALLATION, grace_seconds=0.5)
     yield made
     for handle in made.owned():
         made.destroy(handle)
 
 
-def _spec(name: str) -> WorkerSpec:
+@pytest.fixture
+def docker_provider(worker_image: str) -> Iterator[DockerProvider]:
     # No server listens there: the agent keeps retrying, which keeps the worker alive.
-    return WorkerSpec(
-        name=name,
+    made = DockerProvider(
+        installation=INSTALLATION, image=worker_image, server="host.docker.internal:9"
+    )
+    yield made
+    for handle in made.owned():
+        made.destroy(handle)
+
+
+def _spec(name: str, **changes: Any) -> WorkerSpec:
+    spec = WorkerSpec(
+        name=f"{name}-{INSTALLATION}",
         worker_id="w",
         job_id="j",
         attempt=1,
         server="127.0.0.1:9",
-        bootstrap_token="t",
-        installation="test",
+        bootstrap_token="t0ken-never-shown",
+        installation=INSTALLATION,
     )
+    return dataclasses.replace(spec, **changes)
 
 
 def test_start_status_logs_destroy(provider: Provider) -> None:
@@ -62,16 +83,17 @@ def test_destroy_twice_is_fine(provider: Provider) -> None:
 def test_owned_lists_workers_with_their_labels(provider: Provider) -> None:
     provider.start(_spec("w4"))
     (owned,) = provider.owned()
-    assert owned.name == "w4" and owned.labels["laino.installation"] == "test"
+    assert owned.name == _spec("w4").name and owned.labels["laino.installation"] == INSTALLATION
 
 
 def test_process_second_start_keeps_the_first_agent_and_starts_no_twin(tmp_path: Path) -> None:
-    made = ProcessProvider(tmp_path, installation="test", grace_seconds=0.5)
+    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
+    record = tmp_path / f"{_spec('w6').name}.json"
     try:
         made.start(_spec("w6"))
-        first = json.loads((tmp_path / "w6.json").read_text())["pid"]
+        first = json.loads(record.read_text())["pid"]
         made.start(_spec("w6"))
-        assert json.loads((tmp_path / "w6.json").read_text())["pid"] == first
+        assert json.loads(record.read_text())["pid"] == first
         assert _session_members(first) == [first]  # the first agent, still alive
     finally:
         for handle in made.owned():
@@ -79,10 +101,63 @@ def test_process_second_start_keeps_the_first_agent_and_starts_no_twin(tmp_path:
 
 
 def test_process_destroy_ends_the_whole_session(tmp_path: Path) -> None:
-    made = ProcessProvider(tmp_path, installation="test", grace_seconds=0.5)
+    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
     handle = made.start(_spec("w5"))
-    record = (tmp_path / "w5.json").read_text()
+    record = (tmp_path / f"{handle.name}.json").read_text()
     pid = int(record.split('"pid": ')[1].split(",")[0])
     assert _session_members(pid)
     made.destroy(handle)
     assert _session_members(pid) == []
+
+
+@pytest.fixture
+def engine(worker_image: str) -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def test_docker_worker_has_its_limits_labels_and_no_visible_token(
+    docker_provider: DockerProvider, engine: docker.DockerClient
+) -> None:
+    spec = _spec("w7", cpu=0.5, memory_bytes=256 * 2**20, env={"GREETING": "hi"})
+    docker_provider.start(spec)
+    attrs = engine.containers.get(spec.name).attrs
+    assert attrs["HostConfig"]["NanoCpus"] == 500_000_000
+    assert attrs["HostConfig"]["Memory"] == attrs["HostConfig"]["MemorySwap"] == 256 * 2**20
+    assert attrs["HostConfig"]["Init"] is True
+    assert attrs["Config"]["Labels"]["laino.worker"] == "w"
+    assert "GREETING=hi" in attrs["Config"]["Env"]
+    assert spec.bootstrap_token not in json.dumps(attrs)
+
+
+def test_docker_second_start_keeps_the_first_container(
+    docker_provider: DockerProvider, engine: docker.DockerClient
+) -> None:
+    docker_provider.start(_spec("w8"))
+    first = engine.containers.get(_spec("w8").name).id
+    docker_provider.start(_spec("w8"))
+    assert engine.containers.get(_spec("w8").name).id == first
+    assert [c.id for c in engine.containers.list(all=True, filters={"name": _spec("w8").name})] == [
+        first
+    ]
+
+
+def test_docker_without_an_engine_is_a_retryable_error() -> None:
+    made = DockerProvider(
+        installation=INSTALLATION,
+        image="laino/worker:none",
+        server="host.docker.internal:9",
+        connect=lambda: docker.DockerClient(base_url="unix:///nonexistent/docker.sock"),
+    )
+    for call in (lambda: made.start(_spec("w9")), made.owned):
+        with pytest.raises(ProviderError) as raised:
+            call()
+        assert raised.value.retryable and "docker engine unreachable" in str(raised.value)
+
+
+def test_docker_image_that_cannot_be_had_is_a_permanent_error(
+    docker_provider: DockerProvider,
+) -> None:
+    with pytest.raises(PermanentProviderError, match=r"'laino/nothing:1' is not on the engine"):
+        docker_provider.start(_spec("w10", image="laino/nothing:1"))

@@ -1,0 +1,88 @@
+"""Where the state lives: SQLite files in the home folder, or one PostgreSQL database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import Engine, create_engine, event
+
+from laino import migrations
+
+APPS = ("jobs", "workers", "sagas")
+
+
+@dataclass(frozen=True)
+class Database:
+    """The embedded default when `url` is empty; else a `postgresql://` URL."""
+
+    home: Path
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.url and urlsplit(self.url).scheme not in ("postgresql", "postgres"):
+            raise UnsupportedDatabase(f"{self.url!r}: only postgresql:// URLs are supported")
+
+    @property
+    def dialect(self) -> str:
+        return "postgresql" if self.url else "sqlite"
+
+    def engine(self) -> Engine:
+        """For laino's own tables."""
+        if not self.url:
+            engine = create_engine(f"sqlite:///{self.home / 'laino.db'}")
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        parts = urlsplit(self.url)
+        return create_engine(
+            parts._replace(scheme="postgresql+psycopg").geturl(), pool_pre_ping=True
+        )
+
+    def event_store(self, app: str) -> dict[str, str]:
+        """The eventsourcing environment of one application's event store; tables not created."""
+        common = {"CREATE_TABLE": "n", "AGGREGATE_CACHE_MAXSIZE": "5000"}
+        if not self.url:
+            # One file per application: eventsourcing names every SQLite events table alike.
+            return {
+                **common,
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.home / f"{app}.db"),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        parts = urlsplit(self.url)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        }
+
+    def migrate(self) -> list[migrations.Migration]:
+        engine = self.engine()
+        try:
+            return migrations.apply(engine, {app: self.event_store(app) for app in APPS})
+        finally:
+            engine.dispose()
+
+    def schema(self) -> tuple[int, int]:
+        """(the version in force, the version this code expects)."""
+        engine = self.engine()
+        try:
+            return migrations.current(engine), migrations.expected(self.dialect)
+        finally:
+            engine.dispose()
+
+
+def _sqlite_pragmas(conn: object, _: object) -> None:
+    cursor = conn.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+class UnsupportedDatabase(ValueError):
+    """The database URL names a database laino cannot use."""

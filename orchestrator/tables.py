@@ -1,0 +1,72 @@
+"""laino's own tables, as the code uses them; `migrations/` creates them, a test compares both."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+job_view = Table(
+    "job_view",
+    metadata,
+    # Insertion order, for keyset paging of the job list.
+    Column("n", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("state", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("exit_code", Integer),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Index("job_view_state", "state"),
+)
+job_label = Table(
+    "job_label",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("job_label_kv", "key", "value"),
+)
+worker_view = Table(
+    "worker_view",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("job_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
+open_saga = Table("open_saga", metadata, Column("job_id", Text, primary_key=True))
+view_position = Table(
+    "view_position",
+    metadata,
+    Column("app", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+log_line = Table(
+    "log_line",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("stream", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+)
+log_budget = Table(
+    "log_budget",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("lines", BigInteger, nullable=False),
+    Column("truncated", Integer, nullable=False),
+)

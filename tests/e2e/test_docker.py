@@ -1,0 +1,123 @@
+"""Jobs in containers on a real Docker engine: run, cancel, crashes, and the reconciler."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from uuid import UUID
+
+import pytest
+
+from laino.orchestrator.workers import Worker, worker_name
+from laino.providers.base import WorkerSpec
+from laino.providers.docker import DockerProvider
+from tests import scenarios
+from tests.conftest import TERMINAL, Server, assert_eventually, containers
+
+DOCKER = ("--provider", "docker")
+THREE_SECONDS = ("sh", "-c", "echo running; sleep 3; echo finished")
+
+
+def _container(job_id: str, attempt: int) -> str:
+    return worker_name(UUID(job_id), attempt)
+
+
+def test_hello_job_in_a_container_through_the_cli(docker_server: Server) -> None:
+    done = docker_server.cli("job", "run", *DOCKER, "--", "sh", "-c", "echo hello; cat /etc/os*")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("hello\n") and "Debian" in done.stdout
+    (job,) = json.loads(docker_server.cli("job", "list", "-o", "json", check=True).stdout)
+    assert_eventually(lambda: containers(f"laino.job={job['id']}") == [], timeout=10)
+
+
+def test_image_without_the_agent_fails_at_once_with_its_output(docker_server: Server) -> None:
+    done = docker_server.cli("job", "run", *DOCKER, "--image", "laino/base:bookworm", "--", "true")
+    assert done.returncode == 125
+    assert "the worker cannot start its agent: is laino installed in the image?" in done.stderr
+    assert "exec laino-agent failed" in done.stderr  # the container's own last words
+    (job,) = json.loads(docker_server.cli("job", "list", "-o", "json", check=True).stdout)
+    assert job["attempt"] == 1  # not retried: no retry can help
+    assert_eventually(lambda: containers(f"laino.job={job['id']}") == [], timeout=10)
+
+
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
+def test_docker_scenario_ends_as_a_user_expects(docker_server: Server, name: str) -> None:
+    scenarios.run(docker_server.address, "docker", name, echo=False)
+
+
+def test_cancel_stops_the_container_job(docker_server: Server) -> None:
+    job_id = docker_server.submit("sh", "-c", "echo started; sleep 600", options=DOCKER)
+    assert_eventually(lambda: "started" in docker_server.cli("job", "logs", job_id).stdout)
+    docker_server.cli("job", "cancel", job_id, check=True)
+    job = docker_server.wait_state(job_id, TERMINAL)
+    assert job["state"] == "CANCELLED"
+    assert_eventually(lambda: containers(f"laino.job={job_id}") == [], timeout=10)
+
+
+def test_killed_container_is_lost_and_its_job_runs_again_in_a_new_one(
+    docker_server: Server,
+) -> None:
+    job_id = docker_server.submit(*THREE_SECONDS, options=DOCKER)
+    assert_eventually(lambda: "running" in docker_server.cli("job", "logs", job_id).stdout)
+    subprocess.run(["docker", "kill", _container(job_id, 1)], check=True, capture_output=True)
+    job = docker_server.wait_state(job_id, TERMINAL, timeout=30)
+    assert (job["state"], job["attempt"]) == ("SUCCEEDED", 2)
+    logs = docker_server.cli("job", "logs", job_id).stdout
+    assert logs.count("running") == 2 and logs.endswith("finished\n")
+    assert_eventually(lambda: containers(f"laino.job={job_id}") == [], timeout=10)
+
+
+def test_container_removed_while_the_server_was_down_never_leaves_the_job_stuck(
+    docker_server: Server,
+) -> None:
+    job_id = docker_server.submit(*THREE_SECONDS, options=DOCKER)
+    docker_server.wait_state(job_id, {"RUNNING"})
+    docker_server.kill()
+    subprocess.run(["docker", "rm", "-f", _container(job_id, 1)], check=True, capture_output=True)
+    docker_server.start()
+    job = docker_server.wait_state(job_id, TERMINAL, timeout=30)
+    assert (job["state"], job["attempt"]) == ("SUCCEEDED", 2)
+    assert_eventually(lambda: containers(f"laino.job={job_id}") == [], timeout=10)
+
+
+def test_reconciler_removes_orphans_and_spares_live_workers(
+    docker_server: Server, worker_image: str
+) -> None:
+    done = docker_server.cli("job", "run", *DOCKER, "--", "true", check=True)
+    assert done.returncode == 0
+    (ended,) = json.loads(docker_server.cli("job", "list", "-o", "json", check=True).stdout)
+    live = docker_server.submit("sh", "-c", "sleep 4; echo survived", options=DOCKER)
+    docker_server.wait_state(live, {"RUNNING"})
+    # What a crash leaves: a container for a worker that has ended, and one for no worker.
+    provider = DockerProvider(
+        installation=(docker_server.home / "installation").read_text(),
+        image=worker_image,
+        server="host.docker.internal:9",
+    )
+    job_id = UUID(ended["id"])
+    for worker_id, name in (
+        (Worker.create_id(job_id, 1), worker_name(job_id, 1)),
+        (UUID(int=7), "laino-orphan-of-nobody"),
+    ):
+        provider.start(
+            WorkerSpec(
+                name=name,
+                worker_id=str(worker_id),
+                job_id=str(job_id),
+                attempt=1,
+                server="",
+                bootstrap_token="stale",
+                installation=provider.installation,
+            )
+        )
+    orphans = {worker_name(job_id, 1), "laino-orphan-of-nobody"}
+    assert orphans <= set(containers(f"laino.installation={provider.installation}"))
+    # Grace 1 s, a sweep every 0.5 s: both orphans go, and the event tells which and why.
+    assert_eventually(lambda: not orphans & set(containers("laino.installation")), timeout=10)
+    events = docker_server.cli("job", "events", ended["id"], check=True).stdout
+    assert "OrphanRemoved" in events and "its worker is TERMINATED" in events
+    # The live job's container was never unaccounted for: it ran to the end.
+    job = docker_server.wait_state(live, TERMINAL)
+    assert job["state"] == "SUCCEEDED"
+    assert "survived" in docker_server.cli("job", "logs", live).stdout
+    assert "OrphanRemoved" not in docker_server.cli("job", "events", live, check=True).stdout

@@ -1,0 +1,52 @@
+"""How the server offers providers: built on first use, reachable from their workers or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from laino.orchestrator.instrumented import Instrumented
+from laino.orchestrator.providers import offered
+from laino.orchestrator.settings import Settings
+from laino.providers.base import PermanentProviderError, WorkerSpec
+from laino.providers.docker import DockerProvider
+
+SPEC = WorkerSpec(
+    name="w",
+    worker_id="w",
+    job_id="j",
+    attempt=1,
+    server="127.0.0.1:1",
+    bootstrap_token="t",
+    installation="i",
+)
+
+
+def _docker(tmp_path: Path, listen: str, bridge: str | None, advertise: str = "") -> DockerProvider:
+    settings = Settings(listen=listen, home=tmp_path, advertise=advertise)
+    provider = offered(settings, installation="i", port=4000, bridge=bridge)["docker"]
+    assert isinstance(provider, Instrumented) and isinstance(provider.provider, DockerProvider)
+    return provider.provider
+
+
+def test_containers_dial_the_host_alias_when_the_server_listens_where_they_reach(
+    tmp_path: Path,
+) -> None:
+    assert _docker(tmp_path, "127.0.0.1:4000", "172.17.0.1").server == "host.docker.internal:4000"
+    assert _docker(tmp_path, "0.0.0.0:4000", None).server == "host.docker.internal:4000"
+    assert _docker(tmp_path, "10.1.2.3:4000", None).server == "10.1.2.3:4000"
+    assert _docker(tmp_path, "127.0.0.1:4000", None, "orch:7").server == "orch:7"
+
+
+def test_a_loopback_only_server_without_a_bridge_says_how_to_fix_it(tmp_path: Path) -> None:
+    provider = _docker(tmp_path, "127.0.0.1:4000", None)
+    with pytest.raises(PermanentProviderError, match=r"--listen 0\.0\.0\.0:PORT or --advertise"):
+        provider.start(SPEC)
+
+
+def test_providers_are_built_on_first_use_only(tmp_path: Path) -> None:
+    providers = offered(Settings(home=tmp_path), installation="i", port=1, bridge=None)
+    assert set(providers) == {"process", "docker"} and providers.built == {}
+    assert providers["process"] is providers["process"]
+    assert set(providers.built) == {"process"}
