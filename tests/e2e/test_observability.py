@@ -58,7 +58,13 @@ def test_one_trace_covers_a_job_from_submit_to_completion_across_processes(
             "agent.register": "laino-agent",
             "agent.run": "laino-agent",
         }
-        assert_eventually(lambda: all(receiver.named(n) for n in names), timeout=15)
+
+        def received_all() -> bool:
+            missing = [n for n in names if not receiver.named(n)]
+            assert not missing, f"spans never received: {missing}"
+            return True
+
+        assert_eventually(received_all, timeout=15)
         spans = {name: receiver.named(name)[0] for name in names}
         assert {s.trace_id for s in spans.values()} == {spans["laino job run"].trace_id}
         assert {name: s.service for name, s in spans.items()} == names
