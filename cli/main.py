@@ -9,6 +9,7 @@ import click
 
 from laino.cli.client import jobs_stub, output_option, reports_errors, server_option
 from laino.cli.db import db
+from laino.cli.events import events
 from laino.cli.job import job
 from laino.cli.output import age, emit_json, table, worker_dict
 from laino.cli.timeline import trace
@@ -28,6 +29,9 @@ def cli() -> None:
 @click.option("--home", envvar="LAINO_HOME", default=None, help="Where the embedded state lives.")
 @click.option(
     "--database", envvar="LAINO_DATABASE", default=None, help="postgresql://… [SQLite in --home]."
+)
+@click.option(
+    "--nats", envvar="LAINO_NATS", default=None, help="nats://… for events and several servers."
 )
 @click.option("--provider", default=None, help="Default provider for jobs that name none.")
 @click.option(
@@ -51,12 +55,19 @@ def cli() -> None:
 @click.option("--metrics-listen", default=None, help="HOST:PORT to serve Prometheus metrics on.")
 def server(**options: object) -> None:
     """Run the orchestrator."""
+    from laino.orchestrator.bus import BusUnavailable
     from laino.orchestrator.database import UnsupportedDatabase
     from laino.orchestrator.server import DatabaseUnavailable, SchemaMismatch, serve
     from laino.orchestrator.settings import Settings
 
     settings = Settings.from_env(**options)
-    refusals = (UnsupportedDatabase, DatabaseUnavailable, SchemaMismatch, TracingUnavailable)
+    refusals = (
+        UnsupportedDatabase,
+        DatabaseUnavailable,
+        SchemaMismatch,
+        TracingUnavailable,
+        BusUnavailable,
+    )
     try:
         logfmt.configure("server", settings.log_format)
         asyncio.run(serve(settings))
@@ -97,6 +108,7 @@ def list_workers(output: str, server: str) -> None:
 job.add_command(trace)
 cli.add_command(job)
 cli.add_command(db)
+cli.add_command(events)
 
 
 def main() -> None:

@@ -33,17 +33,22 @@ def job_history(job_id: UUID, jobs: JobsApp, workers: WorkersApp, sagas: SagasAp
     ]
     streams += [("worker", workers, Worker.create_id(job_id, n)) for n in range(1, job.attempt + 1)]
     entries = [
-        Entry(
-            source=source,
-            version=event.originator_version,
-            type=type(event).__qualname__.split(".")[-1],
-            timestamp=event.timestamp.timestamp(),
-            data={k: _plain(v) for k, v in vars(event).items() if k not in HIDDEN},
-        )
+        entry(source, event)
         for source, app, aggregate_id in streams
         for event in app.events.get(aggregate_id)
     ]
     return sorted(entries, key=lambda e: e.timestamp)
+
+
+def entry(source: str, event: Any) -> Entry:
+    """One domain event as people read it: its type and its plain data."""
+    return Entry(
+        source=source,
+        version=event.originator_version,
+        type=type(event).__qualname__.split(".")[-1],
+        timestamp=event.timestamp.timestamp(),
+        data={k: _plain(v) for k, v in vars(event).items() if k not in HIDDEN},
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -54,14 +54,19 @@ class SagaRunner:
     started: float = field(default_factory=time.monotonic)
 
     async def run(self) -> None:
-        with self.hub.watch(SAGAS) as wake:
-            while True:
-                self.sagas.pull_and_process("Jobs")
-                self.views.catch_up()
-                for job_id in self.views.open_sagas():
-                    if job_id not in self.tasks:
-                        self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
-                await wait(wake, TICK * 2)
+        try:
+            with self.hub.watch(SAGAS) as wake:
+                while True:
+                    self.sagas.pull_and_process("Jobs")
+                    self.views.catch_up()
+                    for job_id in self.views.open_sagas():
+                        if job_id not in self.tasks:
+                            self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+                    await wait(wake, TICK * 2)
+        finally:
+            # Stopped (shut down, or the lease lost): whoever runs next resumes every saga.
+            for task in list(self.tasks.values()):
+                task.cancel()
 
     async def _drive(self, job_id: UUID) -> None:
         logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))

@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import signal
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from uuid import UUID
 
 import grpc
+import sqlalchemy
 import sqlalchemy.exc
 from eventsourcing.domain import DomainEventProtocol
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy import text
 
 from laino.orchestrator.agents import AgentGateway
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
+from laino.orchestrator.bus import Bus
+from laino.orchestrator.cluster import ClusterHub, ClusterSessions
 from laino.orchestrator.database import Database
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.hub import SAGAS, Hub, job_topic
 from laino.orchestrator.interceptors import ErrorInterceptor
+from laino.orchestrator.lease import AdvisoryLease, FileLease, lead
 from laino.orchestrator.logstore import LogStore
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.providers import bridge_to_bind, offered
 from laino.orchestrator.reconciler import Reconciler
+from laino.orchestrator.relay import EventRelay
 from laino.orchestrator.runner import SagaRunner
 from laino.orchestrator.servicers import JobService, WorkerService
 from laino.orchestrator.sessions import Sessions
@@ -46,11 +54,28 @@ SERVICE_NAMES = (
 )
 
 
-def _secret(path: Path, size: int) -> str:
-    if not path.exists():
-        path.write_text(secrets.token_hex(size))
-        path.chmod(0o600)
-    return path.read_text().strip()
+def _shared(engine: sqlalchemy.Engine, home: Path, name: str, size: int) -> str:
+    """A value every orchestrator on this database shares, made by the first one to start.
+
+    The home folder keeps a copy: it seeds the database once after an upgrade, so tokens
+    handed out before keep working, and it tells an operator the value.
+    """
+    copy = home / name
+    seed = copy.read_text().strip() if copy.exists() else secrets.token_hex(size)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO shared_secret VALUES (:name, :value) ON CONFLICT (name) DO NOTHING"),
+            {"name": name, "value": seed},
+        )
+        value = str(
+            conn.execute(
+                text("SELECT value FROM shared_secret WHERE name = :name"), {"name": name}
+            ).scalar_one()
+        )
+    if value != seed or not copy.exists():
+        copy.write_text(value)
+        copy.chmod(0o600)
+    return value
 
 
 def _checked(database: Database) -> None:
@@ -76,8 +101,20 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     home.mkdir(parents=True, exist_ok=True)
     database = Database(home, settings.database)
     _checked(database)
-    installation = _secret(home / "installation", 8)
-    hub = Hub()
+    engine = database.engine()
+    installation = _shared(engine, home, "installation", 8)
+    secret = _shared(engine, home, "secret", 32)
+    bus = Bus(settings.nats) if settings.nats else None
+    hub: Hub
+    sessions: Sessions
+    if bus is None:
+        hub, sessions = Hub(), Sessions()
+    else:
+        await bus.connect()
+        hub = ClusterHub(bus, installation)
+        sessions = ClusterSessions(bus, installation, presence_ttl=3 * settings.heartbeat_interval)
+        await hub.start()
+        await sessions.start()
     tracing = Tracing("laino-server")
     metrics = Metrics(settings.metrics_listen)
 
@@ -105,7 +142,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     jobs = JobsApp(database.event_store("jobs"))
     workers = WorkersApp(
         database.event_store("workers"),
-        secret=bytes.fromhex(_secret(home / "secret", 32)),
+        secret=bytes.fromhex(secret),
         token_ttl=settings.register_timeout * 2,
     )
     sagas = SagasApp(database.event_store("sagas"))
@@ -123,10 +160,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     jobs.listener = observe if metrics.enabled else wake
     if metrics.enabled:
         sagas.listener = metrics.saga_events
-    engine = database.engine()
     logs = LogStore(engine, budget=settings.log_budget_lines)
     views = Views(engine, jobs, workers, sagas)
-    sessions = Sessions()
     followers = Followers(jobs, logs, hub)
     gateway = AgentGateway(
         settings=settings,
@@ -167,28 +202,38 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         tracing=tracing,
         metrics=metrics,
     )
-    runner = SagaRunner(
-        settings=settings,
-        jobs=jobs,
-        workers=workers,
-        sagas=sagas,
-        views=views,
-        logs=logs,
-        providers=providers,
-        sessions=sessions,
-        hub=hub,
-        tracing=tracing,
-        installation=installation,
-        agent_address=settings.agent_address(port),
-    )
-    reconciler = Reconciler(
-        workers=workers,
-        providers=providers.values,
-        interval=settings.reconcile_interval,
-        grace=settings.reconcile_grace,
-    )
-    running = asyncio.create_task(runner.run())
-    reconciling = asyncio.create_task(reconciler.run())
+
+    def drive() -> list[Awaitable[None]]:
+        """What only the lease holder runs; built afresh for each term."""
+        runner = SagaRunner(
+            settings=settings,
+            jobs=jobs,
+            workers=workers,
+            sagas=sagas,
+            views=views,
+            logs=logs,
+            providers=providers,
+            sessions=sessions,
+            hub=hub,
+            tracing=tracing,
+            installation=installation,
+            agent_address=settings.agent_address(port),
+        )
+        reconciler = Reconciler(
+            workers=workers,
+            providers=providers.values,
+            interval=settings.reconcile_interval,
+            grace=settings.reconcile_grace,
+        )
+        work: list[Awaitable[None]] = [runner.run(), reconciler.run()]
+        if bus is not None:
+            work.append(
+                EventRelay(apps=[jobs, workers, sagas], engine=engine, bus=bus, hub=hub).run()
+            )
+        return work
+
+    lease = AdvisoryLease(engine) if database.dialect == "postgresql" else FileLease(home / "lease")
+    leading = asyncio.create_task(lead(lease, drive))
     gauging = asyncio.create_task(_gauge(views, metrics)) if metrics.enabled else None
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     if ready is not None:
@@ -198,18 +243,17 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await asyncio.wait(
-        {running, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED
-    )
-    if running.done():
-        running.result()
+    await stop.wait()
     # Workers keep running across a restart: the next server adopts them.
     await health_servicer.enter_graceful_shutdown()
-    running.cancel()
-    reconciling.cancel()
+    leading.cancel()
     if gauging is not None:
         gauging.cancel()
     await server.stop(grace=1.0)
+    with contextlib.suppress(asyncio.CancelledError):
+        await leading
+    if bus is not None:
+        await bus.close()
     engine.dispose()
     tracing.shutdown()
 

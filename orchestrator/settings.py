@@ -21,6 +21,8 @@ class Settings:
     home: Path = field(default_factory=default_home)
     # Empty: SQLite files in `home`. Else a postgresql:// URL.
     database: str = ""
+    # Empty: one orchestrator with an in-process bus. Else a nats:// URL (JetStream enabled).
+    nats: str = ""
     # The address agents dial back to; derived from `listen` when empty.
     advertise: str = ""
     provider: str = "process"

@@ -55,6 +55,18 @@ view_position = Table(
     Column("app", Text, primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+relay_position = Table(
+    "relay_position",
+    metadata,
+    Column("app", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
+shared_secret = Table(
+    "shared_secret",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
 log_line = Table(
     "log_line",
     metadata,

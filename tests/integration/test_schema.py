@@ -98,23 +98,24 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 2: empty")
+    assert empty.stdout.startswith("schema version 0 of 3: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
     )
-    assert "applied 0001 core\napplied 0002 event_stores" in migrate.stdout
+    assert "applied 0001 core\napplied 0002 event_stores\napplied 0003 cluster" in migrate.stdout
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 2 of 2: up to date\n")
-    with psycopg.connect(url) as conn:
-        conn.execute("DELETE FROM schema_version WHERE version = 2")
+    assert (current.returncode, current.stdout) == (0, "schema version 3 of 3: up to date\n")
+    with psycopg.connect(url) as conn:  # as an older laino left it
+        conn.execute("DELETE FROM schema_version WHERE version = 3")
+        conn.execute("DROP TABLE relay_position, shared_secret")
     behind = _status("--database", url)
     assert behind.returncode == 2
-    assert behind.stdout.startswith("schema version 1 of 2: behind\n  pending 0002 event_stores")
+    assert behind.stdout.startswith("schema version 2 of 3: behind\n  pending 0003 cluster")
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
     )
-    assert again.stdout.startswith("applied 0002 event_stores\n")  # only what was missing
+    assert again.stdout.startswith("applied 0003 cluster\nschema")  # only what was missing
 
 
 def test_the_server_refuses_a_schema_it_does_not_expect(postgres: Postgres, tmp_path: Path) -> None:

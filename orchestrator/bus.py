@@ -1,0 +1,84 @@
+"""NATS JetStream, when the server is given `--nats`: one connection and the streams laino keeps.
+
+nats-py is imported only here, and only when NATS is asked for: the embedded server never loads
+it. The connection reconnects by itself, for ever; `connected` tells health checks how it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger("laino.bus")
+
+EVENTS_STREAM = "LAINO_EVENTS"
+EVENTS_SUBJECT = "laino.events"
+# Long enough to cover a relay that published a section, crashed, and republishes it on restart.
+DUPLICATE_WINDOW = 600.0
+CONNECT_TIMEOUT = 2.0
+
+
+class Bus:
+    def __init__(self, url: str):
+        self.url = url
+        self.nc: Any = None
+        self.js: Any = None
+
+    async def connect(self) -> None:
+        import nats
+        import nats.errors
+        from nats.js.api import StreamConfig
+
+        try:
+            self.nc = await nats.connect(
+                self.url,
+                connect_timeout=CONNECT_TIMEOUT,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                disconnected_cb=self._disconnected,
+                reconnected_cb=self._reconnected,
+                error_cb=self._error,
+            )
+        except (OSError, TimeoutError, nats.errors.Error) as err:
+            raise BusUnavailable(
+                f"cannot reach NATS at {self.url}: {err or type(err).__name__}"
+            ) from None
+        self.js = self.nc.jetstream()
+        events = StreamConfig(
+            name=EVENTS_STREAM,
+            subjects=[f"{EVENTS_SUBJECT}.>"],
+            duplicate_window=DUPLICATE_WINDOW,
+        )
+        try:
+            await self.js.add_stream(events)
+        except nats.errors.Error as err:
+            await self.nc.close()
+            raise BusUnavailable(f"NATS at {self.url} has no JetStream: {err}") from err
+
+    @property
+    def connected(self) -> bool:
+        return self.nc is not None and bool(self.nc.is_connected)
+
+    async def publish_event(self, subject: str, payload: bytes, dedup_id: str) -> bool:
+        """Publishes to the events stream; returns False if the stream already had `dedup_id`."""
+        ack = await self.js.publish(
+            f"{EVENTS_SUBJECT}.{subject}", payload, headers={"Nats-Msg-Id": dedup_id}
+        )
+        return not ack.duplicate
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.close()
+
+    async def _disconnected(self) -> None:
+        log.warning("lost NATS at %s; reconnecting", self.url)
+
+    async def _reconnected(self) -> None:
+        log.info("reconnected to NATS at %s", self.url)
+
+    async def _error(self, err: Exception) -> None:
+        log.debug("NATS: %s", err)
+
+
+class BusUnavailable(RuntimeError):
+    """NATS cannot be reached, or has no JetStream."""

@@ -1,0 +1,123 @@
+"""The lease: of all the orchestrators on one database, exactly one drives the sagas.
+
+On PostgreSQL it is a session advisory lock, held by one connection: when the holder dies, its
+connection closes and PostgreSQL frees the lock at once. On the embedded SQLite it is a file
+lock beside the database, freed the same way by the kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine, text
+
+log = logging.getLogger("laino.lease")
+
+# pg_advisory_lock's key for "the saga runner"; migrations use another (7411).
+RUNNER_KEY = 7412
+CHECK = 1.0
+AFTER_FAILURE = 2.0
+
+
+class Lease(Protocol):
+    def take(self) -> bool:
+        """Takes the lease if it is free; True if this process holds it now."""
+
+    def held(self) -> bool:
+        """Whether this process still holds it."""
+
+    def release(self) -> None: ...
+
+
+class AdvisoryLease:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.conn: Connection | None = None
+
+    def take(self) -> bool:
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        taken = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": RUNNER_KEY})
+        if taken.scalar():
+            self.conn = conn
+            return True
+        conn.close()
+        return False
+
+    def held(self) -> bool:
+        if self.conn is None:
+            return False
+        try:
+            self.conn.execute(text("SELECT 1"))
+        except Exception:  # the connection, and with it the lock, is gone
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()  # closing the session frees the lock
+            self.conn = None
+
+
+class FileLease:
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def take(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def held(self) -> bool:
+        return self.fd is not None
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+async def lead(lease: Lease, work: Callable[[], list[Awaitable[None]]]) -> None:
+    """For ever: wait for the lease, run `work` while it is held, and stop it when it is lost.
+
+    A failure of the work (a database gone away) gives the lease up, so that another
+    orchestrator, or this one a little later, takes over from the recorded state.
+    """
+    while True:
+        try:
+            taken = await asyncio.to_thread(lease.take)
+        except Exception as err:
+            log.warning("cannot take the lease: %s", err)
+            taken = False
+        if taken:
+            log.info("holding the lease: this server drives the sagas")
+            tasks = [asyncio.ensure_future(w) for w in work()]
+            try:
+                while not any(t.done() for t in tasks) and await asyncio.to_thread(lease.held):
+                    await asyncio.sleep(CHECK)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.to_thread(lease.release)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("gave up the lease after a failure: %s", task.exception())
+            log.warning("no longer holding the lease")
+            await asyncio.sleep(AFTER_FAILURE)
+        else:
+            await asyncio.sleep(CHECK)
