@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from laino.orchestrator.bus import CONNECT_TIMEOUT, EVENTS_STREAM, EVENTS_SUBJECT
+from laino.orchestrator.bus import EVENTS_STREAM, EVENTS_SUBJECT, BusUnavailable, dial
 
 EXIT_INTERRUPTED = 130
 
@@ -35,17 +35,13 @@ def events(nats: str, follow: bool, output: str) -> None:
 
 
 async def _read(url: str, follow: bool, emit: Callable[[Event], None]) -> None:
-    import nats
-    import nats.errors
     import nats.js.errors
     from nats.js.api import DeliverPolicy
 
     try:
-        nc = await nats.connect(url, connect_timeout=CONNECT_TIMEOUT, max_reconnect_attempts=-1)
-    except (OSError, TimeoutError, nats.errors.Error) as err:
-        raise click.ClickException(
-            f"cannot reach NATS at {url}: {err or type(err).__name__}"
-        ) from None
+        nc = await dial(url)
+    except BusUnavailable as err:
+        raise click.ClickException(str(err)) from None
     try:
         js = nc.jetstream()
         try:

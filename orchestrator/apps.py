@@ -21,6 +21,9 @@ from laino.orchestrator.saga import ExecutionSaga
 from laino.orchestrator.spec import JobSpec
 from laino.orchestrator.workers import Worker, WorkerState
 
+# Several orchestrators may change one aggregate at once; the loser of a race tries again.
+SAVE_ATTEMPTS = 5
+
 Listener = Callable[[list[DomainEventProtocol[UUID]]], None]
 
 
@@ -122,9 +125,17 @@ class JobsApp(NotifyingApplication):
         return self._command(job_id, Job.end_cancelled)
 
     def _command(self, job_id: UUID, method: Callable[..., None], *args: Any, **kw: Any) -> JobView:
-        job = self._get(job_id)
-        method(job, *args, **kw)
-        self.save(job)
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            job = self._get(job_id)
+            method(job, *args, **kw)
+            try:
+                self.save(job)
+            except IntegrityError:
+                # Another orchestrator saved this job first: decide again on what it is now.
+                if attempt == SAVE_ATTEMPTS:
+                    raise
+                continue
+            break
         return JobView.of(job)
 
     def _find(self, job_id: UUID) -> Job | None:
@@ -213,10 +224,18 @@ class WorkersApp(NotifyingApplication):
         self._command(worker_id, Worker.orphan_removed, provider_name, reason)
 
     def _command(self, worker_id: UUID, method: Callable[..., None], *args: Any) -> None:
-        worker = self._find(worker_id)
-        if worker is not None:
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            worker = self._find(worker_id)
+            if worker is None:
+                return
             method(worker, *args)
-            self.save(worker)
+            try:
+                self.save(worker)
+            except IntegrityError:  # saved meanwhile by another orchestrator
+                if attempt == SAVE_ATTEMPTS:
+                    raise
+                continue
+            return
 
     def _find(self, worker_id: UUID) -> Worker | None:
         try:

@@ -25,24 +25,16 @@ class Bus:
         self.js: Any = None
 
     async def connect(self) -> None:
-        import nats
         import nats.errors
         from nats.js.api import StreamConfig
 
-        try:
-            self.nc = await nats.connect(
-                self.url,
-                connect_timeout=CONNECT_TIMEOUT,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                disconnected_cb=self._disconnected,
-                reconnected_cb=self._reconnected,
-                error_cb=self._error,
-            )
-        except (OSError, TimeoutError, nats.errors.Error) as err:
-            raise BusUnavailable(
-                f"cannot reach NATS at {self.url}: {err or type(err).__name__}"
-            ) from None
+        self.nc = await dial(
+            self.url,
+            no_echo=True,  # its own wake-ups and presence are not news to a server
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+            error_cb=self._error,
+        )
         self.js = self.nc.jetstream()
         events = StreamConfig(
             name=EVENTS_STREAM,
@@ -78,6 +70,22 @@ class Bus:
 
     async def _error(self, err: Exception) -> None:
         log.debug("NATS: %s", err)
+
+
+async def dial(url: str, **options: Any) -> Any:
+    """A connection that reconnects for ever, once the first connect has worked."""
+    import nats
+    import nats.errors
+
+    try:
+        # nats-py retries a first connect as often as a reconnect: for ever, if allowed to.
+        nc = await nats.connect(
+            url, connect_timeout=CONNECT_TIMEOUT, max_reconnect_attempts=1, **options
+        )
+    except (OSError, TimeoutError, nats.errors.Error) as err:
+        raise BusUnavailable(f"cannot reach NATS at {url}: {err or type(err).__name__}") from None
+    nc.options["max_reconnect_attempts"] = -1
+    return nc
 
 
 class BusUnavailable(RuntimeError):

@@ -1,0 +1,172 @@
+"""Production mode: PostgreSQL and a real NATS server, one orchestrator or several."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.conftest import LAINO, TERMINAL, Server, assert_eventually, free_port
+from tests.nats import Nats
+
+
+@pytest.fixture
+def nats() -> Iterator[Nats]:
+    """A NATS server of this test's own: its event stream holds only this test's events."""
+    server = Nats(free_port())
+    yield server
+    server.destroy()
+
+
+def events(nats: Nats, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LAINO, "events", "--nats", nats.url, *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def relayed(nats: Nats) -> list[dict[str, Any]]:
+    done = events(nats, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def ended(job_id: str, relayed: list[dict[str, Any]]) -> bool:
+    return any(e["aggregate_id"] == job_id and e["type"] == "Ended" for e in relayed)
+
+
+def test_every_event_reaches_the_stream_once_even_when_the_relay_starts_over(
+    tmp_path: Path, postgres_url: str, nats: Nats
+) -> None:
+    server = Server(tmp_path, database=postgres_url, nats=nats.url)
+    server.start()
+    try:
+        first = server.submit("echo", "one")
+        server.wait_state(first, TERMINAL)
+        assert_eventually(lambda: ended(first, relayed(nats)))
+        before = relayed(nats)
+        # As if the relay had died after publishing and before recording how far it got.
+        server.kill()
+        with psycopg.connect(postgres_url) as conn:
+            conn.execute("UPDATE relay_position SET position = 0")
+        server.start()
+        second = server.submit("echo", "two")
+        server.wait_state(second, TERMINAL)
+        assert_eventually(lambda: ended(second, relayed(nats)))
+    finally:
+        server.stop()
+        server.cleanup_workers()
+    after = relayed(nats)
+    ids = [(e["source"], e["notification_id"]) for e in after]
+    assert len(ids) == len(set(ids)), "an event was published twice"
+    assert after[: len(before)] == before
+    # Every event of the job, in the order it happened, as `laino job events` shows it.
+    job_types = [e["type"] for e in after if e["aggregate_id"] == first]
+    assert job_types[0] == "Submitted" and job_types[-1] == "Ended"
+    with psycopg.connect(postgres_url) as conn:
+        recorded = dict(conn.execute("SELECT app, position FROM relay_position").fetchall())
+        highest = conn.execute("SELECT MAX(notification_id) FROM jobs_events").fetchone()
+    assert recorded["Jobs"] == highest[0]
+
+
+def test_events_follow_shows_events_live(tmp_path: Path, postgres_url: str, nats: Nats) -> None:
+    server = Server(tmp_path, database=postgres_url, nats=nats.url)
+    server.start()
+    follower = subprocess.Popen(
+        [LAINO, "events", "--nats", nats.url, "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        job_id = server.submit("true")
+        assert follower.stdout is not None
+        seen = []
+        while not any(job_id in line and " Ended " in line for line in seen):
+            seen.append(follower.stdout.readline())
+        assert any(job_id in line and " Submitted " in line for line in seen)
+    finally:
+        follower.kill()
+        server.stop()
+        server.cleanup_workers()
+
+
+def test_events_without_nats_says_what_to_give(tmp_path: Path) -> None:
+    done = subprocess.run([LAINO, "events"], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "give the servers' --nats URL" in done.stderr
+    unreachable = events_at(f"nats://127.0.0.1:{free_port()}")
+    assert unreachable.returncode == 1 and "cannot reach NATS" in unreachable.stderr
+
+
+def events_at(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([LAINO, "events", "--nats", url], capture_output=True, text=True)
+
+
+def test_a_server_refuses_to_start_without_its_nats(tmp_path: Path, postgres_url: str) -> None:
+    server = Server(tmp_path, database=postgres_url, nats=f"nats://127.0.0.1:{free_port()}")
+    with pytest.raises(AssertionError):
+        server.start()
+    assert "cannot reach NATS at nats://127.0.0.1:" in server.log()
+    assert "Traceback" not in server.log()
+
+
+def holds_lease(server: Server) -> bool:
+    return "holding the lease" in server.log()
+
+
+@pytest.fixture
+def pair(tmp_path: Path, postgres_url: str, nats: Nats) -> Iterator[tuple[Server, Server]]:
+    """Two servers on one database and one NATS; A holds the lease, its workers dial B."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    b = Server(tmp_path / "b", database=postgres_url, nats=nats.url)
+    # As workers would dial a load-balanced address: here, always the other server.
+    a = Server(tmp_path / "a", database=postgres_url, nats=nats.url, advertise=b.address)
+    a.start()
+    assert_eventually(lambda: holds_lease(a), timeout=10)
+    b.start()
+    yield a, b
+    for server in (a, b):
+        server.stop()
+        server.cleanup_workers()
+
+
+SCRIPT = "for i in $(seq 1 30); do echo line $i; sleep 0.1; done"
+EXPECTED = "".join(f"line {i}\n" for i in range(1, 31))
+
+
+def test_a_job_submitted_to_one_server_run_by_the_other_is_followed_from_both(
+    pair: tuple[Server, Server],
+) -> None:
+    a, b = pair
+    job_id = a.submit("sh", "-c", SCRIPT)
+    followers = [server.popen_cli("job", "logs", "-f", job_id) for server in (a, b)]
+    assert_eventually(lambda: "registered" in b.log())  # the worker is connected to B
+    assert not holds_lease(b)
+    for follower in followers:
+        out, err = follower.communicate(timeout=30)
+        assert (follower.returncode, out) == (0, EXPECTED), err
+    assert a.job(job_id)["state"] == "SUCCEEDED"
+    # A cancel through B reaches a worker B holds, for a saga A drives.
+    long = a.submit("sleep", "60")
+    a.wait_state(long, {"RUNNING"})
+    b.cli("job", "cancel", long, check=True)
+    assert a.wait_state(long, TERMINAL)["state"] == "CANCELLED"
+
+
+def test_the_job_finishes_when_the_lease_holder_dies(pair: tuple[Server, Server]) -> None:
+    a, b = pair
+    job_id = a.submit("sh", "-c", SCRIPT)
+    follower = b.popen_cli("job", "logs", "-f", job_id)
+    a.wait_state(job_id, {"RUNNING"})
+    a.kill()
+    assert_eventually(lambda: holds_lease(b), timeout=10)
+    done = b.wait_state(job_id, TERMINAL, timeout=30)
+    assert (done["state"], done["attempt"]) == ("SUCCEEDED", 1)
+    out, err = follower.communicate(timeout=30)
+    assert out == EXPECTED, err
