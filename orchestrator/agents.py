@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, WorkersApp, WorkerView
+from laino.orchestrator.health import Availability
 from laino.orchestrator.hub import Hub, job_topic, logs_topic
 from laino.orchestrator.jobs import StaleAttempt
 from laino.orchestrator.logstore import LogStore
@@ -27,6 +28,7 @@ class AgentGateway:
     """Validates every agent message; a bad one is refused, and nothing else changes."""
 
     settings: Settings
+    availability: Availability
     jobs: JobsApp
     workers: WorkersApp
     logs: LogStore
@@ -72,6 +74,8 @@ class AgentGateway:
         kind = message.WhichOneof("msg")
         if kind == "heartbeat":
             return None
+        # The agent keeps what is not acknowledged, and sends it again on its next stream.
+        self.availability.check()
         if kind == "accepted":
             self._check_job(worker, message.accepted.job_id, message.accepted.attempt)
             with contextlib.suppress(StaleAttempt):

@@ -6,10 +6,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import eventsourcing.persistence
 import grpc
+import sqlalchemy.exc
 
 from laino.orchestrator.agents import MalformedMessage
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
+from laino.orchestrator.health import Availability, DatabaseAway
 from laino.orchestrator.jobs import IllegalTransition
 from laino.orchestrator.spec import InvalidSpec
 from laino.orchestrator.workers import WorkerError
@@ -24,12 +27,21 @@ CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (KeyConflict, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidToken, grpc.StatusCode.UNAUTHENTICATED),
     (WorkerError, grpc.StatusCode.UNAUTHENTICATED),
+    (DatabaseAway, grpc.StatusCode.UNAVAILABLE),
+    (eventsourcing.persistence.OperationalError, grpc.StatusCode.UNAVAILABLE),
+    (eventsourcing.persistence.InterfaceError, grpc.StatusCode.UNAVAILABLE),
+    (sqlalchemy.exc.OperationalError, grpc.StatusCode.UNAVAILABLE),
+    (sqlalchemy.exc.InterfaceError, grpc.StatusCode.UNAVAILABLE),
 ]
+UNAVAILABLE = "the database is unavailable; try again"
 
 
 def status_of(err: Exception) -> tuple[grpc.StatusCode, str]:
     for kind, code in CODES:
         if isinstance(err, kind):
+            if code == grpc.StatusCode.UNAVAILABLE:
+                log.warning("%s: %s", UNAVAILABLE, err)
+                return code, UNAVAILABLE
             field = getattr(err, "field", None)
             return code, f"spec.{err}" if field else str(err)
     log.exception("internal error", exc_info=err)
@@ -39,38 +51,42 @@ def status_of(err: Exception) -> tuple[grpc.StatusCode, str]:
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps known errors to their status codes; anything else is INTERNAL, with no stack trace."""
 
+    def __init__(self, availability: Availability):
+        self.availability = availability
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None:
-            return handler
+        if handler is None or not details.method.startswith("/laino."):
+            return handler  # health and reflection answer whatever the database does
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _unary(handler.unary_unary),
+                _unary(handler.unary_unary, self.availability),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _streaming(handler.unary_stream),
+                _streaming(handler.unary_stream, self.availability),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                _streaming(handler.stream_stream),
+                _streaming(handler.stream_stream, self.availability),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
 
-def _unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+def _unary(behaviour: Callable[..., Any], availability: Availability) -> Callable[..., Any]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            availability.check()
             return await behaviour(request, context)
         except Exception as err:
             if isinstance(err, grpc.aio.AbortError):
@@ -80,9 +96,12 @@ def _unary(behaviour: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _streaming(behaviour: Callable[..., AsyncIterator[Any]]) -> Callable[..., Any]:
+def _streaming(
+    behaviour: Callable[..., AsyncIterator[Any]], availability: Availability
+) -> Callable[..., Any]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            availability.check()
             async for response in behaviour(request, context):
                 yield response
         except Exception as err:

@@ -26,6 +26,7 @@ from laino.orchestrator.bus import Bus
 from laino.orchestrator.cluster import ClusterHub, ClusterSessions
 from laino.orchestrator.database import Database
 from laino.orchestrator.follow import Followers
+from laino.orchestrator.health import Availability, watch
 from laino.orchestrator.hub import SAGAS, Hub, job_topic
 from laino.orchestrator.interceptors import ErrorInterceptor
 from laino.orchestrator.lease import AdvisoryLease, FileLease, lead
@@ -115,11 +116,12 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         sessions = ClusterSessions(bus, installation, presence_ttl=3 * settings.heartbeat_interval)
         await hub.start()
         await sessions.start()
+    availability = Availability()
     tracing = Tracing("laino-server")
     metrics = Metrics(settings.metrics_listen)
 
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
+        interceptors=[ErrorInterceptor(availability)],
         options=[
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.min_ping_interval_without_data_ms", 5000),
@@ -165,6 +167,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     followers = Followers(jobs, logs, hub)
     gateway = AgentGateway(
         settings=settings,
+        availability=availability,
         jobs=jobs,
         workers=workers,
         logs=logs,
@@ -235,7 +238,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     lease = AdvisoryLease(engine) if database.dialect == "postgresql" else FileLease(home / "lease")
     leading = asyncio.create_task(lead(lease, drive))
     gauging = asyncio.create_task(_gauge(views, metrics)) if metrics.enabled else None
-    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    watching = asyncio.create_task(watch(health_servicer, availability, engine, bus, sessions))
     if ready is not None:
         ready.set()
 
@@ -247,6 +250,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     # Workers keep running across a restart: the next server adopts them.
     await health_servicer.enter_graceful_shutdown()
     leading.cancel()
+    watching.cancel()
     if gauging is not None:
         gauging.cancel()
     await server.stop(grace=1.0)

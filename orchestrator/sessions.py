@@ -54,6 +54,12 @@ class Sessions:
         """Seconds since the worker last spoke, counting from `since` if it never did."""
         return time.monotonic() - max(self._seen.get(worker_id, since), since)
 
+    def excuse(self) -> None:
+        """Counts every worker as heard from now: after a stall, silence was ours, not theirs."""
+        now = time.monotonic()
+        for worker_id in self._seen:
+            self._seen[worker_id] = now
+
     def forget(self, worker_id: UUID) -> None:
         self._seen.pop(worker_id, None)
         session = self._open.pop(worker_id, None)

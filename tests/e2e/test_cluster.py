@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from laino.v1 import laino_pb2 as pb
 from tests.conftest import LAINO, TERMINAL, Server, assert_eventually, free_port
 from tests.nats import Nats
+from tests.postgres import Postgres
 
 
 @pytest.fixture
@@ -170,3 +175,53 @@ def test_the_job_finishes_when_the_lease_holder_dies(pair: tuple[Server, Server]
     assert (done["state"], done["attempt"]) == ("SUCCEEDED", 1)
     out, err = follower.communicate(timeout=30)
     assert out == EXPECTED, err
+
+
+def health(server: Server) -> str:
+    try:
+        reply = health_pb2_grpc.HealthStub(server.channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=2
+        )
+    except grpc.RpcError as err:  # a call already in the database's retries holds it up
+        return str(err.code())
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+
+def test_restarting_nats_and_postgres_during_50_jobs_loses_none(
+    tmp_path: Path, postgres: Postgres, postgres_url: str, nats: Nats
+) -> None:
+    server = Server(tmp_path, database=postgres_url, nats=nats.url)
+    server.start()
+    try:
+        ids = []
+        for n in range(50):
+            spec = pb.JobSpec(command=["sh", "-c", f"echo begin {n}; sleep 1; echo end {n}"])
+            reply = server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10)
+            ids.append(reply.job.id)
+        nats.stop()
+        assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=10)
+        time.sleep(1)
+        nats.start()
+        assert_eventually(lambda: health(server) == "SERVING", timeout=15)
+        postgres.stop()
+        assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=40)
+        time.sleep(1)
+        postgres.start()
+        assert_eventually(lambda: health(server) == "SERVING", timeout=30)
+        jobs = [server.wait_state(job_id, TERMINAL, timeout=120) for job_id in ids]
+        assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 50
+        for n, job_id in enumerate(ids):
+            assert server.cli("job", "logs", job_id).stdout == f"begin {n}\nend {n}\n"
+        submitted = assert_eventually(lambda: _all_relayed(ids, relayed(nats)), timeout=30)
+        assert len(submitted) == 50
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+def _all_relayed(ids: list[str], feed: list[dict[str, Any]]) -> list[str]:
+    """The jobs whose end is on the stream; each job's events appear there exactly once."""
+    pairs = [(e["source"], e["notification_id"]) for e in feed]
+    assert len(pairs) == len(set(pairs))
+    ended_ids = [e["aggregate_id"] for e in feed if e["type"] == "Ended"]
+    return ended_ids if set(ended_ids) >= set(ids) else []
