@@ -1,4 +1,7 @@
-"""`laino events`: the domain events the servers relayed to NATS, from the first, or live."""
+"""`laino events`: the domain events the servers relayed to NATS, from the first, or live.
+
+`--dead` shows the dead-letter stream instead: what could not be done, and why.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,14 @@ from typing import Any
 
 import click
 
-from laino.orchestrator.bus import EVENTS_STREAM, EVENTS_SUBJECT, BusUnavailable, dial
+from laino.orchestrator.bus import (
+    DEAD_STREAM,
+    DEAD_SUBJECT,
+    EVENTS_STREAM,
+    EVENTS_SUBJECT,
+    BusUnavailable,
+    dial,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -20,21 +30,36 @@ Event = dict[str, Any]
 @click.command()
 @click.option("--nats", envvar="LAINO_NATS", default="", help="nats://… the servers' --nats.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they happen.")
+@click.option(
+    "--dead", is_flag=True, help="Instead: what was set aside as undoable, with its error."
+)
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text")
-def events(nats: str, follow: bool, output: str) -> None:
+def events(nats: str, follow: bool, dead: bool, output: str) -> None:
     """Print every job, worker and saga event, in the order they were recorded."""
     if not nats:
         raise click.ClickException(
             "events are read from NATS: give the servers' --nats URL (or set LAINO_NATS)"
         )
-    emit = _json_line if output == "json" else _text_line
+    if dead:
+        emit = _json_line if output == "json" else _dead_line
+        stream, subject = DEAD_STREAM, DEAD_SUBJECT
+    else:
+        emit = _json_line if output == "json" else _text_line
+        stream, subject = EVENTS_STREAM, EVENTS_SUBJECT
     try:
-        asyncio.run(_read(nats, follow, emit))
+        asyncio.run(_read(nats, stream, subject, follow, emit, dead))
     except KeyboardInterrupt:
         raise SystemExit(EXIT_INTERRUPTED) from None
 
 
-async def _read(url: str, follow: bool, emit: Callable[[Event], None]) -> None:
+async def _read(
+    url: str,
+    stream: str,
+    subject: str,
+    follow: bool,
+    emit: Callable[[Event], None],
+    dead: bool,
+) -> None:
     import nats.js.errors
     from nats.js.api import DeliverPolicy
 
@@ -45,23 +70,42 @@ async def _read(url: str, follow: bool, emit: Callable[[Event], None]) -> None:
     try:
         js = nc.jetstream()
         try:
-            last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+            last = (await js.stream_info(stream)).state.last_seq
         except nats.js.errors.NotFoundError:
             raise click.ClickException(
-                f"NATS at {url} has no {EVENTS_STREAM} stream: no server with --nats {url} ran yet"
+                f"NATS at {url} has no {stream} stream: no server with --nats {url} ran yet"
             ) from None
         if not last and not follow:
             return
         subscription = await js.subscribe(
-            f"{EVENTS_SUBJECT}.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+            f"{subject}.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
         )
         async for message in subscription.messages:
-            emit(json.loads(message.data))
+            emit(_dead(message) if dead else json.loads(message.data))
             if not follow and message.metadata.sequence.stream >= last:
                 break
         await subscription.unsubscribe()
     finally:
         await nc.close()
+
+
+def _dead(message: Any) -> Event:
+    headers = message.headers or {}
+    return {
+        "subject": message.subject,
+        "error": headers.get("Laino-Error", ""),
+        "deliveries": int(headers.get("Laino-Deliveries", "0")),
+        "timestamp": message.metadata.timestamp.timestamp(),
+        "data": message.data.decode(errors="replace"),
+    }
+
+
+def _dead_line(entry: Event) -> None:
+    when = datetime.fromtimestamp(entry["timestamp"]).isoformat(timespec="milliseconds")
+    click.echo(
+        f"{when} {entry['subject']} after {entry['deliveries']} deliveries: {entry['error']}"
+    )
+    click.echo(f"  {entry['data']}")
 
 
 def _json_line(event: Event) -> None:

@@ -13,6 +13,15 @@ log = logging.getLogger("laino.bus")
 
 EVENTS_STREAM = "LAINO_EVENTS"
 EVENTS_SUBJECT = "laino.events"
+# Jobs submitted by publishing their spec; a work queue the lease holder consumes.
+SUBMIT_STREAM = "LAINO_SUBMIT"
+SUBMIT_SUBJECT = "laino.submit"
+SUBMIT_DURABLE = "laino-submit"
+# What could not be done, with its error in the Laino-Error header.
+DEAD_STREAM = "LAINO_DEAD"
+DEAD_SUBJECT = "laino.dead"
+# How long a taken submission may stay unacknowledged before NATS delivers it again.
+ACK_WAIT = 30.0
 # Long enough to cover a relay that published a section, crashed, and republishes it on restart.
 DUPLICATE_WINDOW = 600.0
 CONNECT_TIMEOUT = 2.0
@@ -26,7 +35,7 @@ class Bus:
 
     async def connect(self) -> None:
         import nats.errors
-        from nats.js.api import StreamConfig
+        from nats.js.api import RetentionPolicy, StreamConfig
 
         self.nc = await dial(
             self.url,
@@ -36,13 +45,23 @@ class Bus:
             error_cb=self._error,
         )
         self.js = self.nc.jetstream()
-        events = StreamConfig(
-            name=EVENTS_STREAM,
-            subjects=[f"{EVENTS_SUBJECT}.>"],
-            duplicate_window=DUPLICATE_WINDOW,
-        )
+        streams = [
+            StreamConfig(
+                name=EVENTS_STREAM,
+                subjects=[f"{EVENTS_SUBJECT}.>"],
+                duplicate_window=DUPLICATE_WINDOW,
+            ),
+            StreamConfig(
+                name=SUBMIT_STREAM,
+                subjects=[SUBMIT_SUBJECT],
+                retention=RetentionPolicy.WORK_QUEUE,
+                duplicate_window=DUPLICATE_WINDOW,
+            ),
+            StreamConfig(name=DEAD_STREAM, subjects=[f"{DEAD_SUBJECT}.>"]),
+        ]
         try:
-            await self.js.add_stream(events)
+            for stream in streams:
+                await self.js.add_stream(stream)
         except nats.errors.Error as err:
             await self.nc.close()
             raise BusUnavailable(f"NATS at {self.url} has no JetStream: {err}") from err
@@ -57,6 +76,15 @@ class Bus:
             f"{EVENTS_SUBJECT}.{subject}", payload, headers={"Nats-Msg-Id": dedup_id}
         )
         return not ack.duplicate
+
+    async def submissions(self) -> Any:
+        """The durable pull subscription on the submission queue."""
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=ACK_WAIT)
+        return await self.js.pull_subscribe(
+            SUBMIT_SUBJECT, durable=SUBMIT_DURABLE, stream=SUBMIT_STREAM, config=config
+        )
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:

@@ -28,6 +28,7 @@ from laino.orchestrator.database import Database
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.health import Availability, watch
 from laino.orchestrator.hub import SAGAS, Hub, job_topic
+from laino.orchestrator.inbox import Inbox
 from laino.orchestrator.interceptors import ErrorInterceptor
 from laino.orchestrator.lease import AdvisoryLease, FileLease, lead
 from laino.orchestrator.logstore import LogStore
@@ -233,6 +234,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             work.append(
                 EventRelay(apps=[jobs, workers, sagas], engine=engine, bus=bus, hub=hub).run()
             )
+            work.append(Inbox(settings=settings, jobs=jobs, bus=bus, tracing=tracing).run())
         return work
 
     lease = AdvisoryLease(engine) if database.dialect == "postgresql" else FileLease(home / "lease")

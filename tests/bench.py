@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from laino.v1 import laino_pb2 as pb
 from tests.conftest import LAINO, Server, free_port
+from tests.nats import Nats
 from tests.otlp import Receiver
 from tests.postgres import Postgres
 
@@ -187,12 +188,20 @@ def batch(server: Server, count: int) -> tuple[float, float]:
 
 
 def throughput_by_database(count: int) -> None:
-    """Jobs per second through the whole lifecycle, on SQLite and on PostgreSQL."""
+    """Jobs per second through the whole lifecycle: SQLite, PostgreSQL, PostgreSQL with NATS."""
     postgres = Postgres(free_port())
+    nats = Nats(free_port())
     try:
-        url = postgres.new_database()
-        subprocess.run([LAINO, "db", "migrate", "--database", url], check=True, capture_output=True)
-        for name, flags in (("SQLite", {}), ("PostgreSQL", {"database": url})):
+        urls = [postgres.new_database() for _ in range(2)]
+        for url in urls:
+            migrate = [LAINO, "db", "migrate", "--database", url]
+            subprocess.run(migrate, check=True, capture_output=True)
+        setups: list[tuple[str, dict[str, str]]] = [
+            ("SQLite", {}),
+            ("PostgreSQL", {"database": urls[0]}),
+            ("PostgreSQL + NATS", {"database": urls[1], "nats": nats.url}),
+        ]
+        for name, flags in setups:
             server = Server(Path(tempfile.mkdtemp(prefix="laino-bench-")), **flags)
             server.start()
             try:
@@ -206,6 +215,7 @@ def throughput_by_database(count: int) -> None:
             )
     finally:
         postgres.destroy()
+        nats.destroy()
 
 
 def main() -> None:

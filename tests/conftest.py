@@ -21,6 +21,7 @@ from laino.cli.client import RECONNECT
 from laino.providers.process import ProcessProvider
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
+from tests.nats import Nats
 from tests.postgres import Postgres
 
 LAINO = str(Path(sys.executable).parent / "laino")
@@ -168,12 +169,21 @@ def postgres_url(postgres: Postgres) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[Nats]:
+    """One NATS server for the session, started by the tests."""
+    server = Nats(free_port())
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql+nats"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    """The core suite runs on the embedded SQLite files and on PostgreSQL."""
+    """The core suite runs on the embedded defaults and in production mode."""
     flags = {}
-    if request.param == "postgresql":
+    if request.param == "postgresql+nats":
         flags["database"] = request.getfixturevalue("postgres_url")
+        flags["nats"] = request.getfixturevalue("nats_server").url
     running = Server(tmp_path, **flags)
     running.start()
     yield running

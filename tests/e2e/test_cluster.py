@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import nats as nats_client
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -205,15 +207,20 @@ def test_restarting_nats_and_postgres_during_50_jobs_loses_none(
         assert_eventually(lambda: health(server) == "SERVING", timeout=15)
         postgres.stop()
         assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=40)
+        # Taken, and acknowledged, only once the database has it.
+        publish(nats, json.dumps({"command": ["echo", "during the outage"]}).encode())
         time.sleep(1)
         postgres.start()
         assert_eventually(lambda: health(server) == "SERVING", timeout=30)
+        late = assert_eventually(lambda: len(_jobs(server)) == 51 and _jobs(server)[0]["id"])
+        ids.append(late)
         jobs = [server.wait_state(job_id, TERMINAL, timeout=120) for job_id in ids]
-        assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 50
-        for n, job_id in enumerate(ids):
+        assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 51
+        assert server.cli("job", "logs", late).stdout == "during the outage\n"
+        for n, job_id in enumerate(ids[:50]):
             assert server.cli("job", "logs", job_id).stdout == f"begin {n}\nend {n}\n"
         submitted = assert_eventually(lambda: _all_relayed(ids, relayed(nats)), timeout=30)
-        assert len(submitted) == 50
+        assert len(submitted) == 51
     finally:
         server.stop()
         server.cleanup_workers()
@@ -225,3 +232,63 @@ def _all_relayed(ids: list[str], feed: list[dict[str, Any]]) -> list[str]:
     assert len(pairs) == len(set(pairs))
     ended_ids = [e["aggregate_id"] for e in feed if e["type"] == "Ended"]
     return ended_ids if set(ended_ids) >= set(ids) else []
+
+
+def publish(nats: Nats, payload: bytes, msg_id: str = "") -> None:
+    """What an outside system does to submit a job through NATS."""
+
+    async def send() -> None:
+        nc = await nats_client.connect(nats.url)
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        await nc.jetstream().publish("laino.submit", payload, headers=headers)
+        await nc.close()
+
+    asyncio.run(send())
+
+
+def test_jobs_submitted_through_nats_and_what_cannot_be_a_job_set_aside(
+    tmp_path: Path, postgres_url: str, nats: Nats
+) -> None:
+    server = Server(tmp_path, database=postgres_url, nats=nats.url)
+    server.start()
+    try:
+        publish(nats, json.dumps({"command": ["echo", "via nats"]}).encode(), "order-1")
+        publish(nats, b"not json")
+        publish(nats, json.dumps({"command": "echo"}).encode())
+        publish(nats, json.dumps({"command": ["true"], "cpu": -1}).encode())
+        publish(nats, json.dumps({"command": ["true"], "colour": "red"}).encode())
+        job = assert_eventually(lambda: _only_job(server))
+        done = server.wait_state(job["id"], TERMINAL)
+        assert done["state"] == "SUCCEEDED"
+        assert server.cli("job", "logs", job["id"]).stdout == "via nats\n"
+
+        def dead() -> list[dict[str, Any]]:
+            shown = events(nats, "--dead", "-o", "json")
+            assert shown.returncode == 0, shown.stderr
+            return [json.loads(line) for line in shown.stdout.splitlines()]
+
+        set_aside = assert_eventually(lambda: len(dead()) == 4 and dead())
+        assert [entry["error"].split(":")[0:2] for entry in set_aside] == [
+            ["not a job spec", " Expecting value"],
+            ["not a job spec", " command"],
+            ["not a job spec", " cpu"],
+            ["not a job spec", " colour"],
+        ]
+        assert set_aside[0]["data"] == "not json"
+        assert "laino.dead.submit" in events(nats, "--dead").stdout
+        assert len(_jobs(server)) == 1
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+def _jobs(server: Server) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = json.loads(
+        server.cli("job", "list", "--limit", "1000", "-o", "json").stdout
+    )
+    return listed
+
+
+def _only_job(server: Server) -> dict[str, Any] | None:
+    jobs = _jobs(server)
+    return jobs[0] if len(jobs) == 1 else None
