@@ -35,8 +35,11 @@ class Hub:
 
 async def wait(event: asyncio.Event, timeout: float) -> None:
     """Waits for the event or the timeout, whichever comes first, then clears the event."""
+    # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives as the
+    # event is set, and a runner told to stop (its lease lost) would carry on.
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await event.wait()
     event.clear()
 
 

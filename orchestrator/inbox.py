@@ -9,6 +9,8 @@ error, for an operator (`laino events --dead`), and leaves the queue.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -43,13 +45,16 @@ class Inbox:
         try:
             while True:
                 try:
-                    messages = await subscription.fetch(BATCH, timeout=WAIT)
-                except nats.errors.TimeoutError:
+                    for message in await subscription.fetch(BATCH, timeout=WAIT):
+                        await self.take(message)
+                except (nats.errors.TimeoutError, TimeoutError):  # nothing came
                     continue
-                for message in messages:
-                    await self.take(message)
+                except Exception as err:  # NATS away: what was not acked comes again
+                    log.warning("submissions paused: %r", err)
+                    await asyncio.sleep(WAIT)
         finally:
-            await subscription.unsubscribe()
+            with contextlib.suppress(Exception):  # NATS may be away just now
+                await subscription.unsubscribe()
 
     async def take(self, message: Any) -> None:
         try:

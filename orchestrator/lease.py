@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +25,8 @@ log = logging.getLogger("laino.lease")
 RUNNER_KEY = 7412
 CHECK = 1.0
 AFTER_FAILURE = 2.0
+# How long stopped work may take to end before it is reported as stuck.
+STOP_WAIT = 5.0
 
 
 class Lease(Protocol):
@@ -95,29 +98,38 @@ async def lead(lease: Lease, work: Callable[[], list[Awaitable[None]]]) -> None:
     """For ever: wait for the lease, run `work` while it is held, and stop it when it is lost.
 
     A failure of the work (a database gone away) gives the lease up, so that another
-    orchestrator, or this one a little later, takes over from the recorded state.
+    orchestrator, or this one a little later, takes over from the recorded state. The lease is
+    checked on a thread of its own: busy provider calls must not delay noticing its loss.
     """
-    while True:
-        try:
-            taken = await asyncio.to_thread(lease.take)
-        except Exception as err:
-            log.warning("cannot take the lease: %s", err)
-            taken = False
-        if taken:
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lease") as thread:
+
+        async def call(method: Callable[[], bool]) -> bool:
+            try:
+                return await loop.run_in_executor(thread, method)
+            except Exception as err:
+                log.warning("cannot reach the lease: %s", err)
+                return False
+
+        while True:
+            if not await call(lease.take):
+                await asyncio.sleep(CHECK)
+                continue
             log.info("holding the lease: this server drives the sagas")
             tasks = [asyncio.ensure_future(w) for w in work()]
             try:
-                while not any(t.done() for t in tasks) and await asyncio.to_thread(lease.held):
+                while not any(t.done() for t in tasks) and await call(lease.held):
                     await asyncio.sleep(CHECK)
             finally:
                 for task in tasks:
                     task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                await asyncio.to_thread(lease.release)
+                _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT)
+                for task in stuck:
+                    log.error("%s did not stop within %.0fs of losing the lease", task, STOP_WAIT)
+                await loop.run_in_executor(thread, lease.release)
             for task in tasks:
                 if task.done() and not task.cancelled() and task.exception() is not None:
-                    log.error("gave up the lease after a failure: %s", task.exception())
+                    failure = task.exception()
+                    log.error("gave up the lease after a failure: %r", failure, exc_info=failure)
             log.warning("no longer holding the lease")
             await asyncio.sleep(AFTER_FAILURE)
-        else:
-            await asyncio.sleep(CHECK)

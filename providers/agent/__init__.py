@@ -164,8 +164,10 @@ class Agent:
             if time.monotonic() - last_beat >= self.heartbeat:
                 await call.write(pb.AgentMessage(heartbeat=pb.Heartbeat()))
                 last_beat = time.monotonic()
+            # asyncio.timeout, not wait_for, which on 3.11 can swallow a SIGTERM's cancel.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.heartbeat)
+                async with asyncio.timeout(self.heartbeat):
+                    await self.wake.wait()
 
     def _handle(self, message: pb.ServerMessage) -> None:
         kind = message.WhichOneof("msg")

@@ -189,6 +189,7 @@ def health(server: Server) -> str:
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
 
+@pytest.mark.timeout(300)
 def test_restarting_nats_and_postgres_during_50_jobs_loses_none(
     tmp_path: Path, postgres: Postgres, postgres_url: str, nats: Nats
 ) -> None:
@@ -197,7 +198,7 @@ def test_restarting_nats_and_postgres_during_50_jobs_loses_none(
     try:
         ids = []
         for n in range(50):
-            spec = pb.JobSpec(command=["sh", "-c", f"echo begin {n}; sleep 1; echo end {n}"])
+            spec = pb.JobSpec(command=["sh", "-c", f"echo begin {n}; sleep 0.5; echo end {n}"])
             reply = server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10)
             ids.append(reply.job.id)
         nats.stop()
@@ -212,7 +213,9 @@ def test_restarting_nats_and_postgres_during_50_jobs_loses_none(
         time.sleep(1)
         postgres.start()
         assert_eventually(lambda: health(server) == "SERVING", timeout=30)
-        late = assert_eventually(lambda: len(_jobs(server)) == 51 and _jobs(server)[0]["id"])
+        late = assert_eventually(
+            lambda: len(_jobs(server)) == 51 and _jobs(server)[0]["id"], timeout=60
+        )
         ids.append(late)
         jobs = [server.wait_state(job_id, TERMINAL, timeout=120) for job_id in ids]
         assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 51
