@@ -21,6 +21,7 @@ from laino.orchestrator.bus import (
     BusUnavailable,
     dial,
 )
+from laino.providers.tracing import TRACEPARENT
 
 EXIT_INTERRUPTED = 130
 
@@ -81,12 +82,20 @@ async def _read(
             f"{subject}.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
         )
         async for message in subscription.messages:
-            emit(_dead(message) if dead else json.loads(message.data))
+            emit(_dead(message) if dead else _event(message))
             if not follow and message.metadata.sequence.stream >= last:
                 break
         await subscription.unsubscribe()
     finally:
         await nc.close()
+
+
+def _event(message: Any) -> Event:
+    event: Event = json.loads(message.data)
+    trace = (message.headers or {}).get(TRACEPARENT)
+    if trace:
+        event["traceparent"] = trace
+    return event
 
 
 def _dead(message: Any) -> Event:

@@ -70,11 +70,9 @@ class Bus:
     def connected(self) -> bool:
         return self.nc is not None and bool(self.nc.is_connected)
 
-    async def publish_event(self, subject: str, payload: bytes, dedup_id: str) -> bool:
-        """Publishes to the events stream; returns False if the stream already had `dedup_id`."""
-        ack = await self.js.publish(
-            f"{EVENTS_SUBJECT}.{subject}", payload, headers={"Nats-Msg-Id": dedup_id}
-        )
+    async def publish_event(self, subject: str, payload: bytes, headers: dict[str, str]) -> bool:
+        """Publishes to the events stream; False if it already had the `Nats-Msg-Id`."""
+        ack = await self.js.publish(f"{EVENTS_SUBJECT}.{subject}", payload, headers=headers)
         return not ack.duplicate
 
     async def submissions(self) -> Any:

@@ -1,8 +1,9 @@
 """The event relay: every domain event, in notification order, onto the NATS events stream.
 
 Each message carries `Nats-Msg-Id` = application and notification id, so JetStream drops a
-republished one. The relay records how far it got only after the stream acknowledged the
-section; a relay that dies in between republishes that section, and nothing appears twice.
+republished one; a job's events also carry its W3C `traceparent` header. The relay records how
+far it got only after the stream acknowledged the section; a relay that dies in between
+republishes that section, and nothing appears twice.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from sqlalchemy import Engine, text
@@ -20,6 +22,7 @@ from sqlalchemy import Engine, text
 from laino.orchestrator.bus import Bus
 from laino.orchestrator.history import entry
 from laino.orchestrator.hub import SAGAS, Hub, wait
+from laino.providers.tracing import TRACEPARENT
 
 log = logging.getLogger("laino.relay")
 
@@ -35,7 +38,8 @@ class EventRelay:
     engine: Engine
     bus: Bus
     hub: Hub
-    published: int = field(default=0)
+    # Each job's traceparent, for the headers of its events.
+    traces: dict[str, str] = field(default_factory=dict)
 
     async def run(self) -> None:
         with self.hub.watch(SAGAS) as wake:
@@ -64,11 +68,23 @@ class EventRelay:
                     **asdict(described),
                 }
                 subject = f"{source}.{described.type}"
-                dedup = f"{app.name}:{notification.id}"
-                if await self.bus.publish_event(subject, json.dumps(payload).encode(), dedup):
-                    self.published += 1
+                headers = {"Nats-Msg-Id": f"{app.name}:{notification.id}"}
+                if source == "job":
+                    trace = await self._trace(app, payload["aggregate_id"], described.data)
+                    if trace:
+                        headers[TRACEPARENT] = trace
+                await self.bus.publish_event(subject, json.dumps(payload).encode(), headers)
             position = section[-1].id
             await asyncio.to_thread(self._record, app.name, position)
+
+    async def _trace(self, app: Application, job_id: str, data: dict[str, Any]) -> str:
+        """The job's trace context: on its Submitted event, or read once from the job."""
+        if "trace" in data:
+            self.traces[job_id] = data["trace"]
+        if job_id not in self.traces:
+            job: Any = await asyncio.to_thread(app.repository.get, UUID(job_id))
+            self.traces[job_id] = getattr(job, "trace", "")
+        return self.traces[job_id]
 
     def _position(self, app: str) -> int:
         with self.engine.connect() as conn:

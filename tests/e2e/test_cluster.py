@@ -237,13 +237,13 @@ def _all_relayed(ids: list[str], feed: list[dict[str, Any]]) -> list[str]:
     return ended_ids if set(ended_ids) >= set(ids) else []
 
 
-def publish(nats: Nats, payload: bytes, msg_id: str = "") -> None:
+def publish(nats: Nats, payload: bytes, **headers: str) -> None:
     """What an outside system does to submit a job through NATS."""
 
     async def send() -> None:
         nc = await nats_client.connect(nats.url)
-        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
-        await nc.jetstream().publish("laino.submit", payload, headers=headers)
+        sent = {k.replace("_", "-"): v for k, v in headers.items()} or None
+        await nc.jetstream().publish("laino.submit", payload, headers=sent)
         await nc.close()
 
     asyncio.run(send())
@@ -255,7 +255,10 @@ def test_jobs_submitted_through_nats_and_what_cannot_be_a_job_set_aside(
     server = Server(tmp_path, database=postgres_url, nats=nats.url)
     server.start()
     try:
-        publish(nats, json.dumps({"command": ["echo", "via nats"]}).encode(), "order-1")
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+        spec = json.dumps({"command": ["echo", "via nats"]}).encode()
+        publish(nats, spec, Nats_Msg_Id="order-1", traceparent=traceparent)
         publish(nats, b"not json")
         publish(nats, json.dumps({"command": "echo"}).encode())
         publish(nats, json.dumps({"command": ["true"], "cpu": -1}).encode())
@@ -264,6 +267,11 @@ def test_jobs_submitted_through_nats_and_what_cannot_be_a_job_set_aside(
         done = server.wait_state(job["id"], TERMINAL)
         assert done["state"] == "SUCCEEDED"
         assert server.cli("job", "logs", job["id"]).stdout == "via nats\n"
+        # The publisher's trace goes on: the job's, and in the headers of its relayed events.
+        assert done["trace_id"] == trace_id
+        assert_eventually(lambda: ended(job["id"], relayed(nats)))
+        job_events = [e for e in relayed(nats) if e["aggregate_id"] == job["id"]]
+        assert {e.get("traceparent") for e in job_events} == {traceparent}
 
         def dead() -> list[dict[str, Any]]:
             shown = events(nats, "--dead", "-o", "json")
