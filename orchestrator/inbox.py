@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from laino.orchestrator.apps import JobsApp
+from laino.orchestrator.apps import JobsApp, KeyConflict
 from laino.orchestrator.bus import DEAD_SUBJECT, Bus
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.spec import InvalidSpec, JobSpec
@@ -70,6 +70,9 @@ class Inbox:
         try:
             with self.tracing.span("SubmitJob", parent=parent) as span:
                 job, created = self.jobs.submit(spec, key, span.traceparent or parent)
+        except KeyConflict as err:  # never going to work: no retries
+            await self._set_aside(message, str(err))
+            return
         except Exception as err:  # the database away, say: try again, up to a point
             if message.metadata.num_delivered >= MAX_DELIVER:
                 await self._set_aside(message, f"failed {MAX_DELIVER} times: {err}")
