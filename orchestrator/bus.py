@@ -70,10 +70,9 @@ class Bus:
     def connected(self) -> bool:
         return self.nc is not None and bool(self.nc.is_connected)
 
-    async def publish_event(self, subject: str, payload: bytes, headers: dict[str, str]) -> bool:
-        """Publishes to the events stream; False if it already had the `Nats-Msg-Id`."""
-        ack = await self.js.publish(f"{EVENTS_SUBJECT}.{subject}", payload, headers=headers)
-        return not ack.duplicate
+    async def publish_event(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Publishes to the events stream, which drops a `Nats-Msg-Id` it already has."""
+        await self.js.publish(f"{EVENTS_SUBJECT}.{subject}", payload, headers=headers)
 
     async def submissions(self) -> Any:
         """The durable pull subscription on the submission queue."""

@@ -30,14 +30,24 @@ def nats() -> Iterator[Nats]:
     server.destroy()
 
 
-def events(nats: Nats, *args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture
+def production(tmp_path: Path, postgres_url: str, nats: Nats) -> Iterator[Server]:
+    """A server on PostgreSQL and NATS; its workers are gone after."""
+    server = Server(tmp_path, database=postgres_url, nats=nats.url)
+    server.start()
+    yield server
+    server.stop()
+    server.cleanup_workers()
+
+
+def events(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [LAINO, "events", "--nats", nats.url, *args], capture_output=True, text=True, timeout=30
+        [LAINO, "events", "--nats", url, *args], capture_output=True, text=True, timeout=30
     )
 
 
 def relayed(nats: Nats) -> list[dict[str, Any]]:
-    done = events(nats, "-o", "json")
+    done = events(nats.url, "-o", "json")
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -47,26 +57,21 @@ def ended(job_id: str, relayed: list[dict[str, Any]]) -> bool:
 
 
 def test_every_event_reaches_the_stream_once_even_when_the_relay_starts_over(
-    tmp_path: Path, postgres_url: str, nats: Nats
+    production: Server, postgres_url: str, nats: Nats
 ) -> None:
-    server = Server(tmp_path, database=postgres_url, nats=nats.url)
+    server = production
+    first = server.submit("echo", "one")
+    server.wait_state(first, TERMINAL)
+    assert_eventually(lambda: ended(first, relayed(nats)))
+    before = relayed(nats)
+    # As if the relay had died after publishing and before recording how far it got.
+    server.kill()
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("UPDATE relay_position SET position = 0")
     server.start()
-    try:
-        first = server.submit("echo", "one")
-        server.wait_state(first, TERMINAL)
-        assert_eventually(lambda: ended(first, relayed(nats)))
-        before = relayed(nats)
-        # As if the relay had died after publishing and before recording how far it got.
-        server.kill()
-        with psycopg.connect(postgres_url) as conn:
-            conn.execute("UPDATE relay_position SET position = 0")
-        server.start()
-        second = server.submit("echo", "two")
-        server.wait_state(second, TERMINAL)
-        assert_eventually(lambda: ended(second, relayed(nats)))
-    finally:
-        server.stop()
-        server.cleanup_workers()
+    second = server.submit("echo", "two")
+    server.wait_state(second, TERMINAL)
+    assert_eventually(lambda: ended(second, relayed(nats)))
     after = relayed(nats)
     ids = [(e["source"], e["notification_id"]) for e in after]
     assert len(ids) == len(set(ids)), "an event was published twice"
@@ -74,15 +79,20 @@ def test_every_event_reaches_the_stream_once_even_when_the_relay_starts_over(
     # Every event of the job, in the order it happened, as `laino job events` shows it.
     job_types = [e["type"] for e in after if e["aggregate_id"] == first]
     assert job_types[0] == "Submitted" and job_types[-1] == "Ended"
-    with psycopg.connect(postgres_url) as conn:
-        recorded = dict(conn.execute("SELECT app, position FROM relay_position").fetchall())
-        highest = conn.execute("SELECT MAX(notification_id) FROM jobs_events").fetchone()
-    assert recorded["Jobs"] == highest[0]
+
+    def recorded_all() -> bool:
+        with psycopg.connect(postgres_url) as conn:
+            recorded = dict(conn.execute("SELECT app, position FROM relay_position").fetchall())
+            highest = conn.execute("SELECT MAX(notification_id) FROM jobs_events").fetchone()
+        assert highest is not None
+        return bool(recorded["Jobs"] == highest[0])
+
+    # Recorded only after the stream acknowledged: a moment after the events appear there.
+    assert_eventually(recorded_all)
 
 
-def test_events_follow_shows_events_live(tmp_path: Path, postgres_url: str, nats: Nats) -> None:
-    server = Server(tmp_path, database=postgres_url, nats=nats.url)
-    server.start()
+def test_events_follow_shows_events_live(production: Server, nats: Nats) -> None:
+    server = production
     follower = subprocess.Popen(
         [LAINO, "events", "--nats", nats.url, "--follow"],
         stdout=subprocess.PIPE,
@@ -98,20 +108,14 @@ def test_events_follow_shows_events_live(tmp_path: Path, postgres_url: str, nats
         assert any(job_id in line and " Submitted " in line for line in seen)
     finally:
         follower.kill()
-        server.stop()
-        server.cleanup_workers()
 
 
 def test_events_without_nats_says_what_to_give(tmp_path: Path) -> None:
     done = subprocess.run([LAINO, "events"], capture_output=True, text=True)
     assert done.returncode == 1
     assert "give the servers' --nats URL" in done.stderr
-    unreachable = events_at(f"nats://127.0.0.1:{free_port()}")
+    unreachable = events(f"nats://127.0.0.1:{free_port()}")
     assert unreachable.returncode == 1 and "cannot reach NATS" in unreachable.stderr
-
-
-def events_at(url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([LAINO, "events", "--nats", url], capture_output=True, text=True)
 
 
 def test_a_server_refuses_to_start_without_its_nats(tmp_path: Path, postgres_url: str) -> None:
@@ -191,42 +195,37 @@ def health(server: Server) -> str:
 
 @pytest.mark.timeout(300)
 def test_restarting_nats_and_postgres_during_50_jobs_loses_none(
-    tmp_path: Path, postgres: Postgres, postgres_url: str, nats: Nats
+    production: Server, postgres: Postgres, nats: Nats
 ) -> None:
-    server = Server(tmp_path, database=postgres_url, nats=nats.url)
-    server.start()
-    try:
-        ids = []
-        for n in range(50):
-            spec = pb.JobSpec(command=["sh", "-c", f"echo begin {n}; sleep 0.5; echo end {n}"])
-            reply = server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10)
-            ids.append(reply.job.id)
-        nats.stop()
-        assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=10)
-        time.sleep(1)
-        nats.start()
-        assert_eventually(lambda: health(server) == "SERVING", timeout=15)
-        postgres.stop()
-        assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=40)
-        # Taken, and acknowledged, only once the database has it.
-        publish(nats, json.dumps({"command": ["echo", "during the outage"]}).encode())
-        time.sleep(1)
-        postgres.start()
-        assert_eventually(lambda: health(server) == "SERVING", timeout=30)
-        late = assert_eventually(
-            lambda: len(_jobs(server)) == 51 and _jobs(server)[0]["id"], timeout=60
-        )
-        ids.append(late)
-        jobs = [server.wait_state(job_id, TERMINAL, timeout=120) for job_id in ids]
-        assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 51
-        assert server.cli("job", "logs", late).stdout == "during the outage\n"
-        for n, job_id in enumerate(ids[:50]):
-            assert server.cli("job", "logs", job_id).stdout == f"begin {n}\nend {n}\n"
-        submitted = assert_eventually(lambda: _all_relayed(ids, relayed(nats)), timeout=30)
-        assert len(submitted) == 51
-    finally:
-        server.stop()
-        server.cleanup_workers()
+    server = production
+    ids = []
+    for n in range(50):
+        spec = pb.JobSpec(command=["sh", "-c", f"echo begin {n}; sleep 0.5; echo end {n}"])
+        reply = server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10)
+        ids.append(reply.job.id)
+    nats.stop()
+    assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=10)
+    time.sleep(1)
+    nats.start()
+    assert_eventually(lambda: health(server) == "SERVING", timeout=15)
+    postgres.stop()
+    assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=40)
+    # Taken, and acknowledged, only once the database has it.
+    publish(nats, json.dumps({"command": ["echo", "during the outage"]}).encode())
+    time.sleep(1)
+    postgres.start()
+    assert_eventually(lambda: health(server) == "SERVING", timeout=30)
+    late = assert_eventually(
+        lambda: len(_jobs(server)) == 51 and _jobs(server)[0]["id"], timeout=60
+    )
+    ids.append(late)
+    jobs = [server.wait_state(job_id, TERMINAL, timeout=120) for job_id in ids]
+    assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 51
+    assert server.cli("job", "logs", late).stdout == "during the outage\n"
+    for n, job_id in enumerate(ids[:50]):
+        assert server.cli("job", "logs", job_id).stdout == f"begin {n}\nend {n}\n"
+    submitted = assert_eventually(lambda: _all_relayed(ids, relayed(nats)), timeout=30)
+    assert len(submitted) == 51
 
 
 def _all_relayed(ids: list[str], feed: list[dict[str, Any]]) -> list[str]:
@@ -250,47 +249,42 @@ def publish(nats: Nats, payload: bytes, **headers: str) -> None:
 
 
 def test_jobs_submitted_through_nats_and_what_cannot_be_a_job_set_aside(
-    tmp_path: Path, postgres_url: str, nats: Nats
+    production: Server, nats: Nats
 ) -> None:
-    server = Server(tmp_path, database=postgres_url, nats=nats.url)
-    server.start()
-    try:
-        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-        traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
-        spec = json.dumps({"command": ["echo", "via nats"]}).encode()
-        publish(nats, spec, Nats_Msg_Id="order-1", traceparent=traceparent)
-        publish(nats, b"not json")
-        publish(nats, json.dumps({"command": "echo"}).encode())
-        publish(nats, json.dumps({"command": ["true"], "cpu": -1}).encode())
-        publish(nats, json.dumps({"command": ["true"], "colour": "red"}).encode())
-        job = assert_eventually(lambda: _only_job(server))
-        done = server.wait_state(job["id"], TERMINAL)
-        assert done["state"] == "SUCCEEDED"
-        assert server.cli("job", "logs", job["id"]).stdout == "via nats\n"
-        # The publisher's trace goes on: the job's, and in the headers of its relayed events.
-        assert done["trace_id"] == trace_id
-        assert_eventually(lambda: ended(job["id"], relayed(nats)))
-        job_events = [e for e in relayed(nats) if e["aggregate_id"] == job["id"]]
-        assert {e.get("traceparent") for e in job_events} == {traceparent}
+    server = production
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    spec = json.dumps({"command": ["echo", "via nats"]}).encode()
+    publish(nats, spec, Nats_Msg_Id="order-1", traceparent=traceparent)
+    publish(nats, b"not json")
+    publish(nats, json.dumps({"command": "echo"}).encode())
+    publish(nats, json.dumps({"command": ["true"], "cpu": -1}).encode())
+    publish(nats, json.dumps({"command": ["true"], "colour": "red"}).encode())
+    job = assert_eventually(lambda: _only_job(server))
+    done = server.wait_state(job["id"], TERMINAL)
+    assert done["state"] == "SUCCEEDED"
+    assert server.cli("job", "logs", job["id"]).stdout == "via nats\n"
+    # The publisher's trace goes on: the job's, and in the headers of its relayed events.
+    assert done["trace_id"] == trace_id
+    assert_eventually(lambda: ended(job["id"], relayed(nats)))
+    job_events = [e for e in relayed(nats) if e["aggregate_id"] == job["id"]]
+    assert {e.get("traceparent") for e in job_events} == {traceparent}
 
-        def dead() -> list[dict[str, Any]]:
-            shown = events(nats, "--dead", "-o", "json")
-            assert shown.returncode == 0, shown.stderr
-            return [json.loads(line) for line in shown.stdout.splitlines()]
+    def dead() -> list[dict[str, Any]]:
+        shown = events(nats.url, "--dead", "-o", "json")
+        assert shown.returncode == 0, shown.stderr
+        return [json.loads(line) for line in shown.stdout.splitlines()]
 
-        set_aside = assert_eventually(lambda: len(dead()) == 4 and dead())
-        assert [entry["error"].split(":")[0:2] for entry in set_aside] == [
-            ["not a job spec", " Expecting value"],
-            ["not a job spec", " command"],
-            ["not a job spec", " cpu"],
-            ["not a job spec", " colour"],
-        ]
-        assert set_aside[0]["data"] == "not json"
-        assert "laino.dead.submit" in events(nats, "--dead").stdout
-        assert len(_jobs(server)) == 1
-    finally:
-        server.stop()
-        server.cleanup_workers()
+    set_aside = assert_eventually(lambda: len(dead()) == 4 and dead())
+    assert [entry["error"].split(":")[0:2] for entry in set_aside] == [
+        ["not a job spec", " Expecting value"],
+        ["not a job spec", " command"],
+        ["not a job spec", " cpu"],
+        ["not a job spec", " colour"],
+    ]
+    assert set_aside[0]["data"] == "not json"
+    assert "laino.dead.submit" in events(nats.url, "--dead").stdout
+    assert len(_jobs(server)) == 1
 
 
 def _jobs(server: Server) -> list[dict[str, Any]]:
