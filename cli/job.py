@@ -65,6 +65,7 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
         ),
         click.option("--cpu", type=float, default=0.0, help="CPU cores."),
         click.option("--memory", default=None, help="Memory limit, e.g. 512m or 2g."),
+        click.option("--gpus", type=int, default=0, help="GPUs (kubernetes: nvidia.com/gpu)."),
         click.option("--provider", default="", help="process, docker or kubernetes."),
         click.option(
             "--max-attempts", type=int, default=0, help="Attempts on infrastructure failure."
@@ -89,6 +90,7 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
         timeout_seconds=options["timeout"],
         cpu=options["cpu"],
         memory_bytes=_memory(options["memory"]),  # type: ignore[arg-type]
+        gpus=options["gpus"],
         provider=options["provider"],
         max_attempts=options["max_attempts"],
         retry_on_failure=options["retry_on_failure"],

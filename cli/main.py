@@ -53,10 +53,15 @@ def cli() -> None:
     "--log-format", type=click.Choice(logfmt.FORMATS), default=None, help="text or json [text]."
 )
 @click.option("--metrics-listen", default=None, help="HOST:PORT to serve Prometheus metrics on.")
+@click.option("--k8s-namespace", default=None, help="Namespace of Kubernetes workers [off].")
+@click.option("--kubeconfig", default=None, help="[KUBECONFIG, ~/.kube/config or in-cluster].")
+@click.option("--k8s-service-account", default=None, help="Service account of worker pods.")
+@click.option("--k8s-node-selector", default=None, help="KEY=VALUE,… for worker pods.")
 def server(**options: object) -> None:
     """Run the orchestrator."""
     from laino.orchestrator.bus import BusUnavailable
     from laino.orchestrator.database import UnsupportedDatabase
+    from laino.orchestrator.providers import KubernetesRefused
     from laino.orchestrator.server import DatabaseUnavailable, SchemaMismatch, serve
     from laino.orchestrator.settings import Settings
 
@@ -67,6 +72,7 @@ def server(**options: object) -> None:
         SchemaMismatch,
         TracingUnavailable,
         BusUnavailable,
+        KubernetesRefused,
     )
     try:
         logfmt.configure("server", settings.log_format)

@@ -30,6 +30,7 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
         timeout_seconds=message.timeout_seconds,
         cpu=message.cpu,
         memory_bytes=message.memory_bytes,
+        gpus=message.gpus,
         labels=dict(message.labels),
         provider=message.provider,
         max_attempts=message.max_attempts,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from laino.orchestrator.metrics import Metrics
-from laino.providers.base import Handle, Provider, ProviderError, Status, WorkerSpec
+from laino.providers.base import Handle, Observed, Provider, ProviderError, WorkerSpec
 from laino.providers.tracing import Tracing
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ class Instrumented:
     def start(self, spec: WorkerSpec) -> Handle:
         return self._traced("start", lambda: self.provider.start(spec), worker=spec.name)
 
-    def status(self, handle: Handle) -> Status:
+    def status(self, handle: Handle) -> Observed:
         return self._timed("status", lambda: self.provider.status(handle))
 
     def logs(self, handle: Handle, tail: int) -> str:

@@ -8,7 +8,7 @@ from importlib.metadata import version
 from laino.orchestrator.instrumented import Instrumented
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.settings import Settings
-from laino.providers.base import Provider
+from laino.providers.base import Provider, ProviderError
 from laino.providers.bridge import interface_address
 from laino.providers.process import ProcessProvider
 from laino.providers.tracing import Tracing
@@ -44,8 +44,10 @@ def offered(
     bridge: str | None,
     tracing: Tracing | None = None,
     metrics: Metrics | None = None,
+    kubernetes: Provider | None = None,
 ) -> Providers:
-    """Every provider; `bridge` is the host's docker bridge address the server also listens on."""
+    """Every provider; `bridge` is the host's docker bridge address the server also listens on,
+    and `kubernetes` the checked Kubernetes provider when the server was asked for one."""
     tracing = tracing or Tracing("laino-server", env={})
     metrics = metrics or Metrics()
 
@@ -78,7 +80,63 @@ def offered(
             grace_seconds=settings.cancel_grace,
         )
 
-    return Providers({"process": instrumented(process), "docker": instrumented(docker)})
+    factories = {"process": instrumented(process), "docker": instrumented(docker)}
+    if kubernetes is not None:
+        factories["kubernetes"] = instrumented(lambda: kubernetes)
+    return Providers(factories)
+
+
+def kubernetes_checked(settings: Settings, *, installation: str, port: int) -> Provider:
+    """The Kubernetes provider, once its startup check found nothing missing."""
+    try:
+        from laino.providers.kubernetes import KubernetesProvider, connect
+    except ImportError as err:
+        message = f"the kubernetes provider needs pip install 'laino[kubernetes]' ({err})"
+        raise KubernetesRefused(message) from err
+
+    host = settings.listen.rsplit(":", 1)[0]
+    if settings.advertise:
+        server = settings.advertise
+    elif host not in LOOPBACK + WILDCARD:
+        server = f"{host}:{port}"
+    else:
+        raise KubernetesRefused(
+            f"worker pods cannot reach an orchestrator that listens on {host or '*'} without"
+            " --advertise: give --advertise HOST:PORT, an address pods can dial (in a cluster,"
+            " the server's Service)"
+        )
+    try:
+        provider = KubernetesProvider(
+            connect(settings.kubeconfig),
+            installation=installation,
+            namespace=settings.k8s_namespace,
+            image=settings.worker_image or f"laino/worker:{version('laino')}",
+            server=server,
+            service_account=settings.k8s_service_account,
+            node_selector=_pairs(settings.k8s_node_selector),
+            grace_seconds=settings.cancel_grace,
+        )
+        problems = provider.check()
+    except ProviderError as err:
+        raise KubernetesRefused(f"the kubernetes provider cannot start: {err}") from err
+    if problems:
+        raise KubernetesRefused(
+            "the kubernetes provider cannot start: "
+            + "; ".join(problems)
+            + " (deploy/kubernetes/role.yaml grants what it needs)"
+        )
+    return provider
+
+
+def _pairs(text: str) -> dict[str, str]:
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if any(not sep or not key.strip() for key, sep, _ in pairs):
+        raise KubernetesRefused(f"--k8s-node-selector wants KEY=VALUE,KEY=VALUE, not {text!r}")
+    return {key.strip(): value.strip() for key, _, value in pairs}
+
+
+class KubernetesRefused(RuntimeError):
+    """The server was asked for Kubernetes workers and cannot give them; says what is missing."""
 
 
 def bridge_to_bind(settings: Settings) -> str | None:

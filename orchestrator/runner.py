@@ -124,6 +124,8 @@ class SagaRunner:
         self._begin(job.id, PROVISION, attempt)
         if provider is None:
             message = f"provider {job.spec.provider!r} is not enabled on this server"
+            if job.spec.provider == "kubernetes":
+                message += ": start it with --k8s-namespace NAMESPACE"
             await self._step_failed(job, PROVISION, message, retryable=False)
             return
         spec = WorkerSpec(
@@ -137,6 +139,8 @@ class SagaRunner:
             image=job.spec.image,
             cpu=job.spec.cpu,
             memory_bytes=job.spec.memory_bytes,
+            gpus=job.spec.gpus,
+            timeout_seconds=job.spec.timeout_seconds,
             env=self._worker_env(traceparent),
         )
         log.info("starting worker %s (%s) for attempt %d", name, provider.name, attempt)
@@ -155,13 +159,18 @@ class SagaRunner:
         assert worker is not None
         if worker.state == WorkerState.PROVISIONING:
             waited = self.sessions.silent_for(worker.id, self._since(worker.created_at))
-            status = await asyncio.to_thread(self._provider(job).status, self._handle(job))
-            if status == Status.BROKEN:
-                message = "the worker cannot start its agent: is laino installed in the image?"
+            seen = await asyncio.to_thread(self._provider(job).status, self._handle(job))
+            why = f": {seen.reason}" if seen.reason else ""
+            if seen.status == Status.BROKEN:
+                message = seen.reason or "the worker cannot start its agent"
                 await self._worker_failed(job, message, retryable=False)
-            elif status != Status.RUNNING or waited > self.settings.register_timeout:
-                why = "exited" if status != Status.RUNNING else f"did not register in {waited:.0f}s"
-                await self._worker_failed(job, f"the worker {why} before its agent registered")
+            elif seen.status != Status.RUNNING:
+                await self._worker_failed(
+                    job, f"the worker exited before its agent registered{why}"
+                )
+            elif waited > self.settings.register_timeout:
+                message = f"the worker did not register in {waited:.0f}s{why}"
+                await self._worker_failed(job, message)
             return
         if worker.state in (WorkerState.REGISTERED, WorkerState.BUSY):
             if self.sessions.connected(worker.id):

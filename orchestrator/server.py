@@ -33,7 +33,7 @@ from laino.orchestrator.interceptors import ErrorInterceptor
 from laino.orchestrator.lease import AdvisoryLease, FileLease, lead
 from laino.orchestrator.logstore import LogStore
 from laino.orchestrator.metrics import Metrics
-from laino.orchestrator.providers import bridge_to_bind, offered
+from laino.orchestrator.providers import bridge_to_bind, kubernetes_checked, offered
 from laino.orchestrator.reconciler import Reconciler
 from laino.orchestrator.relay import EventRelay
 from laino.orchestrator.runner import SagaRunner
@@ -137,6 +137,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         except RuntimeError as err:
             log.warning("cannot listen on the docker bridge %s:%d: %s", bridge, port, err)
             bridge = None
+    kubernetes = None
+    if settings.k8s_namespace:
+        kubernetes = await asyncio.to_thread(
+            kubernetes_checked, settings, installation=installation, port=port
+        )
     health_servicer = health.aio.HealthServicer()
     await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -205,6 +210,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         bridge=bridge,
         tracing=tracing,
         metrics=metrics,
+        kubernetes=kubernetes,
     )
 
     def drive() -> list[Awaitable[None]]:

@@ -41,6 +41,13 @@ class Settings:
     log_format: str = "text"
     # HOST:PORT for Prometheus to scrape; empty keeps no metrics.
     metrics_listen: str = ""
+    # The namespace of Kubernetes workers; empty leaves the kubernetes provider off.
+    k8s_namespace: str = ""
+    # Empty: KUBECONFIG, ~/.kube/config, or the in-cluster service account.
+    kubeconfig: str = ""
+    k8s_service_account: str = ""
+    # KEY=VALUE,KEY=VALUE: the nodes worker pods may run on.
+    k8s_node_selector: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

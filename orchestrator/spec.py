@@ -19,6 +19,7 @@ class JobSpec:
     timeout_seconds: float = 0.0
     cpu: float = 0.0
     memory_bytes: int = 0
+    gpus: int = 0
     labels: dict[str, str] = field(default_factory=dict)
     provider: str = ""
     max_attempts: int = 0
@@ -43,6 +44,8 @@ class JobSpec:
             raise InvalidSpec("cpu", "cpu must not be negative")
         if self.memory_bytes < 0:
             raise InvalidSpec("memory_bytes", "memory must not be negative")
+        if self.gpus < 0:
+            raise InvalidSpec("gpus", "gpus must not be negative")
         if self.max_attempts < 0:
             raise InvalidSpec("max_attempts", "max attempts must not be negative")
         if self.provider and self.provider not in PROVIDERS:
@@ -73,6 +76,7 @@ class JobSpec:
             "timeout_seconds": self.timeout_seconds,
             "cpu": self.cpu,
             "memory_bytes": self.memory_bytes,
+            "gpus": self.gpus,
             "labels": dict(self.labels),
             "provider": self.provider,
             "max_attempts": self.max_attempts,

@@ -12,6 +12,8 @@ LABEL_JOB = "laino.job"
 LABEL_WORKER = "laino.worker"
 LABEL_ATTEMPT = "laino.attempt"
 
+NO_GPUS = "the {provider} provider gives jobs no GPUs; run GPU jobs with --provider kubernetes"
+
 
 @dataclass(frozen=True)
 class WorkerSpec:
@@ -27,6 +29,9 @@ class WorkerSpec:
     image: str = ""
     cpu: float = 0.0
     memory_bytes: int = 0
+    gpus: int = 0
+    # The job's own limit; providers that can enforce a deadline of their own add a margin.
+    timeout_seconds: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -56,6 +61,14 @@ class Status(StrEnum):
     BROKEN = "broken"
 
 
+@dataclass(frozen=True)
+class Observed:
+    """What a provider sees of a worker, and why, in words a user can act on."""
+
+    status: Status
+    reason: str = ""
+
+
 class Provider(Protocol):
     """One small interface; the same contract suite runs against every implementation."""
 
@@ -65,7 +78,7 @@ class Provider(Protocol):
         """Starts the worker; a second start of the same name adopts the first worker."""
         ...
 
-    def status(self, handle: Handle) -> Status: ...
+    def status(self, handle: Handle) -> Observed: ...
 
     def logs(self, handle: Handle, tail: int) -> str:
         """The worker's own output, for when its agent never came up."""

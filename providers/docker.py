@@ -16,7 +16,9 @@ from docker.models.containers import Container
 
 from laino.providers.base import (
     LABEL_INSTALLATION,
+    NO_GPUS,
     Handle,
+    Observed,
     PermanentProviderError,
     ProviderError,
     Status,
@@ -30,6 +32,7 @@ HOST_ALIAS = "host.docker.internal"
 TOKEN_PATH = "/.laino-token"
 AGENT_COMMAND = ["laino-agent"]
 NO_AGENT = 127
+BROKEN_IMAGE = "the worker cannot start its agent: is laino installed in the image?"
 ENGINE_ERRORS = (DockerException, requests.RequestException)
 
 
@@ -61,6 +64,8 @@ class DockerProvider:
     def start(self, spec: WorkerSpec) -> Handle:
         if self.server is None:
             raise PermanentProviderError(self.unreachable)
+        if spec.gpus:
+            raise PermanentProviderError(NO_GPUS.format(provider=self.name))
         image = spec.image or self.image
         with _engine():
             try:
@@ -80,17 +85,18 @@ class DockerProvider:
                 container.put_archive("/", _token_archive(spec.bootstrap_token))
         return Handle(self.name, spec.name, spec.labels)
 
-    def status(self, handle: Handle) -> Status:
+    def status(self, handle: Handle) -> Observed:
         with _engine():
             try:
                 container = self.client.containers.get(handle.name)
             except NotFound:
-                return Status.MISSING
+                return Observed(Status.MISSING)
         if container.status not in ("exited", "dead"):
-            return Status.RUNNING
+            return Observed(Status.RUNNING)
         # tini says 127 when it cannot exec the agent: the image does not have it.
-        exit_code = container.attrs["State"]["ExitCode"]
-        return Status.BROKEN if exit_code == NO_AGENT else Status.EXITED
+        if container.attrs["State"]["ExitCode"] == NO_AGENT:
+            return Observed(Status.BROKEN, BROKEN_IMAGE)
+        return Observed(Status.EXITED)
 
     def logs(self, handle: Handle, tail: int) -> str:
         with _engine():

@@ -14,7 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from laino.providers.base import Handle, ProviderError, Status, WorkerSpec
+from laino.providers.base import (
+    NO_GPUS,
+    Handle,
+    Observed,
+    PermanentProviderError,
+    ProviderError,
+    Status,
+    WorkerSpec,
+)
 
 
 class ProcessProvider:
@@ -29,6 +37,8 @@ class ProcessProvider:
         state_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: WorkerSpec) -> Handle:
+        if spec.gpus:
+            raise PermanentProviderError(NO_GPUS.format(provider=self.name))
         handle = Handle(self.name, spec.name, spec.labels)
         if self._alive(spec.name) is not None:
             return handle
@@ -67,10 +77,10 @@ class ProcessProvider:
         threading.Thread(target=proc.wait, daemon=True).start()
         return handle
 
-    def status(self, handle: Handle) -> Status:
+    def status(self, handle: Handle) -> Observed:
         if not self._record(handle.name).exists():
-            return Status.MISSING
-        return Status.RUNNING if self._alive(handle.name) is not None else Status.EXITED
+            return Observed(Status.MISSING)
+        return Observed(Status.RUNNING if self._alive(handle.name) is not None else Status.EXITED)
 
     def logs(self, handle: Handle, tail: int) -> str:
         try:

@@ -15,15 +15,17 @@ import pytest
 
 from laino.providers.base import PermanentProviderError, Provider, ProviderError, Status, WorkerSpec
 from laino.providers.docker import DockerProvider
+from laino.providers.kubernetes import KubernetesProvider
 from laino.providers.process import ProcessProvider, _session_members
+from tests.kube import FakeCluster, FakeKubelet
 
 INSTALLATION = f"test-{uuid4().hex[:8]}"
 
 
-@pytest.fixture(params=["process", "docker"])
+@pytest.fixture(params=["process", "docker", "kubernetes"])
 def provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Provider]:
-    if request.param == "docker":
-        yield request.getfixturevalue("docker_provider")
+    if request.param != "process":
+        yield request.getfixturevalue(f"{request.param}_provider")
         return
     made = ProcessProvider(tmp_path / "workers", installation=INSTALLATION, grace_seconds=0.5)
     yield made
@@ -42,6 +44,26 @@ def docker_provider(worker_image: str) -> Iterator[DockerProvider]:
         made.destroy(handle)
 
 
+@pytest.fixture
+def kubernetes_provider(tmp_path: Path) -> Iterator[KubernetesProvider]:
+    """On a fake API server, whose fake kubelet runs each pod's agent as a local process."""
+    cluster = FakeCluster().start()
+    kubelet = FakeKubelet(cluster, tmp_path / "node", images={"laino/worker:test"}).start()
+    made = KubernetesProvider(
+        cluster.api(),
+        installation=INSTALLATION,
+        namespace=cluster.namespace,
+        image="laino/worker:test",
+        server="127.0.0.1:9",
+        grace_seconds=1,
+    )
+    yield made
+    for handle in made.owned():
+        made.destroy(handle)
+    kubelet.stop()
+    cluster.stop()
+
+
 def _spec(name: str, **changes: Any) -> WorkerSpec:
     spec = WorkerSpec(
         name=f"{name}-{INSTALLATION}",
@@ -57,13 +79,13 @@ def _spec(name: str, **changes: Any) -> WorkerSpec:
 
 def test_start_status_logs_destroy(provider: Provider) -> None:
     handle = provider.start(_spec("w1"))
-    assert provider.status(handle) == Status.RUNNING
+    assert provider.status(handle).status == Status.RUNNING
     deadline = time.monotonic() + 10
     while "unreachable" not in provider.logs(handle, 20) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "unreachable" in provider.logs(handle, 20)
     provider.destroy(handle)
-    assert provider.status(handle) == Status.MISSING
+    assert provider.status(handle).status == Status.MISSING
 
 
 def test_second_start_adopts_the_first_worker(provider: Provider) -> None:

@@ -18,6 +18,7 @@ def test_a_spec_survives_the_round_trip_through_its_message() -> None:
         timeout_seconds=9.5,
         cpu=1.5,
         memory_bytes=2**30,
+        gpus=1,
         labels={"team": "web"},
         provider="process",
         max_attempts=4,

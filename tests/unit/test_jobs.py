@@ -103,6 +103,7 @@ def test_same_key_same_id() -> None:
         ({"command": ("",)}, "command"),
         ({"command": ("x",), "timeout_seconds": -1}, "timeout_seconds"),
         ({"command": ("x",), "memory_bytes": -1}, "memory_bytes"),
+        ({"command": ("x",), "gpus": -1}, "gpus"),
         ({"command": ("x",), "env": {"A=B": "c"}}, "env"),
     ],
 )

@@ -40,7 +40,7 @@ STDERR: LogStream
 SYSTEM: LogStream
 
 class JobSpec(_message.Message):
-    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure")
+    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class JobSpec(_message.Message):
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     RETRY_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    GPUS_FIELD_NUMBER: _ClassVar[int]
     command: _containers.RepeatedScalarFieldContainer[str]
     image: str
     env: _containers.ScalarMap[str, str]
@@ -77,7 +78,8 @@ class JobSpec(_message.Message):
     provider: str
     max_attempts: int
     retry_on_failure: bool
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ...) -> None: ...
+    gpus: int
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "spec", "attempt", "exit_code", "failure_reason", "message", "worker_id", "created_at", "updated_at", "trace_id")

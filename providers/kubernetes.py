@@ -1,0 +1,400 @@
+"""The Kubernetes provider: each worker is a pod that runs the agent, in one namespace."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from laino.providers.base import (
+    LABEL_INSTALLATION,
+    Handle,
+    Observed,
+    PermanentProviderError,
+    ProviderError,
+    Status,
+    WorkerSpec,
+)
+
+CONTAINER = "agent"
+AGENT_COMMAND = ["laino-agent"]
+# The token is a file from a Secret volume: never an env var that `kubectl get pod` shows.
+TOKEN_DIR = "/var/run/laino"
+TOKEN_KEY = "token"
+# The root filesystem is read-only: the job works, and keeps its home, in a scratch volume.
+SCRATCH = "/work"
+JOB_UID = 1000
+# The orchestrator enforces the job's timeout itself. The pod's own deadline is the backstop
+# for when it cannot, with room for pulling the image and registering.
+DEADLINE_MARGIN = 300
+CALL_TIMEOUT = 10
+NO_AGENT = 127
+# Waiting reasons that no amount of waiting fixes.
+BROKEN_WAITING = {
+    "ErrImagePull": "the image cannot be pulled",
+    "ImagePullBackOff": "the image cannot be pulled",
+    "InvalidImageName": "the image name is invalid",
+    "CreateContainerConfigError": "the container's configuration is invalid",
+    "CreateContainerError": "the container cannot be created",
+}
+# Every (verb, resource) the provider uses; deploy/kubernetes/role.yaml grants exactly these.
+PERMISSIONS = (
+    ("create", "pods"),
+    ("get", "pods"),
+    ("list", "pods"),
+    ("delete", "pods"),
+    ("get", "pods/log"),
+    ("create", "secrets"),
+    ("delete", "secrets"),
+)
+API_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+class KubernetesProvider:
+    """Starts one pod per worker, with its token in a Secret that goes when the pod goes."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        installation: str,
+        namespace: str,
+        image: str,
+        server: str,
+        service_account: str = "",
+        node_selector: dict[str, str] | None = None,
+        grace_seconds: float = 3.0,
+    ):
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.installation = installation
+        self.namespace = namespace
+        self.image = image
+        self.server = server
+        self.service_account = service_account
+        self.node_selector = node_selector or {}
+        self.grace_seconds = grace_seconds
+
+    def start(self, spec: WorkerSpec) -> Handle:
+        with _api():
+            try:
+                pod = self.core.create_namespaced_pod(
+                    self.namespace,
+                    client.V1Pod.model_validate(self.manifest(spec)),
+                    _request_timeout=CALL_TIMEOUT,
+                )
+            except ApiException as err:
+                if err.status != 409:
+                    raise
+                pod = self._adopt(spec.name)
+            # The pod waits in ContainerCreating until its Secret exists. Created second, the
+            # Secret can name the pod as its owner: the cluster deletes it with the pod even
+            # when laino never gets to. Repeated on adoption: a crash may have come in between.
+            try:
+                self.core.create_namespaced_secret(
+                    self.namespace,
+                    client.V1Secret.model_validate(self._secret(spec, pod)),
+                    _request_timeout=CALL_TIMEOUT,
+                )
+            except ApiException as err:
+                # The token is derived from the worker's id: an existing Secret holds it.
+                if err.status != 409:
+                    raise
+        return Handle(self.name, spec.name, spec.labels)
+
+    def status(self, handle: Handle) -> Observed:
+        with _api():
+            try:
+                pod = self.core.read_namespaced_pod(
+                    handle.name, self.namespace, _request_timeout=CALL_TIMEOUT
+                )
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                return Observed(Status.MISSING)
+        return observe(pod)
+
+    def logs(self, handle: Handle, tail: int) -> str:
+        with _api():
+            try:
+                output: str = self.core.read_namespaced_pod_log(
+                    handle.name,
+                    self.namespace,
+                    container=CONTAINER,
+                    tail_lines=tail,
+                    _request_timeout=CALL_TIMEOUT,
+                )
+            except ApiException as err:
+                # 404: no pod; 400: its container never started, so it has no output yet.
+                if err.status not in (400, 404):
+                    raise
+                return ""
+        return output
+
+    def destroy(self, handle: Handle) -> None:
+        """Deletes the pod with the grace period, then its Secret; gone already is fine."""
+        grace = max(1, round(self.grace_seconds))
+        deletions = (
+            (self.core.delete_namespaced_pod, handle.name),
+            (self.core.delete_namespaced_secret, _secret_name(handle.name)),
+        )
+        with _api():
+            for delete, name in deletions:
+                try:
+                    delete(
+                        name,
+                        self.namespace,
+                        grace_period_seconds=grace,
+                        _request_timeout=CALL_TIMEOUT,
+                    )
+                except ApiException as err:
+                    if err.status != 404:
+                        raise
+
+    def owned(self) -> list[Handle]:
+        label = f"{LABEL_INSTALLATION}={self.installation}"
+        with _api():
+            pods = self.core.list_namespaced_pod(
+                self.namespace, label_selector=label, _request_timeout=CALL_TIMEOUT
+            ).items
+        # Filtered again here: a label selector is the server's to honour, ownership is ours.
+        return [
+            Handle(self.name, str(_meta(pod).name), labels)
+            for pod in pods
+            if (labels := dict(_meta(pod).labels or {})).get(LABEL_INSTALLATION)
+            == self.installation
+        ]
+
+    def check(self) -> list[str]:
+        """What keeps this provider from working, in words that say what to fix; [] when none."""
+        problems = []
+        with _api():
+            try:
+                self.core.read_namespace(self.namespace, _request_timeout=CALL_TIMEOUT)
+            except ApiException as err:
+                # 403: a namespaced Role cannot read namespaces; the permission checks tell.
+                if err.status == 404:
+                    problems.append(f"the namespace {self.namespace!r} does not exist")
+                elif err.status != 403:
+                    raise
+            reviews = client.AuthorizationV1Api(self.api)
+            for verb, resource in PERMISSIONS:
+                plural, _, subresource = resource.partition("/")
+                wanted = client.V1ResourceAttributes(
+                    namespace=self.namespace, verb=verb, resource=plural, subresource=subresource
+                )
+                review = reviews.create_self_subject_access_review(
+                    client.V1SelfSubjectAccessReview(
+                        spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=wanted)
+                    ),
+                    _request_timeout=CALL_TIMEOUT,
+                )
+                if not (review.status and review.status.allowed):
+                    problems.append(f"no permission to {verb} {resource} in {self.namespace!r}")
+        return problems
+
+    def manifest(self, spec: WorkerSpec) -> dict[str, Any]:
+        """The Pod: the agent alone in a restricted container, with the job's limits."""
+        limits: dict[str, str] = {}
+        if spec.cpu:
+            limits["cpu"] = f"{math.ceil(spec.cpu * 1000)}m"
+        if spec.memory_bytes:
+            limits["memory"] = str(spec.memory_bytes)
+        if spec.gpus:
+            limits["nvidia.com/gpu"] = str(spec.gpus)
+        env = {
+            **spec.env,
+            "LAINO_SERVER": self.server,
+            "LAINO_WORKER_ID": spec.worker_id,
+            "LAINO_TOKEN_FILE": f"{TOKEN_DIR}/{TOKEN_KEY}",
+            "HOME": SCRATCH,
+            "TMPDIR": "/tmp",
+        }
+        pod_spec: dict[str, Any] = {
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": max(1, round(self.grace_seconds)),
+            "enableServiceLinks": False,
+            # Only a worker given a service account of its own gets a token for the API.
+            "automountServiceAccountToken": bool(self.service_account),
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": JOB_UID,
+                "runAsGroup": JOB_UID,
+                "fsGroup": JOB_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": spec.image or self.image,
+                    "command": AGENT_COMMAND,
+                    "workingDir": SCRATCH,
+                    "env": [{"name": k, "value": v} for k, v in env.items()],
+                    "resources": {"limits": limits, "requests": dict(limits)},
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "privileged": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "volumeMounts": [
+                        {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
+                        {"name": "scratch", "mountPath": SCRATCH},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }
+            ],
+            "volumes": [
+                {
+                    "name": "token",
+                    "secret": {"secretName": _secret_name(spec.name), "defaultMode": 0o440},
+                },
+                {"name": "scratch", "emptyDir": {}},
+                {"name": "tmp", "emptyDir": {}},
+            ],
+        }
+        if spec.timeout_seconds:
+            pod_spec["activeDeadlineSeconds"] = math.ceil(spec.timeout_seconds) + DEADLINE_MARGIN
+        if self.service_account:
+            pod_spec["serviceAccountName"] = self.service_account
+        if self.node_selector:
+            pod_spec["nodeSelector"] = dict(self.node_selector)
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": spec.name, "namespace": self.namespace, "labels": spec.labels},
+            "spec": pod_spec,
+        }
+
+    def _secret(self, spec: WorkerSpec, pod: client.V1Pod) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "name": _secret_name(spec.name),
+            "namespace": self.namespace,
+            "labels": spec.labels,
+        }
+        uid = _meta(pod).uid
+        if uid:
+            metadata["ownerReferences"] = [
+                {"apiVersion": "v1", "kind": "Pod", "name": spec.name, "uid": uid}
+            ]
+        token = base64.b64encode(spec.bootstrap_token.encode()).decode()
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": metadata,
+            "type": "Opaque",
+            "data": {TOKEN_KEY: token},
+        }
+
+    def _adopt(self, name: str) -> client.V1Pod:
+        pod: client.V1Pod = self.core.read_namespaced_pod(
+            name, self.namespace, _request_timeout=CALL_TIMEOUT
+        )
+        if (_meta(pod).labels or {}).get(LABEL_INSTALLATION) != self.installation:
+            raise PermanentProviderError(f"a pod named {name} exists and is not ours")
+        return pod
+
+
+def observe(pod: client.V1Pod) -> Observed:
+    """The pod's phase and its container's state, as a status and a reason a user can act on."""
+    status = pod.status or client.V1PodStatus()
+    phase = status.phase or "Pending"
+    container = next(iter(status.container_statuses or []), None)
+    state = container.state if container is not None else None
+    if phase == "Pending":
+        waiting = state.waiting if state is not None else None
+        if waiting is not None and waiting.reason in BROKEN_WAITING:
+            why = f"{BROKEN_WAITING[waiting.reason]} ({waiting.reason})"
+            return Observed(Status.BROKEN, _with(why, waiting.message))
+        for condition in status.conditions or []:
+            if condition.type == "PodScheduled" and condition.status == "False":
+                return Observed(
+                    Status.RUNNING, _with("the pod cannot be scheduled", condition.message)
+                )
+        return Observed(Status.RUNNING, "the pod is pending")
+    if phase in ("Running", "Unknown"):
+        return Observed(Status.RUNNING)
+    terminated = state.terminated if state is not None else None
+    if status.reason == "DeadlineExceeded":
+        return Observed(Status.EXITED, "the pod's deadline (the job's timeout) passed")
+    if status.reason == "Evicted":
+        return Observed(Status.EXITED, _with("the pod was evicted", status.message))
+    if terminated is None:
+        return Observed(Status.EXITED, _with(f"the pod {phase.lower()}", status.message))
+    if terminated.reason == "OOMKilled":
+        return Observed(Status.EXITED, "out of memory: the kernel killed the pod at its limit")
+    if terminated.exit_code == NO_AGENT:
+        return Observed(Status.BROKEN, "the pod cannot start its agent: is laino in the image?")
+    return Observed(Status.EXITED, f"the agent exited with code {terminated.exit_code}")
+
+
+def _meta(pod: client.V1Pod) -> client.V1ObjectMeta:
+    assert pod.metadata is not None, "the API server returned a pod without metadata"
+    return pod.metadata
+
+
+def _with(reason: str, detail: str | None) -> str:
+    return f"{reason}: {detail}" if detail else reason
+
+
+def _secret_name(pod: str) -> str:
+    return f"{pod}-token"
+
+
+def connect(kubeconfig: str = "") -> client.ApiClient:
+    """An API client configured from `kubeconfig`, else KUBECONFIG or ~/.kube/config, else the
+    in-cluster service account."""
+    configuration = client.Configuration()
+    paths = (os.environ.get("KUBECONFIG") or "~/.kube/config").split(os.pathsep)
+    try:
+        if kubeconfig or any(Path(path).expanduser().exists() for path in paths):
+            config.load_kube_config(
+                config_file=kubeconfig or None, client_configuration=configuration
+            )
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            raise PermanentProviderError(
+                "no Kubernetes configuration: give --kubeconfig, set KUBECONFIG, put one at"
+                " ~/.kube/config, or run the server in a cluster with a service account"
+            )
+    except (config.ConfigException, OSError) as err:
+        message = f"the Kubernetes configuration cannot be used: {err}"
+        raise PermanentProviderError(message) from err
+    # One try per call: the saga retries a failed start on its own schedule.
+    configuration.retries = 0
+    return client.ApiClient(configuration)
+
+
+@contextlib.contextmanager
+def _api() -> Iterator[None]:
+    """Translates the client's errors: an API server away or overloaded is worth retrying."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except ApiException as err:
+        if err.status in (408, 429) or err.status >= 500 or err.status == 0:
+            raise ProviderError(f"kubernetes API: {err.status} {err.reason}") from err
+        raise PermanentProviderError(f"kubernetes refused: {_message(err)}") from err
+    except API_ERRORS as err:
+        raise ProviderError(f"kubernetes API unreachable: {err}") from err
+
+
+def _message(err: ApiException) -> str:
+    try:
+        message = json.loads(err.body or "{}").get("message", "")
+    except ValueError:
+        message = ""
+    return f"{err.status} {err.reason}: {message}" if message else f"{err.status} {err.reason}"
