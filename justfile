@@ -78,6 +78,10 @@ docker-engine:
 worker-image: setup docker-engine
     PYTHON={{py}} deploy/worker/build.sh
 
+# The image of an orchestrator in a cluster (deploy/kubernetes/orchestrator.yaml).
+server-image: setup docker-engine
+    PYTHON={{py}} TAG=laino/server:$({{py}} -c 'from importlib.metadata import version; print(version("laino"))') EXTRAS=otlp,kubernetes deploy/worker/build.sh
+
 # Docker jobs through the real CLI; each prints its logs live and fails if it ends otherwise.
 job-docker-hello: worker-image
     {{py}} -m tests.scenarios docker hello

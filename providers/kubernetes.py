@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -369,7 +370,7 @@ def connect(kubeconfig: str = "") -> client.ApiClient:
                 "no Kubernetes configuration: give --kubeconfig, set KUBECONFIG, put one at"
                 " ~/.kube/config, or run the server in a cluster with a service account"
             )
-    except (config.ConfigException, OSError) as err:
+    except (config.ConfigException, OSError, yaml.YAMLError) as err:
         message = f"the Kubernetes configuration cannot be used: {err}"
         raise PermanentProviderError(message) from err
     # One try per call: the saga retries a failed start on its own schedule.

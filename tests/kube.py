@@ -29,14 +29,27 @@ from kubernetes.client.exceptions import ApiException
 AGENT = str(Path(sys.executable).parent / "laino-agent")
 LOG_PATH = re.compile(r"/api/v1/namespaces/[^/]+/pods/([^/]+)/log")
 REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
 class _ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]
-    """kmock, but a SelfSubjectAccessReview is answered and not kept, as a real server does."""
+    """kmock, with RBAC as a real server has it: `denied` requests are refused with 403, and
+    a SelfSubjectAccessReview is answered and not kept."""
+
+    denied: set[tuple[str, str]] = set()
 
     async def _handle(self, request: Any) -> Any:
-        if request.resource is not None and request.resource.plural == "selfsubjectaccessreviews":
+        if request.resource is None:
+            return await super()._handle(request)
+        if request.resource.plural == "selfsubjectaccessreviews":
             return await kmock.KubernetesScaffold._handle(self, request)
+        resource = "/".join(filter(None, [request.resource.plural, request.subresource]))
+        verb = VERBS[request.method.value.upper()]
+        if verb == "get" and request.name is None:
+            verb = "list"
+        if (verb, resource) in self.denied:
+            message = f'{resource} is forbidden: cannot {verb} resource "{resource}"'
+            raise kmock.KubernetesError(status=403, reason="Forbidden", message=message)
         return await super()._handle(request)
 
 
@@ -61,13 +74,15 @@ class FakeCluster:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None:
+        if self._thread.is_alive():
+            assert self._loop is not None and self._stopped is not None
             self._loop.call_soon_threadsafe(self._stopped.set)
-        self._thread.join(10)
+            self._thread.join(10)
 
     async def _serve(self) -> None:
         self._loop, self._stopped = asyncio.get_running_loop(), asyncio.Event()
         async with _ApiServer() as server, kmock.Server(server) as endpoint:
+            server.denied = self.denied
             server.resources["v1/pods"] = kmock.ResourceInfo(namespaced=True, kind="Pod")
             server.resources["v1/secrets"] = kmock.ResourceInfo(namespaced=True, kind="Secret")
             namespace = {"apiVersion": "v1", "kind": "Namespace"}
@@ -101,6 +116,7 @@ class FakeCluster:
     def api(self) -> client.ApiClient:
         configuration = client.Configuration()
         configuration.host = self.url
+        configuration.retries = 0  # as laino's own client has it
         return client.ApiClient(configuration)
 
     def kubeconfig(self, path: Path) -> Path:
