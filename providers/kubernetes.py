@@ -357,12 +357,12 @@ def connect(kubeconfig: str = "") -> client.ApiClient:
     """An API client configured from `kubeconfig`, else KUBECONFIG or ~/.kube/config, else the
     in-cluster service account."""
     configuration = client.Configuration()
-    paths = (os.environ.get("KUBECONFIG") or "~/.kube/config").split(os.pathsep)
+    # Read here, not at the client's import: KUBECONFIG may name several files.
+    chosen = kubeconfig or os.environ.get("KUBECONFIG") or ""
+    paths = (chosen or "~/.kube/config").split(os.pathsep)
     try:
         if kubeconfig or any(Path(path).expanduser().exists() for path in paths):
-            config.load_kube_config(
-                config_file=kubeconfig or None, client_configuration=configuration
-            )
+            config.load_kube_config(config_file=chosen or None, client_configuration=configuration)
         elif os.environ.get("KUBERNETES_SERVICE_HOST"):
             config.load_incluster_config(client_configuration=configuration)
         else:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import kmock
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -169,7 +170,7 @@ class FakeKubelet:
         while not self._stop.wait(0.1):
             try:
                 self._sync()
-            except ApiException:
+            except (ApiException, urllib3.exceptions.HTTPError):
                 continue  # the fake server is going away with the test
 
     def _sync(self) -> None:

@@ -4,6 +4,9 @@
 $LAINO_SERVER, or against a server of its own when none answers there, prints each job's logs
 live, and fails unless every job ends as expected within the deadline, its lines reached the
 CLI while it ran, and no worker of it is left behind.
+
+`kubernetes` (the `job-k8s-*` recipes) runs them on the cluster that KUBECONFIG or
+~/.kube/config names, in $LAINO_K8S_NAMESPACE [default], and stops at once without one.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from laino.providers.bridge import interface_address
 from tests.conftest import LAINO, containers
 
 DEADLINE = 15.0
@@ -127,6 +131,17 @@ SCENARIOS = {
     "build": Scenario(("sh", "-c", BUILD), output="BUILD OK", live=True),
     "ml": Scenario(("python3", "-c", ML), output="trained: loss", live=True),
 }
+# Only Kubernetes gives jobs GPUs.
+GPU = Scenario(
+    ("sh", "-c", "nvidia-smi -L 2>/dev/null || echo 'no GPU is present'"),
+    ("--gpus", "1"),
+    output="GPU",
+)
+NO_CLUSTER = """no Kubernetes cluster to run on: {why}
+Point KUBECONFIG (or ~/.kube/config) at one (kind, k3d, minikube or a real cluster), load the
+worker image into it (kind load docker-image laino/worker:VERSION, after just worker-image),
+and set LAINO_K8S_NAMESPACE [default]. Pods dial this machine at LAINO_ADVERTISE [the docker
+bridge address]; a server of your own goes in LAINO_SERVER."""
 
 
 @dataclass
@@ -143,7 +158,7 @@ class Run:
 
 def run(server: str, provider: str, name: str, *, echo: bool = True) -> dict[str, Any]:
     """Runs one scenario through `laino job run`; raises AssertionError when it disappoints."""
-    scenario = SCENARIOS[name]
+    scenario = GPU if name == "gpu" else SCENARIOS[name]
     tag = uuid4().hex
     args = [LAINO, "job", "run", "--provider", provider, "-l", f"scenario={tag}"]
     env = {**os.environ, "LAINO_SERVER": server}
@@ -201,12 +216,63 @@ def _check(scenario: Scenario, shown: Run, job: dict[str, Any]) -> None:
 
 
 def _no_worker_left(job_id: str, provider: str) -> None:
-    if provider != "docker":
+    if provider not in LEFT:
         return
     deadline = time.monotonic() + 10
-    while left := containers(f"laino.job={job_id}"):
-        assert time.monotonic() < deadline, f"containers left behind by job {job_id}: {left}"
+    while left := LEFT[provider](f"laino.job={job_id}"):
+        assert time.monotonic() < deadline, f"workers left behind by job {job_id}: {left}"
         time.sleep(0.2)
+
+
+def pods(label: str) -> list[str]:
+    """Names of the pods and Secrets in $LAINO_K8S_NAMESPACE that carry `label` (KEY=VALUE)."""
+    from kubernetes import client
+
+    from laino.providers.kubernetes import connect
+
+    core = client.CoreV1Api(connect())
+    namespace = os.environ.get("LAINO_K8S_NAMESPACE", "default")
+    key, _, value = label.partition("=")
+    found = [*core.list_namespaced_pod(namespace, label_selector=label).items]
+    found += core.list_namespaced_secret(namespace, label_selector=label).items
+    return [
+        str(o.metadata.name)
+        for o in found
+        if o.metadata is not None and (o.metadata.labels or {}).get(key) == value
+    ]
+
+
+LEFT = {"docker": containers, "kubernetes": pods}
+
+
+def _no_cluster() -> str:
+    """Why no Kubernetes cluster answers, or "" when one does."""
+    from kubernetes import client
+
+    from laino.providers.base import ProviderError
+    from laino.providers.kubernetes import connect
+
+    try:
+        client.VersionApi(connect()).get_code(_request_timeout=5)
+    except ProviderError as err:
+        return str(err)
+    except Exception as err:
+        return f"the cluster does not answer: {err}"
+    return ""
+
+
+def _gpu_nodes() -> int:
+    """How many nodes offer nvidia.com/gpu, or -1 when the nodes cannot be listed."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    from laino.providers.kubernetes import connect
+
+    try:
+        nodes = client.CoreV1Api(connect()).list_node(_request_timeout=10).items
+    except ApiException:
+        return -1
+    return sum(1 for n in nodes if n.status and (n.status.allocatable or {}).get("nvidia.com/gpu"))
 
 
 def _serving(server: str) -> bool:
@@ -218,13 +284,20 @@ def _serving(server: str) -> bool:
 def main(argv: list[str]) -> int:
     e2e = "--e2e" in argv
     provider, *names = [arg for arg in argv if arg != "--e2e"]
-    names = names or list(SCENARIOS)
+    names = names or list(SCENARIOS) + (["gpu"] if provider == "kubernetes" else [])
+    if provider == "kubernetes" and (why := _no_cluster()):
+        print(NO_CLUSTER.format(why=why), file=sys.stderr)
+        return 2
     server = os.environ.get("LAINO_SERVER", "127.0.0.1:50661")
-    home, own = _ensure_server(server)
+    home, own = _ensure_server(server, provider)
     results: dict[str, str] = {}
     try:
         for name in names:
             print(f"== {provider} {name}", flush=True)
+            if name == "gpu" and _gpu_nodes() == 0:
+                results[name] = "ok   no GPU is present: no node offers nvidia.com/gpu"
+                print(results[name], flush=True)
+                continue
             try:
                 job = run(server, provider, name)
             except AssertionError as err:
@@ -242,24 +315,34 @@ def main(argv: list[str]) -> int:
         print("\ncriteria: terminal within 15 s, lines shown live, expected state, nothing left")
         for name, result in results.items():
             print(f"  {name:12} {result}")
-        if home is not None:
-            left = containers(f"laino.installation={(home / 'installation').read_text()}")
-            print(f"  containers of this installation left behind: {len(left)}")
+        if home is not None and provider in LEFT:
+            left = LEFT[provider](f"laino.installation={(home / 'installation').read_text()}")
+            print(f"  workers of this installation left behind: {len(left)}")
             failed += ["leftovers"] if left else []
     print(f"{len(names) - len(failed)} of {len(names)} as expected", flush=True)
     return 1 if failed else 0
 
 
-def _ensure_server(server: str) -> tuple[Path | None, subprocess.Popen[bytes] | None]:
+def _ensure_server(
+    server: str, provider: str
+) -> tuple[Path | None, subprocess.Popen[bytes] | None]:
     """The server at `server`, or one of our own there when none answers."""
     if _serving(server):
         return None, None
     home = Path(tempfile.mkdtemp(prefix="laino-scenarios-"))
     print(f"starting a server on {server} (home {home})")
+    args = [LAINO, "server", "--home", str(home), "--listen", server]
+    if provider == "kubernetes":
+        port = server.rsplit(":", 1)[1]
+        host = os.environ.get("LAINO_ADVERTISE") or interface_address()
+        if host is None:
+            raise SystemExit("set LAINO_ADVERTISE to an address of this machine that pods reach")
+        advertise = host if ":" in host else f"{host}:{port}"
+        namespace = os.environ.get("LAINO_K8S_NAMESPACE", "default")
+        args = [*args[:-1], f"0.0.0.0:{port}", "--advertise", advertise]
+        args += ["--k8s-namespace", namespace]
     log = open(home / "server.log", "wb")  # noqa: SIM115
-    own = subprocess.Popen(
-        [LAINO, "server", "--home", str(home), "--listen", server], stdout=log, stderr=log
-    )
+    own = subprocess.Popen(args, stdout=log, stderr=log)
     deadline = time.monotonic() + 10
     while not _serving(server):
         assert time.monotonic() < deadline and own.poll() is None, "the server did not start"
