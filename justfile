@@ -109,3 +109,38 @@ job-docker-all: worker-image
 # no container of this run's server left behind.
 e2e-docker: worker-image
     {{py}} -m tests.scenarios docker --e2e
+
+# Kubernetes jobs through the real CLI, on the cluster KUBECONFIG (or ~/.kube/config) names,
+# in $LAINO_K8S_NAMESPACE [default]; the cluster must have laino/worker:VERSION (kind load
+# docker-image, or LAINO_WORKER_IMAGE from a registry). Without a cluster they stop at once.
+job-k8s-hello: setup
+    {{py}} -m tests.scenarios kubernetes hello
+
+job-k8s-cpu: setup
+    {{py}} -m tests.scenarios kubernetes cpu
+
+# Within its limit (SUCCEEDED), then past it (FAILED, out of memory).
+job-k8s-memory: setup
+    {{py}} -m tests.scenarios kubernetes memory memory-oom
+
+job-k8s-data: setup
+    {{py}} -m tests.scenarios kubernetes data
+
+job-k8s-build: setup
+    {{py}} -m tests.scenarios kubernetes build
+
+job-k8s-ml: setup
+    {{py}} -m tests.scenarios kubernetes ml
+
+# Asks for nvidia.com/gpu and prints the GPUs it gets, or says no GPU is present.
+job-k8s-gpu: setup
+    {{py}} -m tests.scenarios kubernetes gpu
+
+job-k8s-all: setup
+    {{py}} -m tests.scenarios kubernetes
+
+# Every Kubernetes job, then the criteria of e2e-docker: terminal in 15 s, live logs, the
+# expected state, and no pod or Secret of the run left behind.
+e2e-k8s: setup
+    {{py}} -m tests.scenarios kubernetes --e2e
+

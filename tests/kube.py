@@ -1,11 +1,12 @@
 """A fake Kubernetes for the tests, since no real cluster can run on these machines.
 
 `FakeCluster` is kmock's stateful API server, on a thread of its own, with what kmock lacks
-filled in here, openly: access reviews answered from `denied`, the namespace served, pod logs
-served from what the fake kubelet captured. `FakeKubelet` plays the node, which kmock has none
-of: it runs each new pod's agent as a local process, with the pod's env and its Secret volume
-mapped into a folder, and writes the pod's phase back as a kubelet would. It pulls no images
-(it "has" only `images`) and enforces no cpu or memory limits.
+filled in here, openly: RBAC (`denied` requests get 403, and access reviews say so), the
+namespace, pod logs from what the fake kubelet captured, and /version/. `FakeKubelet` plays
+the node, which kmock has none of: it runs each new pod's agent as a local process, with the
+pod's env and its Secret volume mapped into a folder, and writes the pod's phase back as a
+kubelet would. It pulls no images (it "has" only `images`) and enforces no cpu or memory
+limits.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from kubernetes.client.exceptions import ApiException
 AGENT = str(Path(sys.executable).parent / "laino-agent")
 LOG_PATH = re.compile(r"/api/v1/namespaces/[^/]+/pods/([^/]+)/log")
 REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+VERSION = {
+    **{key: "" for key in ("buildDate", "compiler", "gitCommit", "gitTreeState", "goVersion")},
+    **{"major": "1", "minor": "34", "gitVersion": "v1.34.0", "platform": "linux/amd64"},
+}
 VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
@@ -92,6 +97,8 @@ class FakeCluster:
                 "metadata": {"name": self.namespace},
             }
             server["post", REVIEWS] << self._review
+            # The official client asks /version/, with a slash kmock does not serve.
+            server["get", "/version/"] << VERSION
             server["get", LOG_PATH] << self._log
             self._server, self.url = server, str(endpoint.url).rstrip("/")
             self._ready.set()

@@ -250,14 +250,14 @@ def _no_cluster() -> str:
     from kubernetes import client
 
     from laino.providers.base import ProviderError
-    from laino.providers.kubernetes import connect
+    from laino.providers.kubernetes import API_ERRORS, connect
 
     try:
         client.VersionApi(connect()).get_code(_request_timeout=5)
     except ProviderError as err:
         return str(err)
-    except Exception as err:
-        return f"the cluster does not answer: {err}"
+    except API_ERRORS as err:
+        return f"the cluster does not answer: {str(err).splitlines()[0]}"
     return ""
 
 

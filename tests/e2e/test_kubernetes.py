@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from kubernetes import client
 
 from tests import scenarios
-from tests.conftest import LAINO, TERMINAL, Server, assert_eventually
+from tests.conftest import LAINO, TERMINAL, Server, assert_eventually, free_port
 from tests.kube import FakeCluster, FakeKubelet
 
 K8S = ("--provider", "kubernetes")
@@ -158,3 +159,26 @@ def test_a_server_without_kubernetes_says_how_to_turn_it_on(tmp_path: Path) -> N
         running.stop()
     assert "provider 'kubernetes' is not enabled on this server" in done.stderr
     assert "--k8s-namespace" in done.stderr
+
+
+def test_the_k8s_recipes_run_on_a_cluster_and_stop_at_once_without_one(
+    tmp_path: Path, cluster: FakeCluster
+) -> None:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        "LAINO_K8S_NAMESPACE": cluster.namespace,
+        "LAINO_ADVERTISE": "127.0.0.1",
+        "LAINO_SERVER": f"127.0.0.1:{free_port()}",
+    }
+    recipe = [sys.executable, "-m", "tests.scenarios", "kubernetes"]
+    done = subprocess.run(
+        [*recipe, "hello", "gpu", "--e2e"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no GPU is present" in done.stdout  # the fake node has none
+    assert "workers of this installation left behind: 0" in done.stdout
+    env["KUBECONFIG"] = str(tmp_path / "absent")
+    done = subprocess.run(recipe, env=env, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 2
+    assert "no Kubernetes cluster to run on" in done.stderr and "KUBECONFIG" in done.stderr
