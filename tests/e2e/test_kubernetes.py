@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from kubernetes import client
 
+from laino.providers.base import WorkerSpec
+from laino.providers.kubernetes import KubernetesProvider
 from tests import scenarios
 from tests.conftest import LAINO, TERMINAL, Server, assert_eventually, free_port
 from tests.kube import FakeCluster, FakeKubelet
@@ -43,6 +46,7 @@ def k8s_server(tmp_path: Path, cluster: FakeCluster) -> Iterator[Server]:
     home.mkdir()
     running = Server(home, env={"KUBECONFIG": str(tmp_path / "kubeconfig")})
     running.flags.update({"k8s-namespace": cluster.namespace, "advertise": running.address})
+    running.flags.update({"reconcile-interval": 0.5, "reconcile-grace": 1})
     running.start()
     yield running
     running.stop()
@@ -105,6 +109,31 @@ def test_cancel_deletes_the_pod_and_its_secret(k8s_server: Server, cluster: Fake
     k8s_server.cli("job", "cancel", job_id, check=True)
     assert k8s_server.wait_state(job_id, TERMINAL)["state"] == "CANCELLED"
     assert_eventually(lambda: _objects(cluster, job_id) == [], timeout=10)
+
+
+def test_reconciler_removes_an_orphan_pod_and_its_secret(
+    k8s_server: Server, cluster: FakeCluster
+) -> None:
+    # What a crash between a pod's start and its record leaves: a pod of no known worker.
+    provider = KubernetesProvider(
+        cluster.api(),
+        installation=(k8s_server.home / "installation").read_text(),
+        namespace=cluster.namespace,
+        image="laino/nothing:1",
+        server="127.0.0.1:9",
+    )
+    spec = WorkerSpec(
+        name="laino-orphan-of-nobody",
+        worker_id=str(UUID(int=7)),
+        job_id="no-job",
+        attempt=1,
+        server="",
+        bootstrap_token="stale",
+        installation=provider.installation,
+    )
+    provider.start(spec)
+    assert _objects(cluster, "no-job") == ["laino-orphan-of-nobody", "laino-orphan-of-nobody-token"]
+    assert_eventually(lambda: _objects(cluster, "no-job") == [], timeout=10)
 
 
 @pytest.mark.parametrize("name", ["hello", "build"])
