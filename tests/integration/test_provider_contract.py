@@ -183,3 +183,13 @@ def test_docker_image_that_cannot_be_had_is_a_permanent_error(
 ) -> None:
     with pytest.raises(PermanentProviderError, match=r"'laino/nothing:1' is not on the engine"):
         docker_provider.start(_spec("w10", image="laino/nothing:1"))
+
+
+def test_process_and_docker_workers_refuse_gpus_at_once(tmp_path: Path) -> None:
+    made = ProcessProvider(tmp_path, installation=INSTALLATION)
+    # No engine is asked: the refusal comes first.
+    docker_made = DockerProvider(installation=INSTALLATION, image="x", server="h:9", connect=None)  # type: ignore[arg-type]
+    for provider in (made, docker_made):
+        with pytest.raises(PermanentProviderError, match="gives jobs no GPUs; run GPU jobs with"):
+            provider.start(_spec("w11", gpus=1))
+    assert made.owned() == []
