@@ -353,3 +353,34 @@ def test_connect_reads_a_kubeconfig_and_says_what_is_missing(
     (tmp_path / "broken").write_text("clusters: [")
     with pytest.raises(PermanentProviderError, match="configuration cannot be used"):
         connect(str(tmp_path / "broken"))
+
+
+MODELS = {
+    "ServiceAccount": client.V1ServiceAccount,
+    "Role": client.V1Role,
+    "RoleBinding": client.V1RoleBinding,
+    "Service": client.V1Service,
+    "Deployment": client.V1Deployment,
+}
+
+
+@pytest.mark.parametrize("name", ["role.yaml", "orchestrator.yaml"])
+def test_the_deployment_assets_are_valid_objects(name: str) -> None:
+    documents = list(yaml.safe_load_all((ROOT / "deploy/kubernetes" / name).read_text()))
+    for document in documents:
+        made = MODELS[document["kind"]].model_validate(document)
+        assert client.ApiClient().sanitize_for_serialization(made) == document
+
+
+def test_the_in_cluster_server_is_given_only_options_it_has() -> None:
+    from click.testing import CliRunner
+
+    from laino.cli.main import cli
+
+    documents = yaml.safe_load_all((ROOT / "deploy/kubernetes/orchestrator.yaml").read_text())
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    usage = CliRunner().invoke(cli, ["server", "--help"]).output
+    for arg in container["args"]:
+        assert arg.split("=")[0] in usage, arg
+    assert container["command"] == ["laino", "server"]
