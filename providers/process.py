@@ -112,9 +112,7 @@ class ProcessProvider:
         if record is None:
             return None
         pid = int(record["pid"])
-        if _start_time(pid) != record["started"] or not _session_members(pid):
-            return None
-        return pid
+        return pid if _lives(pid, record["started"]) else None
 
     def _read(self, name: str) -> dict[str, Any] | None:
         try:
@@ -147,6 +145,12 @@ def _start_time(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
+def _lives(pid: int, started: int | None) -> bool:
+    """Whether `pid` is still the process that started at `started`, and not a zombie."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z" and int(fields[19]) == started
+
+
 def _session_members(sid: int) -> list[int]:
     """Live (non-zombie) processes whose session id is `sid`."""
     members = []
@@ -161,11 +165,14 @@ def _session_members(sid: int) -> list[int]:
 def _end_session(sid: int, grace: float) -> None:
     """SIGTERM every process of the session, then SIGKILL whatever is left after the grace."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        for pid in _session_members(sid):
+        # Finding members reads all of /proc: do it once per signal, then watch only them. The
+        # next round's search finds anything forked meanwhile.
+        members = {pid: _start_time(pid) for pid in _session_members(sid)}
+        if not members:
+            return
+        for pid in members:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + wait
-        while _session_members(sid) and time.monotonic() < deadline:
+        while any(_lives(pid, t) for pid, t in members.items()) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if not _session_members(sid):
-            return
