@@ -42,7 +42,7 @@ class _ApiServer(kmock.KubernetesEmulator):  # type: ignore[misc]
     """kmock, with RBAC as a real server has it: `denied` requests are refused with 403, and
     a SelfSubjectAccessReview is answered and not kept."""
 
-    denied: set[tuple[str, str]] = set()
+    denied: set[tuple[str, str]]  # the FakeCluster's own set, given before the first request
 
     async def _handle(self, request: Any) -> Any:
         if request.resource is None:
