@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import urllib3
 import yaml
@@ -25,28 +22,9 @@ from laino.providers.base import (
     Status,
     WorkerSpec,
 )
+from laino.providers.pods import CONTAINER, PodTemplate, observe, secret_name
 
-CONTAINER = "agent"
-AGENT_COMMAND = ["laino-agent"]
-# The token is a file from a Secret volume: never an env var that `kubectl get pod` shows.
-TOKEN_DIR = "/var/run/laino"
-TOKEN_KEY = "token"
-# The root filesystem is read-only: the job works, and keeps its home, in a scratch volume.
-SCRATCH = "/work"
-JOB_UID = 1000
-# The orchestrator enforces the job's timeout itself. The pod's own deadline is the backstop
-# for when it cannot, with room for pulling the image and registering.
-DEADLINE_MARGIN = 300
 CALL_TIMEOUT = 10
-NO_AGENT = 127
-# Waiting reasons that no amount of waiting fixes.
-BROKEN_WAITING = {
-    "ErrImagePull": "the image cannot be pulled",
-    "ImagePullBackOff": "the image cannot be pulled",
-    "InvalidImageName": "the image name is invalid",
-    "CreateContainerConfigError": "the container's configuration is invalid",
-    "CreateContainerError": "the container cannot be created",
-}
 # Every (verb, resource) the provider uses; deploy/kubernetes/role.yaml grants exactly these.
 PERMISSIONS = (
     ("create", "pods"),
@@ -80,19 +58,25 @@ class KubernetesProvider:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.installation = installation
-        self.namespace = namespace
-        self.image = image
-        self.server = server
-        self.service_account = service_account
-        self.node_selector = node_selector or {}
-        self.grace_seconds = grace_seconds
+        self.template = PodTemplate(
+            namespace=namespace,
+            image=image,
+            server=server,
+            service_account=service_account,
+            node_selector=node_selector or {},
+            grace_seconds=grace_seconds,
+        )
+
+    @property
+    def namespace(self) -> str:
+        return self.template.namespace
 
     def start(self, spec: WorkerSpec) -> Handle:
         with _api():
             try:
                 pod = self.core.create_namespaced_pod(
                     self.namespace,
-                    client.V1Pod.model_validate(self.manifest(spec)),
+                    client.V1Pod.model_validate(self.template.pod(spec)),
                     _request_timeout=CALL_TIMEOUT,
                 )
             except ApiException as err:
@@ -105,7 +89,7 @@ class KubernetesProvider:
             try:
                 self.core.create_namespaced_secret(
                     self.namespace,
-                    client.V1Secret.model_validate(self._secret(spec, pod)),
+                    client.V1Secret.model_validate(self.template.secret(spec, _meta(pod).uid)),
                     _request_timeout=CALL_TIMEOUT,
                 )
             except ApiException as err:
@@ -145,10 +129,10 @@ class KubernetesProvider:
 
     def destroy(self, handle: Handle) -> None:
         """Deletes the pod with the grace period, then its Secret; gone already is fine."""
-        grace = max(1, round(self.grace_seconds))
+        grace = max(1, round(self.template.grace_seconds))
         deletions = (
             (self.core.delete_namespaced_pod, handle.name),
-            (self.core.delete_namespaced_secret, _secret_name(handle.name)),
+            (self.core.delete_namespaced_secret, secret_name(handle.name)),
         )
         with _api():
             for delete, name in deletions:
@@ -205,99 +189,6 @@ class KubernetesProvider:
                     problems.append(f"no permission to {verb} {resource} in {self.namespace!r}")
         return problems
 
-    def manifest(self, spec: WorkerSpec) -> dict[str, Any]:
-        """The Pod: the agent alone in a restricted container, with the job's limits."""
-        limits: dict[str, str] = {}
-        if spec.cpu:
-            limits["cpu"] = f"{math.ceil(spec.cpu * 1000)}m"
-        if spec.memory_bytes:
-            limits["memory"] = str(spec.memory_bytes)
-        if spec.gpus:
-            limits["nvidia.com/gpu"] = str(spec.gpus)
-        env = {
-            **spec.env,
-            "LAINO_SERVER": self.server,
-            "LAINO_WORKER_ID": spec.worker_id,
-            "LAINO_TOKEN_FILE": f"{TOKEN_DIR}/{TOKEN_KEY}",
-            "HOME": SCRATCH,
-            "TMPDIR": "/tmp",
-        }
-        pod_spec: dict[str, Any] = {
-            "restartPolicy": "Never",
-            "terminationGracePeriodSeconds": max(1, round(self.grace_seconds)),
-            "enableServiceLinks": False,
-            # Only a worker given a service account of its own gets a token for the API.
-            "automountServiceAccountToken": bool(self.service_account),
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": JOB_UID,
-                "runAsGroup": JOB_UID,
-                "fsGroup": JOB_UID,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": CONTAINER,
-                    "image": spec.image or self.image,
-                    "command": AGENT_COMMAND,
-                    "workingDir": SCRATCH,
-                    "env": [{"name": k, "value": v} for k, v in env.items()],
-                    "resources": {"limits": limits, "requests": dict(limits)},
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "privileged": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                    "volumeMounts": [
-                        {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
-                        {"name": "scratch", "mountPath": SCRATCH},
-                        {"name": "tmp", "mountPath": "/tmp"},
-                    ],
-                }
-            ],
-            "volumes": [
-                {
-                    "name": "token",
-                    "secret": {"secretName": _secret_name(spec.name), "defaultMode": 0o440},
-                },
-                {"name": "scratch", "emptyDir": {}},
-                {"name": "tmp", "emptyDir": {}},
-            ],
-        }
-        if spec.timeout_seconds:
-            pod_spec["activeDeadlineSeconds"] = math.ceil(spec.timeout_seconds) + DEADLINE_MARGIN
-        if self.service_account:
-            pod_spec["serviceAccountName"] = self.service_account
-        if self.node_selector:
-            pod_spec["nodeSelector"] = dict(self.node_selector)
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": spec.name, "namespace": self.namespace, "labels": spec.labels},
-            "spec": pod_spec,
-        }
-
-    def _secret(self, spec: WorkerSpec, pod: client.V1Pod) -> dict[str, Any]:
-        metadata: dict[str, Any] = {
-            "name": _secret_name(spec.name),
-            "namespace": self.namespace,
-            "labels": spec.labels,
-        }
-        uid = _meta(pod).uid
-        if uid:
-            metadata["ownerReferences"] = [
-                {"apiVersion": "v1", "kind": "Pod", "name": spec.name, "uid": uid}
-            ]
-        token = base64.b64encode(spec.bootstrap_token.encode()).decode()
-        return {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": metadata,
-            "type": "Opaque",
-            "data": {TOKEN_KEY: token},
-        }
-
     def _adopt(self, name: str) -> client.V1Pod:
         pod: client.V1Pod = self.core.read_namespaced_pod(
             name, self.namespace, _request_timeout=CALL_TIMEOUT
@@ -307,50 +198,9 @@ class KubernetesProvider:
         return pod
 
 
-def observe(pod: client.V1Pod) -> Observed:
-    """The pod's phase and its container's state, as a status and a reason a user can act on."""
-    status = pod.status or client.V1PodStatus()
-    phase = status.phase or "Pending"
-    container = next(iter(status.container_statuses or []), None)
-    state = container.state if container is not None else None
-    if phase == "Pending":
-        waiting = state.waiting if state is not None else None
-        if waiting is not None and waiting.reason in BROKEN_WAITING:
-            why = f"{BROKEN_WAITING[waiting.reason]} ({waiting.reason})"
-            return Observed(Status.BROKEN, _with(why, waiting.message))
-        for condition in status.conditions or []:
-            if condition.type == "PodScheduled" and condition.status == "False":
-                return Observed(
-                    Status.RUNNING, _with("the pod cannot be scheduled", condition.message)
-                )
-        return Observed(Status.RUNNING, "the pod is pending")
-    if phase in ("Running", "Unknown"):
-        return Observed(Status.RUNNING)
-    terminated = state.terminated if state is not None else None
-    if status.reason == "DeadlineExceeded":
-        return Observed(Status.EXITED, "the pod's deadline (the job's timeout) passed")
-    if status.reason == "Evicted":
-        return Observed(Status.EXITED, _with("the pod was evicted", status.message))
-    if terminated is None:
-        return Observed(Status.EXITED, _with(f"the pod {phase.lower()}", status.message))
-    if terminated.reason == "OOMKilled":
-        return Observed(Status.EXITED, "out of memory: the kernel killed the pod at its limit")
-    if terminated.exit_code == NO_AGENT:
-        return Observed(Status.BROKEN, "the pod cannot start its agent: is laino in the image?")
-    return Observed(Status.EXITED, f"the agent exited with code {terminated.exit_code}")
-
-
 def _meta(pod: client.V1Pod) -> client.V1ObjectMeta:
     assert pod.metadata is not None, "the API server returned a pod without metadata"
     return pod.metadata
-
-
-def _with(reason: str, detail: str | None) -> str:
-    return f"{reason}: {detail}" if detail else reason
-
-
-def _secret_name(pod: str) -> str:
-    return f"{pod}-token"
 
 
 def connect(kubeconfig: str = "") -> client.ApiClient:

@@ -19,6 +19,7 @@ from kubernetes import client
 
 from laino.providers.base import PermanentProviderError, ProviderError, Status, WorkerSpec
 from laino.providers.kubernetes import PERMISSIONS, KubernetesProvider, connect
+from laino.providers.pods import PodTemplate
 from tests.kube import FakeCluster, container_status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,9 +66,7 @@ def _core(cluster: FakeCluster) -> client.CoreV1Api:
 
 
 def test_the_pod_manifest_is_a_valid_pod_and_restricted() -> None:
-    made = KubernetesProvider(
-        client.ApiClient(),
-        installation=INSTALLATION,
+    template = PodTemplate(
         namespace="jobs",
         image="laino/worker:test",
         server="laino.laino.svc:50051",
@@ -75,7 +74,7 @@ def test_the_pod_manifest_is_a_valid_pod_and_restricted() -> None:
         node_selector={"pool": "batch"},
     )
     spec = _spec(cpu=0.5, memory_bytes=256 * 2**20, gpus=1, timeout_seconds=60, env={"A": "b"})
-    manifest = made.manifest(spec)
+    manifest = template.pod(spec)
     # The client's models carry the API's schema: an unknown or mistyped field fails here,
     # and the round trip shows that nothing was dropped on the way.
     pod = client.V1Pod.model_validate(manifest)
@@ -103,7 +102,7 @@ def test_the_pod_manifest_is_a_valid_pod_and_restricted() -> None:
 
 
 def test_a_job_without_a_timeout_gets_no_pod_deadline(provider: KubernetesProvider) -> None:
-    assert "activeDeadlineSeconds" not in provider.manifest(_spec())["spec"]
+    assert "activeDeadlineSeconds" not in provider.template.pod(_spec())["spec"]
 
 
 def test_the_token_travels_in_a_secret_that_goes_with_the_pod(
@@ -128,8 +127,7 @@ def test_the_secret_names_its_pod_as_owner_when_the_server_gives_uids(
     provider: KubernetesProvider,
 ) -> None:
     # kmock gives objects no uid; a real API server always does.
-    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="p", uid="1234-uid"))
-    secret = provider._secret(_spec(), pod)
+    secret = provider.template.secret(_spec(), "1234-uid")
     (owner,) = secret["metadata"]["ownerReferences"]
     assert owner == {
         "apiVersion": "v1",
