@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
+from laino.providers import sessions
 from laino.providers.base import (
     NO_GPUS,
     Handle,
@@ -23,6 +18,7 @@ from laino.providers.base import (
     Status,
     WorkerSpec,
 )
+from laino.providers.forkserver import ForkServer, ForkServerError
 
 
 class ProcessProvider:
@@ -34,6 +30,7 @@ class ProcessProvider:
         self.state_dir = state_dir
         self.installation = installation
         self.grace_seconds = grace_seconds
+        self.forks = ForkServer(env=_agents_environment())
         state_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: WorkerSpec) -> Handle:
@@ -44,37 +41,20 @@ class ProcessProvider:
             return handle
         scratch = self._dir(spec.name)
         scratch.mkdir(exist_ok=True)
-        # The server's settings stay with the server; the agent's own (LAINO_AGENT_*) pass on.
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("LAINO_") or k.startswith("LAINO_AGENT_")
-        }
+        env = _agents_environment()
         env.update(spec.env)
-        env.update(LAINO_SERVER=spec.server, LAINO_WORKER_ID=spec.worker_id, LAINO_TOKEN_STDIN="1")
+        env.update(LAINO_SERVER=spec.server, LAINO_WORKER_ID=spec.worker_id)
+        # The token goes through the fork server's pipe: it never shows in /proc/PID/environ.
         try:
-            with open(self._log(spec.name), "ab") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "laino.providers.agent"],
-                    stdin=subprocess.PIPE,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=scratch,
-                    env=env,
-                    start_new_session=True,
-                )
-        except OSError as err:
-            raise ProviderError(f"cannot start the agent: {err}") from err
-        # The token goes through a pipe: it never shows in /proc/PID/environ.
-        assert proc.stdin is not None
-        proc.stdin.write(spec.bootstrap_token.encode() + b"\n")
-        proc.stdin.close()
-        record = {"pid": proc.pid, "started": _start_time(proc.pid), "labels": spec.labels}
+            pid, started = self.forks.spawn(
+                env=env, cwd=str(scratch), log=str(self._log(spec.name)), token=spec.bootstrap_token
+            )
+        except ForkServerError as err:
+            raise ProviderError(str(err)) from err
+        record = {"pid": pid, "started": started, "labels": spec.labels}
         tmp = self._record(spec.name).with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(self._record(spec.name))
-        # Reap the child when it exits, so it never lingers as a zombie.
-        threading.Thread(target=proc.wait, daemon=True).start()
         return handle
 
     def status(self, handle: Handle) -> Observed:
@@ -94,7 +74,7 @@ class ProcessProvider:
         # The agent may be dead while the job it ran lives on: end the session, not the leader.
         record = self._read(handle.name)
         if record is not None:
-            _end_session(int(record["pid"]), self.grace_seconds)
+            sessions.end(int(record["pid"]), self.grace_seconds)
         self._record(handle.name).unlink(missing_ok=True)
         self._log(handle.name).unlink(missing_ok=True)
         shutil.rmtree(self._dir(handle.name), ignore_errors=True)
@@ -112,7 +92,7 @@ class ProcessProvider:
         if record is None:
             return None
         pid = int(record["pid"])
-        return pid if _lives(pid, record["started"]) else None
+        return pid if sessions.lives(pid, record["started"]) else None
 
     def _read(self, name: str) -> dict[str, Any] | None:
         try:
@@ -131,48 +111,10 @@ class ProcessProvider:
         return self.state_dir / name
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # The command name may contain spaces and parentheses: split after the last ')'.
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def _start_time(pid: int) -> int | None:
-    fields = _stat(pid)
-    return int(fields[19]) if fields else None
-
-
-def _lives(pid: int, started: int | None) -> bool:
-    """Whether `pid` is still the process that started at `started`, and not a zombie."""
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z" and int(fields[19]) == started
-
-
-def _session_members(sid: int) -> list[int]:
-    """Live (non-zombie) processes whose session id is `sid`."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields and fields[0] != "Z" and int(fields[3]) == sid:
-                members.append(int(entry))
-    return members
-
-
-def _end_session(sid: int, grace: float) -> None:
-    """SIGTERM every process of the session, then SIGKILL whatever is left after the grace."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        # Finding members reads all of /proc: do it once per signal, then watch only them. The
-        # next round's search finds anything forked meanwhile.
-        members = {pid: _start_time(pid) for pid in _session_members(sid)}
-        if not members:
-            return
-        for pid in members:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while any(_lives(pid, t) for pid, t in members.items()) and time.monotonic() < deadline:
-            time.sleep(0.02)
+def _agents_environment() -> dict[str, str]:
+    """The server's settings stay with the server; the agent's own (LAINO_AGENT_*) pass on."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LAINO_") or k.startswith("LAINO_AGENT_")
+    }

@@ -257,7 +257,8 @@ def _token() -> str:
     return os.environ.get("LAINO_BOOTSTRAP_TOKEN", "")
 
 
-def main() -> int:
+def main(token: str | None = None) -> int:
+    """Runs the agent set up by its environment; the token, if not given, as that says."""
     fmt = os.environ.get("LAINO_LOG_FORMAT", "text")
     logfmt.configure("agent", fmt if fmt in logfmt.FORMATS else "text")
     logfmt.bind(worker=os.environ["LAINO_WORKER_ID"])
@@ -269,7 +270,7 @@ def main() -> int:
     agent = Agent(
         os.environ["LAINO_SERVER"],
         os.environ["LAINO_WORKER_ID"],
-        _token(),
+        _token() if token is None else token,
         orphan_seconds=float(os.environ.get("LAINO_AGENT_ORPHAN_SECONDS", "300")),
         tracing=tracing,
         traceparent=os.environ.get(TRACEPARENT_ENV, ""),

@@ -16,7 +16,8 @@ import pytest
 from laino.providers.base import PermanentProviderError, Provider, ProviderError, Status, WorkerSpec
 from laino.providers.docker import DockerProvider
 from laino.providers.kubernetes import KubernetesProvider
-from laino.providers.process import ProcessProvider, _session_members
+from laino.providers.process import ProcessProvider
+from laino.providers.sessions import members as session_members
 from tests.kube import FakeCluster, FakeKubelet
 
 INSTALLATION = f"test-{uuid4().hex[:8]}"
@@ -116,7 +117,7 @@ def test_process_second_start_keeps_the_first_agent_and_starts_no_twin(tmp_path:
         first = json.loads(record.read_text())["pid"]
         made.start(_spec("w6"))
         assert json.loads(record.read_text())["pid"] == first
-        assert _session_members(first) == [first]  # the first agent, still alive
+        assert session_members(first) == [first]  # the first agent, still alive
     finally:
         for handle in made.owned():
             made.destroy(handle)
@@ -127,9 +128,9 @@ def test_process_destroy_ends_the_whole_session(tmp_path: Path) -> None:
     handle = made.start(_spec("w5"))
     record = (tmp_path / f"{handle.name}.json").read_text()
     pid = int(record.split('"pid": ')[1].split(",")[0])
-    assert _session_members(pid)
+    assert session_members(pid)
     made.destroy(handle)
-    assert _session_members(pid) == []
+    assert session_members(pid) == []
 
 
 @pytest.fixture
@@ -193,3 +194,54 @@ def test_process_and_docker_workers_refuse_gpus_at_once(tmp_path: Path) -> None:
         with pytest.raises(PermanentProviderError, match="gives jobs no GPUs; run GPU jobs with"):
             provider.start(_spec("w11", gpus=1))
     assert made.owned() == []
+
+
+def test_process_agents_outlive_their_fork_server_and_a_dead_one_is_replaced(
+    tmp_path: Path,
+) -> None:
+    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
+    try:
+        first = made.start(_spec("w12"))
+        forks = made.forks.proc
+        assert forks is not None
+        forks.kill()
+        forks.wait()
+        assert made.status(first).status == Status.RUNNING
+        second = made.start(_spec("w13"))
+        assert made.status(second).status == Status.RUNNING
+        assert made.forks.proc is not None and made.forks.proc.pid != forks.pid
+    finally:
+        for handle in made.owned():
+            made.destroy(handle)
+
+
+def test_process_fork_server_leaves_with_the_orchestrator_and_its_agents_stay(
+    tmp_path: Path,
+) -> None:
+    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
+    try:
+        handle = made.start(_spec("w14"))
+        forks = made.forks.proc
+        assert forks is not None and forks.stdin is not None
+        forks.stdin.close()  # as the orchestrator's exit closes it
+        assert forks.wait(timeout=5) == 0
+        assert made.status(handle).status == Status.RUNNING
+    finally:
+        for handle in made.owned():
+            made.destroy(handle)
+
+
+def test_process_agent_shows_neither_its_token_nor_the_servers_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAINO_DATABASE", "postgresql://laino:s3cret@db/laino")
+    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
+    try:
+        handle = made.start(_spec("w15"))
+        pid = json.loads((tmp_path / f"{handle.name}.json").read_text())["pid"]
+        for view in ("environ", "cmdline"):
+            shown = Path(f"/proc/{pid}/{view}").read_bytes()
+            assert b"t0ken-never-shown" not in shown and b"s3cret" not in shown
+    finally:
+        for handle in made.owned():
+            made.destroy(handle)
