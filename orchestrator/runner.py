@@ -52,6 +52,8 @@ class SagaRunner:
     agent_address: str
     tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    # When this runner learnt that a worker registered (see _await_registration).
+    registered: dict[UUID, float] = field(default_factory=dict)
 
     async def run(self) -> None:
         try:
@@ -180,7 +182,10 @@ class SagaRunner:
                 self.jobs.assign(job.id, job.attempt)
                 self.workers.mark_busy(worker.id)
             else:
-                await self._check_heartbeat(job)
+                # Registered through another server, whose word that the stream is open has not
+                # come yet: the silence counts from the registration, not from this runner's start.
+                since = self.registered.setdefault(worker.id, time.monotonic())
+                await self._check_heartbeat(job, since=since)
         else:
             await self._step_failed(job, PROVISION, f"the worker is {worker.state}", retryable=True)
 
@@ -194,9 +199,9 @@ class SagaRunner:
             self.sagas.save(saga)
         await self._check_heartbeat(job)
 
-    async def _check_heartbeat(self, job: JobView) -> None:
+    async def _check_heartbeat(self, job: JobView, *, since: float = 0.0) -> None:
         assert job.worker_id is not None
-        silent = self.sessions.silent_for(job.worker_id, self.started)
+        silent = self.sessions.silent_for(job.worker_id, max(self.started, since))
         if silent > self.settings.heartbeat_timeout:
             message = f"worker lost: no heartbeat for {silent:.1f}s"
             self.workers.mark_lost(job.worker_id, message)
@@ -277,6 +282,7 @@ class SagaRunner:
             handle = Handle(provider.name, worker_name(job.id, attempt))
             await asyncio.to_thread(provider.destroy, handle)
         self.sessions.forget(worker_id)
+        self.registered.pop(worker_id, None)
         self.workers.mark_terminated(worker_id)
 
     def _begin(self, job_id: UUID, step: str, attempt: int) -> None:
