@@ -41,7 +41,11 @@ def cli() -> None:
     "--register-timeout", type=float, default=None, help="Seconds a worker has to register."
 )
 @click.option("--max-attempts", type=int, default=None, help="Default attempts per job.")
-@click.option("--advertise", default=None, help="HOST:PORT that workers dial [from --listen].")
+@click.option(
+    "--advertise",
+    default=None,
+    help="HOST:PORT that workers dial [from --listen]; several, comma-separated, to fail over.",
+)
 @click.option("--worker-image", default=None, help="Docker workers' image [laino/worker:VERSION].")
 @click.option(
     "--reconcile-interval", type=float, default=None, help="Seconds between orphan sweeps [15]."

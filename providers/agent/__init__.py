@@ -87,10 +87,14 @@ class Agent:
                     await asyncio.wait_for(self.task, 10)
 
     async def _serve(self) -> int:
-        async with grpc.aio.insecure_channel(self.server, options=RECONNECT) as channel:
-            stub = rpc.WorkerServiceStub(channel)
-            delay, outage = 0.05, False
-            while not self.stopping:
+        # Several servers (HOST:PORT,HOST:PORT): a failed attempt moves on to the next one,
+        # and any of them takes the session, since all share the database.
+        addresses = [a.strip() for a in self.server.split(",") if a.strip()]
+        delay, outage, turn = 0.05, False, 0
+        while not self.stopping:
+            address = addresses[turn % len(addresses)]
+            async with grpc.aio.insecure_channel(address, options=RECONNECT) as channel:
+                stub = rpc.WorkerServiceStub(channel)
                 try:
                     if not self.session:
                         await self._register(stub)
@@ -101,17 +105,20 @@ class Agent:
                         self._abandon()
                         return 2
                     if not outage:
-                        log.warning("orchestrator unreachable (%s), retrying", err.code().name)
+                        log.warning(
+                            "orchestrator %s unreachable (%s), retrying", address, err.code().name
+                        )
                     outage = True
-                if time.monotonic() - self.last_heard < 1.0:
-                    delay, outage = 0.05, False
-                if time.monotonic() - self.last_heard > self.orphan_seconds:
-                    log.error("no orchestrator for %.0fs: giving up", self.orphan_seconds)
-                    self._abandon()
-                    return 3
-                if not self.stopping:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+                    turn += 1
+            if time.monotonic() - self.last_heard < 1.0:
+                delay, outage = 0.05, False
+            if time.monotonic() - self.last_heard > self.orphan_seconds:
+                log.error("no orchestrator for %.0fs: giving up", self.orphan_seconds)
+                self._abandon()
+                return 3
+            if not self.stopping:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
         return 0
 
     async def _register(self, stub: rpc.WorkerServiceStub) -> None:

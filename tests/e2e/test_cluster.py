@@ -183,6 +183,34 @@ def test_the_job_finishes_when_the_lease_holder_dies(pair: tuple[Server, Server]
     assert out == EXPECTED, err
 
 
+def test_a_worker_moves_to_the_next_server_when_the_one_it_dialled_dies(
+    tmp_path: Path, postgres_url: str, nats: Nats
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    b = Server(tmp_path / "b", database=postgres_url, nats=nats.url)
+    a = Server(tmp_path / "a", database=postgres_url, nats=nats.url)
+    a.flags["advertise"] = f"{b.address},{a.address}"  # B first: its agents start on B
+    a.start()
+    try:
+        assert_eventually(lambda: holds_lease(a), timeout=10)
+        b.start()
+        job_id = a.submit("sh", "-c", SCRIPT)
+        follower = a.popen_cli("job", "logs", "-f", job_id)
+        assert_eventually(lambda: "registered" in b.log())
+        a.wait_state(job_id, {"RUNNING"})
+        b.kill()
+        # Lost with B, the worker would be declared so after 3 s and the job run again.
+        done = a.wait_state(job_id, TERMINAL, timeout=30)
+        assert (done["state"], done["attempt"]) == ("SUCCEEDED", 1)
+        out, err = follower.communicate(timeout=30)
+        assert out == EXPECTED, err
+    finally:
+        for server in (a, b):
+            server.stop()
+            server.cleanup_workers()
+
+
 def health(server: Server) -> str:
     try:
         reply = health_pb2_grpc.HealthStub(server.channel).Check(
