@@ -1,5 +1,6 @@
-"""`just bench`: latency and log throughput on the embedded defaults, and the docker provider's
-cost over a raw container start; prints, asserts nothing."""
+"""`just bench`: latency and log throughput on the embedded defaults, the docker provider's cost
+over a raw container start, and jobs per second on each database with the CPU each part spent;
+prints, asserts nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -187,8 +190,29 @@ def batch(server: Server, count: int) -> tuple[float, float]:
     return submitted, time.perf_counter() - started
 
 
+def cpu_seconds(*comms: str, pid: int = 0) -> float:
+    """CPU used so far by `pid`, or by all processes named one of `comms`, with reaped children."""
+    total = 0
+    for entry in [str(pid)] if pid else os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except (FileNotFoundError, NotADirectoryError, ProcessLookupError):
+            continue
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+        if pid or name in comms:
+            total += sum(int(f) for f in fields.split()[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds() -> float:
+    """CPU the whole machine spent on anything but idling and waiting for I/O."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def throughput_by_database(count: int) -> None:
-    """Jobs per second through the whole lifecycle: SQLite, PostgreSQL, PostgreSQL with NATS."""
+    """Jobs per second through the whole lifecycle: SQLite, PostgreSQL, PostgreSQL with NATS;
+    and where the CPU went, per job."""
     postgres = Postgres(free_port())
     nats = Nats(free_port())
     try:
@@ -204,8 +228,18 @@ def throughput_by_database(count: int) -> None:
         for name, flags in setups:
             server = Server(Path(tempfile.mkdtemp(prefix="laino-bench-")), **flags)
             server.start()
+            assert server.proc is not None
+            meters: dict[str, Callable[[], float]] = {
+                "server": partial(cpu_seconds, pid=server.proc.pid),
+                "postgres": partial(cpu_seconds, "postgres"),
+                "nats": partial(cpu_seconds, "nats-server"),
+                "this client": partial(cpu_seconds, pid=os.getpid()),
+                "machine": busy_seconds,
+            }
+            before = {part: meter() for part, meter in meters.items()}
             try:
                 submitted, total = batch(server, count)
+                used = {part: meter() - before[part] for part, meter in meters.items()}
             finally:
                 server.stop()
                 server.cleanup_workers()
@@ -213,6 +247,10 @@ def throughput_by_database(count: int) -> None:
                 f"{f'{count} true jobs, {name}':44} {count / total:7.1f} jobs/s"
                 f"   (submitting {count / submitted:,.0f}/s; all ended after {total:.1f} s)"
             )
+            # The rest is mostly the agents (forked warm) and the jobs' own processes.
+            rest = used.pop("machine") - sum(used.values())
+            parts = [f"{part} {seconds * 1000 / count:.0f}" for part, seconds in used.items()]
+            print(f"{'  CPU ms per job':44} {', '.join(parts)}, the rest {rest * 1000 / count:.0f}")
     finally:
         postgres.destroy()
         nats.destroy()

@@ -105,9 +105,8 @@ class Agent:
                         self._abandon()
                         return 2
                     if not outage:
-                        log.warning(
-                            "orchestrator %s unreachable (%s), retrying", address, err.code().name
-                        )
+                        why = err.code().name
+                        log.warning("orchestrator unreachable at %s (%s), retrying", address, why)
                     outage = True
                     turn += 1
             if time.monotonic() - self.last_heard < 1.0:
