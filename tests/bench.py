@@ -193,10 +193,10 @@ def batch(server: Server, count: int) -> tuple[float, float]:
 def cpu_seconds(*comms: str, pid: int = 0) -> float:
     """CPU used so far by `pid`, or by all processes named one of `comms`, with reaped children."""
     total = 0
-    for entry in [str(pid)] if pid else os.listdir("/proc"):
+    for entry in [str(pid)] if pid else filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-        except (FileNotFoundError, NotADirectoryError, ProcessLookupError):
+        except (FileNotFoundError, ProcessLookupError):
             continue
         name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
         if pid or name in comms:
