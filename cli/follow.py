@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -78,21 +79,45 @@ class LogFollower:
         self.tail = tail
         self.progress = progress
         self.next_seq = 0
+        self.call: grpc.Future | None = None
+        self.interrupted = False
 
     def follow(self, *, live: bool) -> pb.LogsEnd:
         """Prints until the end (the job's end, when `live`); returns the final message.
 
         Interrupted, or cut off by a restarting server, it carries on from where it stopped.
+        Ctrl-C raises KeyboardInterrupt, as usual, but from here, between gRPC calls.
         """
+        self.interrupted = False
+        # A KeyboardInterrupt raised inside gRPC's own code can leave its call state half
+        # changed, and the next call (the cancel that Ctrl-C asks for) hang: the handler only
+        # cancels the stream, and the interrupt is raised below.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._interrupt) if main else None
+        try:
+            return self._follow(live)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        self.interrupted = True
+        if self.call is not None:
+            self.call.cancel()
+
+    def _follow(self, live: bool) -> pb.LogsEnd:
         out, err = sys.stdout, sys.stderr
         color = err.isatty()
         deadline = time.monotonic() + RETRY_FOR
-        while True:
+        while not self.interrupted:
             request = pb.StreamLogsRequest(
                 job_id=self.job_id, from_seq=self.next_seq, follow=live, tail=self.tail
             )
             try:
-                for item in self.stub.StreamLogs(request):
+                self.call = self.stub.StreamLogs(request)
+                if self.interrupted:  # Ctrl-C came while there was no call to cancel
+                    self.call.cancel()
+                for item in self.call:
                     if self.progress:
                         self.progress.stop()
                     if item.HasField("end"):
@@ -104,9 +129,14 @@ class LogFollower:
                     self.tail = 0
                     deadline = time.monotonic() + RETRY_FOR
             except grpc.RpcError as error:
+                if self.interrupted:
+                    break
                 if error.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+            finally:
+                self.call = None
+        raise KeyboardInterrupt
 
 
 def _print(lines: Sequence[pb.LogLine], out: TextIO, err: TextIO, color: bool) -> None:

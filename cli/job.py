@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 
 import click
@@ -126,12 +127,17 @@ def _follow(server: str, job_id: str) -> int:
     try:
         end = follower.follow(live=True)
     except KeyboardInterrupt:
-        # Like a foreground process: Ctrl-C stops the job, and we watch it go.
+        # Like a foreground process: Ctrl-C stops the job, and we watch it go. A second Ctrl-C
+        # before the cancel is sent must not leave the job running: it waits for the message.
         progress.stop()
-        click.echo(f"laino: cancelling job {job_id} (Ctrl-C again to detach)", err=True)
-        with contextlib.suppress(grpc.RpcError):  # it may have ended meanwhile
-            stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
+            with contextlib.suppress(grpc.RpcError):  # it may have ended meanwhile
+                stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        try:
+            click.echo(f"laino: cancelling job {job_id} (Ctrl-C again to detach)", err=True)
             end = follower.follow(live=True)
         except KeyboardInterrupt:
             click.echo(f"laino: detached; see `laino job get {job_id}`", err=True)

@@ -142,3 +142,19 @@ def test_ctrl_c_on_job_run_cancels_the_job_and_shows_how_it_ended(server: Server
     job_id = server.cli("job", "list", "-o", "json").stdout.split('"id": "')[1][:36]
     assert server.job(job_id)["state"] == "CANCELLED"
     assert_eventually(lambda: processes_with("sleep 4249") == [], timeout=10)
+
+
+def test_ctrl_c_again_detaches_while_the_job_is_being_stopped(server: Server) -> None:
+    # The job ignores SIGTERM: stopping it takes the cancel's whole grace period.
+    run = server.popen_cli("job", "run", "--", "sh", "-c", "trap '' TERM; echo up; sleep 4248")
+    assert run.stdout is not None and run.stderr is not None
+    assert run.stdout.readline() == "up\n"
+    run.send_signal(signal.SIGINT)
+    said = run.stderr.readline()
+    assert said.startswith("laino: cancelling job") and "Ctrl-C again to detach" in said
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=10) == 130
+    assert "laino: detached; see `laino job get" in run.stderr.read()
+    job_id = said.split()[3]
+    assert server.wait_state(job_id, {"CANCELLED"})["state"] == "CANCELLED"
+    assert_eventually(lambda: processes_with("sleep 4248") == [], timeout=10)
