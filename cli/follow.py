@@ -89,7 +89,7 @@ class LogFollower:
         Ctrl-C raises KeyboardInterrupt, as usual, but from here, between gRPC calls.
         """
         self.interrupted = False
-        # A KeyboardInterrupt raised inside gRPC's own code can leave its call state half
+        # A KeyboardInterrupt raised inside gRPC's own code may leave its call state half
         # changed, and the next call (the cancel that Ctrl-C asks for) hang: the handler only
         # cancels the stream, and the interrupt is raised below.
         main = threading.current_thread() is threading.main_thread()

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 import time
 from collections import deque
 
@@ -247,8 +246,6 @@ class Agent:
 
 
 def _token() -> str:
-    if os.environ.get("LAINO_TOKEN_STDIN"):
-        return sys.stdin.readline().strip()
     path = os.environ.get("LAINO_TOKEN_FILE")
     if path:
         # A provider may copy the file in just after the start: wait for it, whole, a while.
