@@ -87,13 +87,17 @@ class Agent:
 
     async def _serve(self) -> int:
         # Several servers (HOST:PORT,HOST:PORT): a failed attempt moves on to the next one,
-        # and any of them takes the session, since all share the database.
+        # and any of them takes the session, since all share the database. One channel each,
+        # for the agent's life, so gRPC's reconnect backoff paces the retries to each.
         addresses = [a.strip() for a in self.server.split(",") if a.strip()]
-        delay, outage, turn = 0.05, False, 0
-        while not self.stopping:
-            address = addresses[turn % len(addresses)]
-            async with grpc.aio.insecure_channel(address, options=RECONNECT) as channel:
-                stub = rpc.WorkerServiceStub(channel)
+        async with contextlib.AsyncExitStack() as stack:
+            stubs = []
+            for address in addresses:
+                channel = grpc.aio.insecure_channel(address, options=RECONNECT)
+                stubs.append(rpc.WorkerServiceStub(await stack.enter_async_context(channel)))
+            delay, outage, turn = 0.05, False, 0
+            while not self.stopping:
+                stub = stubs[turn % len(stubs)]
                 try:
                     if not self.session:
                         await self._register(stub)
@@ -104,19 +108,20 @@ class Agent:
                         self._abandon()
                         return 2
                     if not outage:
+                        where = addresses[turn % len(addresses)]
                         why = err.code().name
-                        log.warning("orchestrator unreachable at %s (%s), retrying", address, why)
+                        log.warning("orchestrator unreachable at %s (%s), retrying", where, why)
                     outage = True
                     turn += 1
-            if time.monotonic() - self.last_heard < 1.0:
-                delay, outage = 0.05, False
-            if time.monotonic() - self.last_heard > self.orphan_seconds:
-                log.error("no orchestrator for %.0fs: giving up", self.orphan_seconds)
-                self._abandon()
-                return 3
-            if not self.stopping:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                if time.monotonic() - self.last_heard < 1.0:
+                    delay, outage = 0.05, False
+                if time.monotonic() - self.last_heard > self.orphan_seconds:
+                    log.error("no orchestrator for %.0fs: giving up", self.orphan_seconds)
+                    self._abandon()
+                    return 3
+                if not self.stopping:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
         return 0
 
     async def _register(self, stub: rpc.WorkerServiceStub) -> None:
