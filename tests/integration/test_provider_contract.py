@@ -35,6 +35,15 @@ def provider(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Provide
 
 
 @pytest.fixture
+def process(tmp_path: Path) -> Iterator[ProcessProvider]:
+    """A process provider whose workers are all removed after the test."""
+    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
+    yield made
+    for handle in made.owned():
+        made.destroy(handle)
+
+
+@pytest.fixture
 def docker_provider(worker_image: str) -> Iterator[DockerProvider]:
     # No server listens there: the agent keeps retrying, which keeps the worker alive.
     made = DockerProvider(
@@ -109,18 +118,15 @@ def test_owned_lists_workers_with_their_labels(provider: Provider) -> None:
     assert owned.name == _spec("w4").name and owned.labels["laino.installation"] == INSTALLATION
 
 
-def test_process_second_start_keeps_the_first_agent_and_starts_no_twin(tmp_path: Path) -> None:
-    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
-    record = tmp_path / f"{_spec('w6').name}.json"
-    try:
-        made.start(_spec("w6"))
-        first = json.loads(record.read_text())["pid"]
-        made.start(_spec("w6"))
-        assert json.loads(record.read_text())["pid"] == first
-        assert session_members(first) == [first]  # the first agent, still alive
-    finally:
-        for handle in made.owned():
-            made.destroy(handle)
+def test_process_second_start_keeps_the_first_agent_and_starts_no_twin(
+    process: ProcessProvider,
+) -> None:
+    record = process.state_dir / f"{_spec('w6').name}.json"
+    process.start(_spec("w6"))
+    first = json.loads(record.read_text())["pid"]
+    process.start(_spec("w6"))
+    assert json.loads(record.read_text())["pid"] == first
+    assert session_members(first) == [first]  # the first agent, still alive
 
 
 def test_process_destroy_ends_the_whole_session(tmp_path: Path) -> None:
@@ -197,44 +203,35 @@ def test_process_and_docker_workers_refuse_gpus_at_once(tmp_path: Path) -> None:
 
 
 def test_process_agents_outlive_their_fork_server_and_a_dead_one_is_replaced(
-    tmp_path: Path,
+    process: ProcessProvider,
 ) -> None:
-    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
-    try:
-        first = made.start(_spec("w12"))
-        forks = made.forks.proc
-        assert forks is not None
-        forks.kill()
-        forks.wait()
-        assert made.status(first).status == Status.RUNNING
-        second = made.start(_spec("w13"))
-        assert made.status(second).status == Status.RUNNING
-        assert made.forks.proc is not None and made.forks.proc.pid != forks.pid
-    finally:
-        for handle in made.owned():
-            made.destroy(handle)
+    first = process.start(_spec("w12"))
+    forks = process.forks.proc
+    assert forks is not None
+    forks.kill()
+    forks.wait()
+    assert process.status(first).status == Status.RUNNING
+    second = process.start(_spec("w13"))
+    assert process.status(second).status == Status.RUNNING
+    assert process.forks.proc is not None and process.forks.proc.pid != forks.pid
 
 
 def test_process_fork_server_leaves_with_the_orchestrator_and_its_agents_stay(
-    tmp_path: Path,
+    process: ProcessProvider,
 ) -> None:
-    made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
-    try:
-        handle = made.start(_spec("w14"))
-        forks = made.forks.proc
-        assert forks is not None and forks.stdin is not None
-        forks.stdin.close()  # as the orchestrator's exit closes it
-        assert forks.wait(timeout=5) == 0
-        assert made.status(handle).status == Status.RUNNING
-    finally:
-        for handle in made.owned():
-            made.destroy(handle)
+    handle = process.start(_spec("w14"))
+    forks = process.forks.proc
+    assert forks is not None and forks.stdin is not None
+    forks.stdin.close()  # as the orchestrator's exit closes it
+    assert forks.wait(timeout=5) == 0
+    assert process.status(handle).status == Status.RUNNING
 
 
 def test_process_agent_shows_neither_its_token_nor_the_servers_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LAINO_DATABASE", "postgresql://laino:s3cret@db/laino")
+    # Made after the setting: the fork server takes its environment when the provider is made.
     made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
     try:
         handle = made.start(_spec("w15"))
