@@ -78,12 +78,20 @@ class ForkServer:
 
 def _fork(request: dict[str, Any]) -> int:
     """Forks one agent; in the child, never returns."""
+    # Told of before it leads its own session, an agent could not be found by its session
+    # (a destroy at once would miss it): the reply waits for the child's word.
+    ready, told = os.pipe()
     pid = os.fork()
     if pid:
+        os.close(told)
+        os.read(ready, 1)  # a byte once it leads its session; nothing if it died first
+        os.close(ready)
         return pid
     code = 70
     try:
+        os.close(ready)
         os.setsid()
+        os.write(told, b".")
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
