@@ -29,6 +29,7 @@ DOCKER_RUNS = 20
 OBSERVED_RUNS = 20
 BATCH = 500
 LINES = 1_000_000
+FLOOR_FORKS = 200
 
 
 def p95(values: list[float]) -> float:
@@ -204,6 +205,30 @@ def cpu_seconds(*comms: str, pid: int = 0) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def agents_seconds() -> float:
+    """CPU used so far by the fork server and its agents, with their jobs' reaped processes."""
+    total = 0.0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"laino.providers.forkserver" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                total += cpu_seconds(pid=int(entry))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def agent_floor(server: Server) -> None:
+    """What each process worker costs at the least: a fork of a warm agent, one gRPC call."""
+    command = [sys.executable, "-m", "tests.agent_floor", server.address, str(FLOOR_FORKS)]
+    child, parent = subprocess.run(
+        command, check=True, capture_output=True, text=True
+    ).stdout.split()
+    print(
+        f"{'warm fork, one gRPC call, exit (CPU)':44} {float(child):7.1f} ms"
+        f"   (+{float(parent):.1f} ms in the forking process, n={FLOOR_FORKS})"
+    )
+
+
 def busy_seconds() -> float:
     """CPU the whole machine spent on anything but idling and waiting for I/O."""
     ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
@@ -233,6 +258,7 @@ def throughput_by_database(count: int) -> None:
                 "server": partial(cpu_seconds, pid=server.proc.pid),
                 "postgres": partial(cpu_seconds, "postgres"),
                 "nats": partial(cpu_seconds, "nats-server"),
+                "agents": agents_seconds,
                 "this client": partial(cpu_seconds, pid=os.getpid()),
                 "machine": busy_seconds,
             }
@@ -247,7 +273,7 @@ def throughput_by_database(count: int) -> None:
                 f"{f'{count} true jobs, {name}':44} {count / total:7.1f} jobs/s"
                 f"   (submitting {count / submitted:,.0f}/s; all ended after {total:.1f} s)"
             )
-            # The rest is mostly the agents (forked warm) and the jobs' own processes.
+            # The rest: whatever else the machine did (the kernel, processes of no part above).
             rest = used.pop("machine") - sum(used.values())
             parts = [f"{part} {seconds * 1000 / count:.0f}" for part, seconds in used.items()]
             print(f"{'  CPU ms per job':44} {', '.join(parts)}, the rest {rest * 1000 / count:.0f}")
@@ -269,6 +295,7 @@ def main() -> None:
         first, total = api_latency(server)
         report("SubmitJob -> first line, warm client", first)
         report("SubmitJob -> terminal, warm client", total)
+        agent_floor(server)
         steady, overall = throughput(server)
         print(
             f"{'log throughput agent -> CLI (seq 1 1000000)':44} {steady:10,.0f} lines/s"
