@@ -228,7 +228,11 @@ def get(job_id: str, output: str, server: str) -> None:
 @reports_errors
 def logs(job_id: str, follow: bool, tail: int, server: str) -> None:
     """Print a job's output."""
-    LogFollower(jobs_stub(server), job_id, tail=tail).follow(live=follow)
+    try:
+        LogFollower(jobs_stub(server), job_id, tail=tail).follow(live=follow)
+    except KeyboardInterrupt:
+        # Like `tail -f`: Ctrl-C only stops the printing, quietly; the job runs on.
+        sys.exit(EXIT_CANCELLED)
 
 
 @job.command()

@@ -144,6 +144,22 @@ def test_ctrl_c_on_job_run_cancels_the_job_and_shows_how_it_ended(server: Server
     assert_eventually(lambda: processes_with("sleep 4249") == [], timeout=10)
 
 
+def test_ctrl_c_on_logs_follow_stops_following_quietly_and_leaves_the_job_running(
+    server: Server,
+) -> None:
+    job_id = server.cli("job", "submit", "--", "sh", "-c", "echo up; sleep 4247").stdout.strip()
+    follow = server.popen_cli("job", "logs", "-f", job_id)
+    assert follow.stdout is not None and follow.stderr is not None
+    assert follow.stdout.readline() == "up\n"
+    follow.send_signal(signal.SIGINT)
+    assert follow.wait(timeout=10) == 130
+    assert follow.stderr.read() == ""
+    assert server.job(job_id)["state"] == "RUNNING"
+    server.cli("job", "cancel", job_id)
+    assert server.wait_state(job_id, {"CANCELLED"})["state"] == "CANCELLED"
+    assert_eventually(lambda: processes_with("sleep 4247") == [], timeout=10)
+
+
 def test_ctrl_c_again_detaches_while_the_job_is_being_stopped(server: Server) -> None:
     # The job ignores SIGTERM: stopping it takes the cancel's whole grace period.
     run = server.popen_cli("job", "run", "--", "sh", "-c", "trap '' TERM; echo up; sleep 4248")
