@@ -91,6 +91,10 @@ def _fork(request: dict[str, Any]) -> int:
     try:
         os.close(ready)
         os.setsid()
+        # The forked image keeps the fork server's command line: `ps -e`, `top` and `pgrep`
+        # show this name instead, as they do for the agent of a container.
+        with open("/proc/self/comm", "w") as comm:
+            comm.write("laino-agent")
         os.write(told, b".")
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})

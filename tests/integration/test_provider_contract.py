@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,6 +226,14 @@ def test_process_fork_server_leaves_with_the_orchestrator_and_its_agents_stay(
     forks.stdin.close()  # as the orchestrator's exit closes it
     assert forks.wait(timeout=5) == 0
     assert process.status(handle).status == Status.RUNNING
+
+
+def test_process_agents_go_by_the_agents_name(process: ProcessProvider) -> None:
+    handle = process.start(_spec("w16"))
+    pid = json.loads((process.state_dir / f"{handle.name}.json").read_text())["pid"]
+    assert Path(f"/proc/{pid}/comm").read_text() == "laino-agent\n"
+    found = subprocess.run(["pgrep", "-x", "laino-agent"], capture_output=True, text=True)
+    assert str(pid) in found.stdout.split()
 
 
 def test_process_agent_shows_neither_its_token_nor_the_servers_settings(
