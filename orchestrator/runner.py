@@ -16,7 +16,7 @@ from laino.orchestrator.convert import spec_message
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
 from laino.orchestrator.jobs import State
 from laino.orchestrator.logstore import SYSTEM, LogStore
-from laino.orchestrator.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED
+from laino.orchestrator.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.views import Views
@@ -54,6 +54,9 @@ class SagaRunner:
     started: float = field(default_factory=time.monotonic)
     # When this runner learnt that a worker registered (see _await_registration).
     registered: dict[UUID, float] = field(default_factory=dict)
+    # Each open saga, as its task has it: that task alone changes it while this runner holds
+    # the lease, so it is read once, not before every step (see _saga).
+    held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
 
     async def run(self) -> None:
         try:
@@ -81,18 +84,18 @@ class SagaRunner:
             await asyncio.sleep(1.0)
         finally:
             self.tasks.pop(job_id, None)
+            self.held.pop(job_id, None)
             self.hub.changed(SAGAS)
 
     async def _step(self, job_id: UUID) -> bool:
         """Does the next thing the saga needs; returns True once the saga is finished."""
         job = self.jobs.get_job(job_id)
-        saga = self.sagas.get_saga(job_id)
+        saga = self._saga(job_id)
         if saga.finished:
             return True
         if job.state.terminal:
             with self.tracing.span("finish", parent=job.trace, outcome=job.state.value):
                 await self._compensate(job, job.attempt)
-                saga = self.sagas.get_saga(job_id)
                 saga.finish(job.state)
                 self.sagas.save(saga)
             log.info("job %s after %d attempt(s); its saga is finished", job.state, job.attempt)
@@ -151,7 +154,7 @@ class SagaRunner:
         except ProviderError as err:
             await self._step_failed(job, PROVISION, f"cannot start a worker: {err}", err.retryable)
             return
-        saga = self.sagas.get_saga(job.id)
+        saga = self._saga(job.id)
         saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
         self.sagas.save(saga)
 
@@ -193,8 +196,8 @@ class SagaRunner:
         """An assigned or running job: re-send until accepted, and watch the heartbeat."""
         if job.state == State.ASSIGNED and time.time() - job.updated_at > RESEND:
             self._send_run(job)
-        if job.state == State.RUNNING:
-            saga = self.sagas.get_saga(job.id)
+        saga = self._saga(job.id)
+        if job.state == State.RUNNING and saga.status(DISPATCH, job.attempt) == BEGUN:
             saga.succeed(DISPATCH, job.attempt, {})
             self.sagas.save(saga)
         await self._check_heartbeat(job)
@@ -224,7 +227,7 @@ class SagaRunner:
         await self._attempt_failed(job, message, retryable=retryable)
 
     async def _step_failed(self, job: JobView, step: str, message: str, retryable: bool) -> None:
-        saga = self.sagas.get_saga(job.id)
+        saga = self._saga(job.id)
         saga.fail(step, job.attempt, message, retryable=retryable)
         self.sagas.save(saga)
         await self._attempt_failed(job, message, retryable=retryable)
@@ -239,8 +242,8 @@ class SagaRunner:
 
     async def _compensate(self, job: JobView, attempt: int) -> None:
         """Undoes, latest first, every step of the attempt that began."""
-        for step in self.sagas.get_saga(job.id).to_compensate(attempt):
-            saga = self.sagas.get_saga(job.id)
+        saga = self._saga(job.id)
+        for step in saga.to_compensate(attempt):
             if saga.status(step, attempt) == COMPENSATION_FAILED:
                 continue
             saga.begin_compensation(step, attempt)
@@ -252,11 +255,9 @@ class SagaRunner:
                     else:
                         await self._destroy_worker(job, attempt)
             except ProviderError as err:
-                saga = self.sagas.get_saga(job.id)
                 saga.compensation_failed(step, attempt, str(err))
                 self._system_lines(job, [f"could not undo {step}: {err}"])
             else:
-                saga = self.sagas.get_saga(job.id)
                 saga.compensated(step, attempt)
             self.sagas.save(saga)
 
@@ -285,8 +286,17 @@ class SagaRunner:
         self.registered.pop(worker_id, None)
         self.workers.mark_terminated(worker_id)
 
+    def _saga(self, job_id: UUID) -> ExecutionSaga:
+        """The job's saga, read when its task first asks. Should another runner have changed it
+        meanwhile (a lease that moved and came back), the next save fails, the task ends, and
+        the next one reads it afresh."""
+        saga = self.held.get(job_id)
+        if saga is None:
+            saga = self.held[job_id] = self.sagas.get_saga(job_id)
+        return saga
+
     def _begin(self, job_id: UUID, step: str, attempt: int) -> None:
-        saga = self.sagas.get_saga(job_id)
+        saga = self._saga(job_id)
         if saga.status(step, attempt) != BEGUN:
             saga.begin(step, attempt)
             self.sagas.save(saga)
