@@ -51,4 +51,7 @@ def logs_topic(job_id: object) -> str:
     return f"logs:{job_id}"
 
 
+# A job was submitted, or a saga's task ended: the runner looks for sagas to drive.
 SAGAS = "sagas"
+# A job's event was recorded: the relay looks for events to publish.
+EVENTS = "events"

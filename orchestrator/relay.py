@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from laino.orchestrator.bus import Bus
 from laino.orchestrator.history import entry
-from laino.orchestrator.hub import SAGAS, Hub, wait
+from laino.orchestrator.hub import EVENTS, Hub, wait
 from laino.providers.tracing import TRACEPARENT
 
 log = logging.getLogger("laino.relay")
@@ -42,7 +42,7 @@ class EventRelay:
     traces: dict[str, str] = field(default_factory=dict)
 
     async def run(self) -> None:
-        with self.hub.watch(SAGAS) as wake:
+        with self.hub.watch(EVENTS) as wake:
             while True:
                 try:
                     for app in self.apps:

@@ -27,9 +27,10 @@ from laino.orchestrator.cluster import ClusterHub, ClusterSessions
 from laino.orchestrator.database import Database
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.health import Availability, watch
-from laino.orchestrator.hub import SAGAS, Hub, job_topic
+from laino.orchestrator.hub import EVENTS, SAGAS, Hub, job_topic
 from laino.orchestrator.inbox import Inbox
 from laino.orchestrator.interceptors import ErrorInterceptor
+from laino.orchestrator.jobs import Job
 from laino.orchestrator.lease import AdvisoryLease, FileLease, lead
 from laino.orchestrator.logstore import LogStore
 from laino.orchestrator.metrics import Metrics
@@ -159,7 +160,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     def wake(events: list[DomainEventProtocol[UUID]]) -> None:
         for event in events:
             hub.changed(job_topic(event.originator_id))
-        hub.changed(SAGAS)
+            if isinstance(event, Job.Submitted):  # type: ignore[attr-defined]
+                hub.changed(SAGAS)
+        hub.changed(EVENTS)
 
     def observe(events: list[DomainEventProtocol[UUID]]) -> None:
         wake(events)
