@@ -32,6 +32,7 @@ PROVISION = "provision_worker"
 DISPATCH = "dispatch_job"
 TICK = 0.5
 RESEND = 1.0
+LISTED_EVERY = 1.0
 
 
 @dataclass(kw_only=True, eq=False)
@@ -61,9 +62,14 @@ class SagaRunner:
     async def run(self) -> None:
         try:
             with self.hub.watch(SAGAS) as wake:
+                listed = 0.0
                 while True:
                     self.sagas.pull_and_process("Jobs")
-                    self.views.catch_up()
+                    if time.monotonic() - listed >= LISTED_EVERY:
+                        # The listing views follow close behind, so that a list after a busy
+                        # hour has little to catch up; the sagas' own, used below, each pass.
+                        self.views.catch_up()
+                        listed = time.monotonic()
                     for job_id in self.views.open_sagas():
                         if job_id not in self.tasks:
                             self.tasks[job_id] = asyncio.create_task(self._drive(job_id))

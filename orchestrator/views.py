@@ -146,6 +146,8 @@ class Views:
         ]
 
     def open_sagas(self) -> list[UUID]:
+        """Jobs whose saga is not finished; only the sagas' view is brought up to date for it."""
+        self._follow(self.sagas, self._sagas)
         with self.engine.connect() as conn:
             return [UUID(row[0]) for row in conn.execute(text("SELECT job_id FROM open_saga"))]
 
