@@ -43,8 +43,7 @@ class AgentGateway:
         trace = self.jobs.get_job(worker.job_id).trace if worker is not None else ""
         with self.tracing.span("register_worker", parent=trace, worker=str(worker_id)):
             session = self.workers.register(worker_id, request.bootstrap_token)
-        worker = self.workers.get_worker(worker_id)
-        assert worker is not None
+        assert worker is not None  # an unknown worker cannot register
         logfmt.bind(job=str(worker.job_id), worker=str(worker_id), trace=trace_id(trace))
         log.info("worker %s registered", worker.name)
         self.sessions.beat(worker_id)  # registering is contact: the heartbeat clock starts now
