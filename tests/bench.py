@@ -276,7 +276,8 @@ def throughput_by_database(count: int) -> None:
                 f"   (submitting {count / submitted:,.0f}/s; all ended after {total:.1f} s)"
             )
             # The rest: whatever else the machine did (the kernel, processes of no part above).
-            rest = used.pop("machine") - sum(used.values())
+            # Counters read a moment apart: a millisecond or two either way is noise.
+            rest = max(0.0, used.pop("machine") - sum(used.values()))
             parts = [f"{part} {seconds * 1000 / count:.0f}" for part, seconds in used.items()]
             print(f"{'  CPU ms per job':44} {', '.join(parts)}, the rest {rest * 1000 / count:.0f}")
     finally:
