@@ -1,0 +1,69 @@
+"""The saga runner against real stores, when another runner changed a saga behind its back."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
+from laino.orchestrator.database import Database
+from laino.orchestrator.hub import Hub
+from laino.orchestrator.jobs import State
+from laino.orchestrator.logstore import LogStore
+from laino.orchestrator.runner import PROVISION, SagaRunner
+from laino.orchestrator.saga import COMPENSATED
+from laino.orchestrator.sessions import Sessions
+from laino.orchestrator.settings import Settings
+from laino.orchestrator.spec import JobSpec
+from laino.orchestrator.views import Views
+from laino.providers.tracing import Tracing
+
+
+def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
+    tmp_path: Path,
+) -> None:
+    database = Database(tmp_path)
+    database.migrate()
+    engine = database.engine()
+    jobs = JobsApp(database.event_store("jobs"))
+    workers = WorkersApp(database.event_store("workers"), secret=b"k" * 32, token_ttl=60)
+    sagas = SagasApp(database.event_store("sagas"))
+    sagas.follow(jobs.name, jobs.notification_log)
+    # No provider is enabled: the job fails for good at its first step, with no agent to wait for.
+    runner = SagaRunner(
+        settings=Settings(home=tmp_path),
+        jobs=jobs,
+        workers=workers,
+        sagas=sagas,
+        views=Views(engine, jobs, workers, sagas),
+        logs=LogStore(engine, budget=1000),
+        providers={},
+        sessions=Sessions(),
+        hub=Hub(),
+        tracing=Tracing("laino-test", env={}),
+        installation="test",
+        agent_address="127.0.0.1:9",
+    )
+    job, _ = jobs.submit(JobSpec(command=["true"], provider="process"))
+    sagas.pull_and_process(jobs.name)
+
+    async def scenario() -> None:
+        runner._saga(job.id)  # this runner holds the saga; another one, with the lease meanwhile,
+        other = SagasApp(database.event_store("sagas"))  # fails its first step
+        saga = other.get_saga(job.id)
+        saga.begin(PROVISION, 1)
+        saga.fail(PROVISION, 1, "the other runner's attempt", retryable=True)
+        other.save(saga)
+        await runner._drive(job.id)  # its stale copy's save fails, and the task ends
+        await runner._drive(job.id)  # the next task, which the runner's pass starts
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+    ended = jobs.get_job(job.id)
+    assert ended.state == State.FAILED
+    assert ended.message == "provider 'process' is not enabled on this server"
+    saga = SagasApp(database.event_store("sagas")).get_saga(job.id)
+    assert saga.finished and saga.status(PROVISION, 1) == COMPENSATED
+    assert saga.order == [f"{PROVISION}#1"]  # the step begun by the other runner, once
