@@ -122,19 +122,17 @@ def test_owned_lists_workers_with_their_labels(provider: Provider) -> None:
 def test_process_second_start_keeps_the_first_agent_and_starts_no_twin(
     process: ProcessProvider,
 ) -> None:
-    record = process.state_dir / f"{_spec('w6').name}.json"
     process.start(_spec("w6"))
-    first = json.loads(record.read_text())["pid"]
+    first = _agent_pid(process, _spec("w6").name)
     process.start(_spec("w6"))
-    assert json.loads(record.read_text())["pid"] == first
+    assert _agent_pid(process, _spec("w6").name) == first
     assert session_members(first) == [first]  # the first agent, still alive
 
 
 def test_process_destroy_ends_the_whole_session(tmp_path: Path) -> None:
     made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
     handle = made.start(_spec("w5"))
-    record = (tmp_path / f"{handle.name}.json").read_text()
-    pid = int(record.split('"pid": ')[1].split(",")[0])
+    pid = _agent_pid(made, handle.name)
     assert session_members(pid)
     made.destroy(handle)
     assert session_members(pid) == []
@@ -230,7 +228,7 @@ def test_process_fork_server_leaves_with_the_orchestrator_and_its_agents_stay(
 
 def test_process_agents_go_by_the_agents_name(process: ProcessProvider) -> None:
     handle = process.start(_spec("w16"))
-    pid = json.loads((process.state_dir / f"{handle.name}.json").read_text())["pid"]
+    pid = _agent_pid(process, handle.name)
     assert Path(f"/proc/{pid}/comm").read_text() == "laino-agent\n"
     found = subprocess.run(["pgrep", "-x", "laino-agent"], capture_output=True, text=True)
     assert str(pid) in found.stdout.split()
@@ -244,10 +242,16 @@ def test_process_agent_shows_neither_its_token_nor_the_servers_settings(
     made = ProcessProvider(tmp_path, installation=INSTALLATION, grace_seconds=0.5)
     try:
         handle = made.start(_spec("w15"))
-        pid = json.loads((tmp_path / f"{handle.name}.json").read_text())["pid"]
+        pid = _agent_pid(made, handle.name)
         for view in ("environ", "cmdline"):
             shown = Path(f"/proc/{pid}/{view}").read_bytes()
             assert b"t0ken-never-shown" not in shown and b"s3cret" not in shown
     finally:
         for handle in made.owned():
             made.destroy(handle)
+
+
+def _agent_pid(made: ProcessProvider, name: str) -> int:
+    """The pid the process provider recorded for a worker's agent."""
+    pid: int = json.loads((made.state_dir / f"{name}.json").read_text())["pid"]
+    return pid
