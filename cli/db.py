@@ -11,7 +11,7 @@ import click
 from laino.cli.output import emit_json
 
 if TYPE_CHECKING:  # imported when used: SQLAlchemy would slow every CLI start
-    from laino.orchestrator.database import Database
+    from laino.orchestrator.store.database import Database
 
 database_option = click.option(
     "--database",
@@ -26,8 +26,8 @@ EXIT_BEHIND = 2
 
 
 def _database(database: str, home: str | None) -> Database:
-    from laino.orchestrator.database import Database
     from laino.orchestrator.settings import default_home
+    from laino.orchestrator.store.database import Database
 
     try:
         return Database(Path(home) if home else default_home(), database)

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from laino.orchestrator.bus import (
+from laino.orchestrator.cluster.bus import (
     DEAD_STREAM,
     DEAD_SUBJECT,
     EVENTS_STREAM,

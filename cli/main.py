@@ -63,11 +63,11 @@ def cli() -> None:
 @click.option("--k8s-node-selector", default=None, help="KEY=VALUE,… for worker pods.")
 def server(**options: object) -> None:
     """Run the orchestrator."""
-    from laino.orchestrator.bus import BusUnavailable
-    from laino.orchestrator.database import UnsupportedDatabase
+    from laino.orchestrator.cluster.bus import BusUnavailable
     from laino.orchestrator.providers import KubernetesRefused
     from laino.orchestrator.server import DatabaseUnavailable, SchemaMismatch, serve
     from laino.orchestrator.settings import Settings
+    from laino.orchestrator.store.database import UnsupportedDatabase
 
     settings = Settings.from_env(**options)
     refusals = (

@@ -16,10 +16,10 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import ProcessApplication
 from eventsourcing.utils import get_topic
 
-from laino.orchestrator.jobs import Job, State
-from laino.orchestrator.saga import ExecutionSaga
-from laino.orchestrator.spec import JobSpec
-from laino.orchestrator.workers import Worker, WorkerState
+from laino.orchestrator.domain.jobs import Job, State
+from laino.orchestrator.domain.saga import ExecutionSaga
+from laino.orchestrator.domain.spec import JobSpec
+from laino.orchestrator.domain.workers import Worker, WorkerState
 
 # Several orchestrators may change one aggregate at once; the loser of a race tries again.
 SAVE_ATTEMPTS = 5

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.hub import Hub, job_topic, logs_topic, wait
-from laino.orchestrator.logstore import Line, LogStore
+from laino.orchestrator.store.logstore import Line, LogStore
 
 # Fallback poll: notifications are only wake-ups, the stores decide what is sent.
 POLL = 1.0

@@ -10,8 +10,8 @@ from typing import Any
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
-from laino.orchestrator.saga import ExecutionSaga
-from laino.orchestrator.workers import Worker
+from laino.orchestrator.domain.saga import ExecutionSaga
+from laino.orchestrator.domain.workers import Worker
 
 HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "session_hash"}
 

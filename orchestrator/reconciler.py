@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.orchestrator.apps import WorkersApp, WorkerView
-from laino.orchestrator.workers import ACCOUNTED
+from laino.orchestrator.domain.workers import ACCOUNTED
 from laino.providers.base import LABEL_WORKER, Handle, Provider, ProviderError
 
 log = logging.getLogger("laino.reconciler")

@@ -11,16 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from laino.orchestrator.api.convert import spec_message
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
-from laino.orchestrator.convert import spec_message
+from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
+from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
-from laino.orchestrator.jobs import State
-from laino.orchestrator.logstore import SYSTEM, LogStore
-from laino.orchestrator.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.store.logstore import SYSTEM, LogStore
 from laino.orchestrator.views import Views
-from laino.orchestrator.workers import Worker, WorkerState, worker_name
 from laino.providers import logfmt
 from laino.providers.base import Handle, Provider, ProviderError, Status, WorkerSpec
 from laino.providers.tracing import TRACEPARENT_ENV, Tracing, trace_id

@@ -20,27 +20,27 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import text
 
-from laino.orchestrator.agents import AgentGateway
+from laino.orchestrator.api.agents import AgentGateway
+from laino.orchestrator.api.interceptors import ErrorInterceptor
+from laino.orchestrator.api.servicers import JobService, WorkerService
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
-from laino.orchestrator.bus import Bus
-from laino.orchestrator.cluster import ClusterHub, ClusterSessions
-from laino.orchestrator.database import Database
+from laino.orchestrator.cluster.bus import Bus
+from laino.orchestrator.cluster.health import Availability, watch
+from laino.orchestrator.cluster.inbox import Inbox
+from laino.orchestrator.cluster.lease import AdvisoryLease, FileLease, lead
+from laino.orchestrator.cluster.peers import ClusterHub, ClusterSessions
+from laino.orchestrator.cluster.relay import EventRelay
+from laino.orchestrator.domain.jobs import Job
 from laino.orchestrator.follow import Followers
-from laino.orchestrator.health import Availability, watch
 from laino.orchestrator.hub import EVENTS, SAGAS, Hub, job_topic
-from laino.orchestrator.inbox import Inbox
-from laino.orchestrator.interceptors import ErrorInterceptor
-from laino.orchestrator.jobs import Job
-from laino.orchestrator.lease import AdvisoryLease, FileLease, lead
-from laino.orchestrator.logstore import LogStore
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.providers import bridge_to_bind, kubernetes_checked, offered
 from laino.orchestrator.reconciler import Reconciler
-from laino.orchestrator.relay import EventRelay
 from laino.orchestrator.runner import SagaRunner
-from laino.orchestrator.servicers import JobService, WorkerService
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.store.database import Database
+from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
 from laino.v1 import laino_pb2 as pb

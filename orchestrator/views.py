@@ -9,9 +9,9 @@ from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine, text
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
-from laino.orchestrator.jobs import State
-from laino.orchestrator.saga import ExecutionSaga
-from laino.orchestrator.workers import WorkerState
+from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.domain.saga import ExecutionSaga
+from laino.orchestrator.domain.workers import WorkerState
 
 SECTION = 500
 

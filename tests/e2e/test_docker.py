@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from laino.orchestrator.workers import Worker, worker_name
+from laino.orchestrator.domain.workers import Worker, worker_name
 from laino.providers.base import WorkerSpec
 from laino.providers.docker import DockerProvider
 from tests import scenarios

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from laino.orchestrator.database import Database
-from laino.orchestrator.logstore import SYSTEM, LogStore
+from laino.orchestrator.store.database import Database
+from laino.orchestrator.store.logstore import SYSTEM, LogStore
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ import asyncio
 from pathlib import Path
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
-from laino.orchestrator.database import Database
+from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.domain.saga import COMPENSATED
+from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.hub import Hub
-from laino.orchestrator.jobs import State
-from laino.orchestrator.logstore import LogStore
 from laino.orchestrator.runner import PROVISION, SagaRunner
-from laino.orchestrator.saga import COMPENSATED
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
-from laino.orchestrator.spec import JobSpec
+from laino.orchestrator.store.database import Database
+from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
 

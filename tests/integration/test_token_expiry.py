@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from laino.orchestrator.apps import InvalidToken, WorkersApp
-from laino.orchestrator.workers import TokenExpired, TokenUsed
+from laino.orchestrator.domain.workers import TokenExpired, TokenUsed
 
 
 def _app(tmp_path: Path, ttl: float) -> WorkersApp:

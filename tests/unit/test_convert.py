@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from laino.orchestrator.convert import spec_from, spec_message
-from laino.orchestrator.spec import JobSpec
+from laino.orchestrator.api.convert import spec_from, spec_message
+from laino.orchestrator.domain.spec import JobSpec
 from laino.v1 import laino_pb2 as pb
 
 

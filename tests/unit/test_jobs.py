@@ -6,8 +6,8 @@ from uuid import uuid4
 
 import pytest
 
-from laino.orchestrator.jobs import IllegalTransition, Job, StaleAttempt, State
-from laino.orchestrator.spec import InvalidSpec, JobSpec
+from laino.orchestrator.domain.jobs import IllegalTransition, Job, StaleAttempt, State
+from laino.orchestrator.domain.spec import InvalidSpec, JobSpec
 
 
 def _running(**spec: object) -> Job:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from laino.orchestrator.saga import ExecutionSaga
+from laino.orchestrator.domain.saga import ExecutionSaga
 
 
 def test_compensates_every_begun_step_of_the_attempt_in_reverse() -> None:

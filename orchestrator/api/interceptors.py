@@ -10,12 +10,12 @@ import eventsourcing.persistence
 import grpc
 import sqlalchemy.exc
 
-from laino.orchestrator.agents import MalformedMessage
+from laino.orchestrator.api.agents import MalformedMessage
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
-from laino.orchestrator.health import Availability, DatabaseAway
-from laino.orchestrator.jobs import IllegalTransition
-from laino.orchestrator.spec import InvalidSpec
-from laino.orchestrator.workers import WorkerError
+from laino.orchestrator.cluster.health import Availability, DatabaseAway
+from laino.orchestrator.domain.jobs import IllegalTransition
+from laino.orchestrator.domain.spec import InvalidSpec
+from laino.orchestrator.domain.workers import WorkerError
 
 log = logging.getLogger("laino.api")
 

@@ -6,10 +6,10 @@ import json
 from uuid import UUID
 
 from laino.orchestrator.apps import JobNotFound, JobView, WorkerView
+from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.history import Entry
-from laino.orchestrator.jobs import State
-from laino.orchestrator.logstore import Line
-from laino.orchestrator.spec import JobSpec
+from laino.orchestrator.store.logstore import Line
 from laino.providers.tracing import trace_id
 from laino.v1 import laino_pb2 as pb
 

@@ -7,7 +7,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from laino.orchestrator.jobs import NAMESPACE
+from laino.orchestrator.domain.jobs import NAMESPACE
 
 BEGUN = "begun"
 SUCCEEDED = "succeeded"

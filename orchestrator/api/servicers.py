@@ -9,8 +9,8 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from laino.orchestrator import convert
-from laino.orchestrator.agents import AgentGateway
+from laino.orchestrator.api import convert
+from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history

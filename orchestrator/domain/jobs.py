@@ -8,7 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from laino.orchestrator.spec import JobSpec
+from laino.orchestrator.domain.spec import JobSpec
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://laino.dev/ids")
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, WorkersApp, WorkerView
-from laino.orchestrator.health import Availability
+from laino.orchestrator.cluster.health import Availability
+from laino.orchestrator.domain.jobs import StaleAttempt
 from laino.orchestrator.hub import Hub, job_topic, logs_topic
-from laino.orchestrator.jobs import StaleAttempt
-from laino.orchestrator.logstore import LogStore
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.sessions import Session, Sessions
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.store.logstore import LogStore
 from laino.providers import logfmt
 from laino.providers.tracing import Tracing, trace_id
 from laino.v1 import laino_pb2 as pb

@@ -16,7 +16,7 @@ from grpc_health.v1 import health
 from grpc_health.v1.health_pb2 import HealthCheckResponse
 from sqlalchemy import text
 
-from laino.orchestrator.bus import Bus
+from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.sessions import Sessions
 
 log = logging.getLogger("laino.health")

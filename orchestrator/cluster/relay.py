@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from sqlalchemy import Engine, text
 
-from laino.orchestrator.bus import Bus
+from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.history import entry
 from laino.orchestrator.hub import EVENTS, Hub, wait
 from laino.providers.tracing import TRACEPARENT

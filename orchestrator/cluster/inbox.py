@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from laino.orchestrator.apps import JobsApp, KeyConflict
-from laino.orchestrator.bus import DEAD_SUBJECT, Bus
+from laino.orchestrator.cluster.bus import DEAD_SUBJECT, Bus
+from laino.orchestrator.domain.spec import InvalidSpec, JobSpec
 from laino.orchestrator.settings import Settings
-from laino.orchestrator.spec import InvalidSpec, JobSpec
 from laino.providers.tracing import TRACEPARENT, Tracing
 
 log = logging.getLogger("laino.inbox")

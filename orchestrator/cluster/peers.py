@@ -19,7 +19,7 @@ import time
 from typing import Any
 from uuid import UUID
 
-from laino.orchestrator.bus import Bus
+from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.hub import Hub
 from laino.orchestrator.sessions import Session, Sessions
 from laino.v1 import laino_pb2 as pb
