@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from laino.orchestrator.api.convert import spec_message
+from laino.orchestrator import commands
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
@@ -24,7 +24,6 @@ from laino.orchestrator.views import Views
 from laino.providers import logfmt
 from laino.providers.base import Handle, Provider, ProviderError, Status, WorkerSpec
 from laino.providers.tracing import TRACEPARENT_ENV, Tracing, trace_id
-from laino.v1 import laino_pb2 as pb
 
 log = logging.getLogger("laino.runner")
 
@@ -218,10 +217,8 @@ class SagaRunner:
 
     def _send_run(self, job: JobView) -> None:
         assert job.worker_id is not None
-        spec = spec_message(job.spec)
         first_seq = self.logs.last_seq(str(job.id)) + 1
-        order = pb.RunJob(job_id=str(job.id), attempt=job.attempt, spec=spec, first_seq=first_seq)
-        self.sessions.send(job.worker_id, pb.ServerMessage(run=order))
+        self.sessions.send(job.worker_id, commands.run(job.id, job.attempt, job.spec, first_seq))
 
     async def _worker_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:
         """The worker died before registering: keep its last output, users need exactly that."""
@@ -272,8 +269,7 @@ class SagaRunner:
         grace = self.settings.cancel_grace
         if job.worker_id is None or not self.sessions.connected(job.worker_id):
             return
-        cancel = pb.CancelJob(job_id=str(job.id), grace_seconds=grace)
-        self.sessions.send(job.worker_id, pb.ServerMessage(cancel=cancel))
+        self.sessions.send(job.worker_id, commands.cancel(job.id, grace))
         deadline = time.monotonic() + grace + 5.0
         with self.hub.watch(job_topic(job.id)) as wake:
             while time.monotonic() < deadline:
@@ -283,7 +279,7 @@ class SagaRunner:
 
     async def _destroy_worker(self, job: JobView, attempt: int) -> None:
         worker_id = Worker.create_id(job.id, attempt)
-        self.sessions.send(worker_id, pb.ServerMessage(shutdown=pb.Shutdown()))
+        self.sessions.send(worker_id, commands.shutdown())
         provider = self.providers.get(job.spec.provider)
         if provider is not None:
             handle = Handle(provider.name, worker_name(job.id, attempt))

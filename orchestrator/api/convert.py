@@ -6,6 +6,7 @@ import json
 from uuid import UUID
 
 from laino.orchestrator.apps import JobNotFound, JobView, WorkerView
+from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.history import Entry
@@ -36,11 +37,6 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
         max_attempts=message.max_attempts,
         retry_on_failure=message.retry_on_failure,
     )
-
-
-def spec_message(spec: JobSpec) -> pb.JobSpec:
-    # JobSpec's fields are named as the message's, by design.
-    return pb.JobSpec(**spec.as_dict())
 
 
 def job_message(job: JobView) -> pb.Job:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from laino.orchestrator.api.convert import spec_from, spec_message
+from laino.orchestrator.api.convert import spec_from
+from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.spec import JobSpec
 from laino.v1 import laino_pb2 as pb
 
