@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 from laino.orchestrator.domain.jobs import Job, State
 from laino.orchestrator.domain.saga import ExecutionSaga
 from laino.orchestrator.domain.spec import JobSpec
-from laino.orchestrator.domain.workers import Worker, WorkerState
+from laino.orchestrator.domain.workers import LIVE, Worker, WorkerState
 
 # Several orchestrators may change one aggregate at once; the loser of a race tries again.
 SAVE_ATTEMPTS = 5
@@ -202,6 +202,8 @@ class WorkersApp(NotifyingApplication):
         worker = self._find(worker_id)
         if worker is None or not hmac.compare_digest(worker.session_hash, hash_token(session)):
             raise InvalidToken("unknown worker or wrong session token")
+        if worker.state not in LIVE:
+            raise InvalidToken(f"worker {worker.name} is {worker.state}: its session has ended")
         return self._view(worker)
 
     def get_worker(self, worker_id: UUID) -> WorkerView | None:

@@ -16,6 +16,8 @@ class Session:
 
     worker_id: UUID
     outbox: asyncio.Queue[pb.ServerMessage | None] = field(default_factory=asyncio.Queue)
+    # The highest seq the job's log may continue from; 0 until the stream's first batch.
+    next_seq: int = 0
 
 
 class Sessions:

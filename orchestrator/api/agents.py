@@ -10,7 +10,7 @@ from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, WorkersApp, WorkerView
 from laino.orchestrator.cluster.health import Availability
-from laino.orchestrator.domain.jobs import StaleAttempt
+from laino.orchestrator.domain.jobs import DISPATCHED, StaleAttempt, State
 from laino.orchestrator.hub import Hub, job_topic, logs_topic
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.sessions import Session, Sessions
@@ -21,6 +21,8 @@ from laino.providers.tracing import Tracing, trace_id
 from laino.v1 import laino_pb2 as pb
 
 log = logging.getLogger("laino.agents")
+# The largest integer a double holds exactly: JSON readers of the log (and SQL's bigint) agree.
+MAX_SEQ = 2**53
 
 
 @dataclass(kw_only=True, eq=False)
@@ -67,7 +69,9 @@ class AgentGateway:
         self.sessions.close(session)
         self.hub.changed(job_topic(worker.job_id))
 
-    def handle(self, worker: WorkerView, message: pb.AgentMessage) -> pb.ServerMessage | None:
+    def handle(
+        self, worker: WorkerView, session: Session, message: pb.AgentMessage
+    ) -> pb.ServerMessage | None:
         """Handles one message; returns the reply to send, if any."""
         self.sessions.beat(worker.id)
         kind = message.WhichOneof("msg")
@@ -81,27 +85,43 @@ class AgentGateway:
                 self.jobs.start_running(worker.job_id, worker.attempt)
             return None
         if kind == "logs":
-            return self._logs(worker, message.logs)
+            return self._logs(worker, session, message.logs)
         if kind == "finished":
             return self._finished(worker, message.finished)
         raise MalformedMessage(f"unexpected message {kind or '(empty)'} on an open stream")
 
-    def _logs(self, worker: WorkerView, batch: pb.LogBatch) -> pb.ServerMessage:
+    def _logs(self, worker: WorkerView, session: Session, batch: pb.LogBatch) -> pb.ServerMessage:
         self._check_job(worker, batch.job_id, batch.attempt)
         seqs = [line.seq for line in batch.lines]
-        if not seqs or seqs[0] < 1 or any(b <= a for a, b in itertools.pairwise(seqs)):
-            raise MalformedMessage("a log batch needs lines with increasing sequence numbers")
-        # Lines of an attempt that is no longer current are acknowledged and dropped.
-        if self.jobs.get_job(worker.job_id).attempt == worker.attempt:
-            rows = [(line.seq, int(line.stream), line.text) for line in batch.lines]
-            self.metrics.log_lines(*self.logs.append(batch.job_id, rows))
-            self.hub.changed(logs_topic(worker.job_id))
-        ack = pb.LogAck(job_id=batch.job_id, up_to_seq=seqs[-1])
-        return pb.ServerMessage(log_ack=ack)
+        if not seqs or seqs[0] < 1 or any(b != a + 1 for a, b in itertools.pairwise(seqs)):
+            raise MalformedMessage("a log batch needs lines numbered one after another from 1")
+        if seqs[-1] > MAX_SEQ:
+            raise MalformedMessage(f"sequence numbers end at {MAX_SEQ}")
+        job = self.jobs.get_job(worker.job_id)
+        ack = pb.ServerMessage(log_ack=pb.LogAck(job_id=batch.job_id, up_to_seq=seqs[-1]))
+        # Lines of an attempt that is over are acknowledged and dropped: the agent may be
+        # re-sending what it kept, and nothing may be added to an ended job's log.
+        if job.attempt != worker.attempt or job.state.terminal or job.state == State.RETRYING:
+            return ack
+        if job.state not in DISPATCHED:
+            raise MalformedMessage("no job was dispatched to this worker: it has no output")
+        if not session.next_seq:
+            session.next_seq = self.logs.last_seq(batch.job_id) + 1
+        # A batch starting past the log's end would hide the lines before it from followers.
+        if seqs[0] > session.next_seq:
+            raise MalformedMessage(f"the log continues at seq {session.next_seq}, not {seqs[0]}")
+        rows = [(line.seq, int(line.stream), line.text) for line in batch.lines]
+        self.metrics.log_lines(*self.logs.append(batch.job_id, rows))
+        session.next_seq = max(session.next_seq, seqs[-1] + 1)
+        self.hub.changed(logs_topic(worker.job_id))
+        return ack
 
     def _finished(self, worker: WorkerView, report: pb.JobFinished) -> pb.ServerMessage:
         self._check_job(worker, report.job_id, report.attempt)
-        trace = self.jobs.get_job(worker.job_id).trace
+        job = self.jobs.get_job(worker.job_id)
+        if job.attempt == worker.attempt and job.state in (State.QUEUED, State.PROVISIONING):
+            raise MalformedMessage("no job was dispatched to this worker: it has no exit")
+        trace = job.trace
         with (
             self.tracing.span("record_exit", parent=trace, exit_code=report.exit_code),
             contextlib.suppress(StaleAttempt),

@@ -130,7 +130,7 @@ class WorkerService(rpc.WorkerServiceServicer):
     ) -> None:
         try:
             async for message in requests:
-                reply = self.gateway.handle(worker, message)
+                reply = self.gateway.handle(worker, session, message)
                 if reply is not None:
                     session.outbox.put_nowait(reply)
         finally:

@@ -31,6 +31,8 @@ class State(StrEnum):
 
 TERMINAL = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED, State.TIMED_OUT})
 ENDINGS = frozenset({State.FAILED, State.CANCELLED})
+# Sent to a worker: its command may be running, and only then can it report lines or an exit.
+DISPATCHED = frozenset({State.ASSIGNED, State.RUNNING})
 
 ALLOWED: dict[State, frozenset[State]] = {
     State.QUEUED: frozenset({State.PROVISIONING}) | ENDINGS,
@@ -112,10 +114,16 @@ class Job(Aggregate):
     def record_exit(
         self, attempt: int, exit_code: int, *, timed_out: bool, cancelled: bool, error: str
     ) -> None:
-        """The agent's report of how the command ended; an ended job ignores it."""
+        """The agent's report of how the command ended; an ended job ignores it.
+
+        Only a dispatched job has a command that can have ended: a report before the dispatch
+        is refused, and one after the attempt was given up (RETRYING) is ignored.
+        """
         self._check_attempt(attempt)
-        if self.state.terminal:
+        if self.state.terminal or self.state == State.RETRYING:
             return
+        if self.state not in DISPATCHED:
+            raise IllegalTransition(f"a {self.state} job was not dispatched: it has no exit")
         if cancelled or self.cancel_requested:
             self._ended(State.CANCELLED, exit_code, "", "cancelled")
         elif timed_out:

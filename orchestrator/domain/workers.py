@@ -21,6 +21,8 @@ class WorkerState(StrEnum):
 
 
 GONE = frozenset({WorkerState.TERMINATED})
+# A worker whose session token still works: it registered and has not ended.
+LIVE = frozenset({WorkerState.REGISTERED, WorkerState.BUSY})
 # A worker in one of these states may rightly still exist at its provider.
 ACCOUNTED = frozenset(
     {WorkerState.PROVISIONING, WorkerState.REGISTERED, WorkerState.BUSY, WorkerState.TERMINATING}
