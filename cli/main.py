@@ -25,7 +25,15 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--listen", envvar="LAINO_LISTEN", default=None, help="HOST:PORT [127.0.0.1:50051].")
+@click.option(
+    "--listen", envvar="LAINO_LISTEN", default=None, help="The API's HOST:PORT [127.0.0.1:50051]."
+)
+@click.option(
+    "--agent-listen",
+    envvar="LAINO_AGENT_LISTEN",
+    default=None,
+    help="The agents' HOST:PORT [--listen's host, its port + 1].",
+)
 @click.option("--home", envvar="LAINO_HOME", default=None, help="Where the embedded state lives.")
 @click.option(
     "--database", envvar="LAINO_DATABASE", default=None, help="postgresql://… [SQLite in --home]."
@@ -44,7 +52,7 @@ def cli() -> None:
 @click.option(
     "--advertise",
     default=None,
-    help="HOST:PORT that workers dial [from --listen]; several, comma-separated, to fail over.",
+    help="HOST:PORT of the agent door that workers dial; several, comma-separated, to fail over.",
 )
 @click.option("--worker-image", default=None, help="Docker workers' image [laino/worker:VERSION].")
 @click.option(
@@ -65,12 +73,18 @@ def server(**options: object) -> None:
     """Run the orchestrator."""
     from laino.orchestrator.cluster.bus import BusUnavailable
     from laino.orchestrator.providers import KubernetesRefused
-    from laino.orchestrator.server import DatabaseUnavailable, SchemaMismatch, serve
+    from laino.orchestrator.server import (
+        AddressInUse,
+        DatabaseUnavailable,
+        SchemaMismatch,
+        serve,
+    )
     from laino.orchestrator.settings import Settings
     from laino.orchestrator.store.database import UnsupportedDatabase
 
     settings = Settings.from_env(**options)
     refusals = (
+        AddressInUse,
         UnsupportedDatabase,
         DatabaseUnavailable,
         SchemaMismatch,

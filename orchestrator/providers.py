@@ -40,7 +40,7 @@ def offered(
     settings: Settings,
     *,
     installation: str,
-    port: int,
+    agent_port: int,
     bridge: str | None,
     tracing: Tracing | None = None,
     metrics: Metrics | None = None,
@@ -60,22 +60,23 @@ def offered(
     def docker() -> Provider:
         from laino.providers.docker import HOST_ALIAS, DockerProvider
 
-        host = settings.listen.rsplit(":", 1)[0]
+        host = settings.agent_door.rsplit(":", 1)[0]
         server: str | None = None
         if settings.advertise:
             server = settings.advertise
         elif host in WILDCARD or (host in LOOPBACK and bridge):
-            server = f"{HOST_ALIAS}:{port}"
+            server = f"{HOST_ALIAS}:{agent_port}"
         elif host not in LOOPBACK:
-            server = f"{host}:{port}"
+            server = f"{host}:{agent_port}"
         return DockerProvider(
             installation=installation,
             image=settings.worker_image or f"laino/worker:{version('laino')}",
             server=server,
             unreachable=(
-                f"containers cannot reach this orchestrator: it listens on {host} only and found"
-                " no docker bridge (docker0) when it started. Start the engine before the server,"
-                " or give the server --listen 0.0.0.0:PORT or --advertise HOST:PORT"
+                f"containers cannot reach this orchestrator: its agent door listens on {host} only"
+                " and it found no docker bridge (docker0) when it started. Start the engine before"
+                " the server, or give the server --agent-listen 0.0.0.0:PORT or --advertise"
+                " HOST:PORT"
             ),
             grace_seconds=settings.cancel_grace,
         )
@@ -86,7 +87,7 @@ def offered(
     return Providers(factories)
 
 
-def kubernetes_checked(settings: Settings, *, installation: str, port: int) -> Provider:
+def kubernetes_checked(settings: Settings, *, installation: str, agent_port: int) -> Provider:
     """The Kubernetes provider, once its startup check found nothing missing."""
     try:
         from laino.providers.kubernetes import KubernetesProvider, connect
@@ -94,14 +95,14 @@ def kubernetes_checked(settings: Settings, *, installation: str, port: int) -> P
         message = f"the kubernetes provider needs pip install 'laino[kubernetes]' ({err})"
         raise KubernetesRefused(message) from err
 
-    host = settings.listen.rsplit(":", 1)[0]
+    host = settings.agent_door.rsplit(":", 1)[0]
     if settings.advertise:
         server = settings.advertise
     elif host not in LOOPBACK + WILDCARD:
-        server = f"{host}:{port}"
+        server = f"{host}:{agent_port}"
     else:
         raise KubernetesRefused(
-            f"worker pods cannot reach an orchestrator that listens on {host or '*'} without"
+            f"worker pods cannot reach an agent door that listens on {host or '*'} without"
             " --advertise: give --advertise HOST:PORT, an address pods can dial (in a cluster,"
             " the server's Service)"
         )
@@ -140,6 +141,6 @@ class KubernetesRefused(RuntimeError):
 
 
 def bridge_to_bind(settings: Settings) -> str | None:
-    """The docker bridge address to listen on too, when the server listens on loopback only."""
-    host = settings.listen.rsplit(":", 1)[0]
+    """The docker bridge address the agent door listens on too, when it is on loopback only."""
+    host = settings.agent_door.rsplit(":", 1)[0]
     return interface_address() if host in LOOPBACK and not settings.advertise else None

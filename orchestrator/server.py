@@ -49,12 +49,19 @@ from laino.v1 import laino_pb2_grpc as rpc
 log = logging.getLogger("laino.server")
 GAUGE_SECONDS = 1.0
 
+# The client door's services; the agent door serves WorkerService alone.
 SERVICE_NAMES = (
     pb.DESCRIPTOR.services_by_name["JobService"].full_name,
-    pb.DESCRIPTOR.services_by_name["WorkerService"].full_name,
     health.SERVICE_NAME,
     reflection.SERVICE_NAME,
 )
+OPTIONS = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+    # gRPC sets SO_REUSEPORT by default: a second server on a taken port would start and
+    # answer every other call.
+    ("grpc.so_reuseport", 0),
+]
 
 
 def _shared(engine: sqlalchemy.Engine, home: Path, name: str, size: int) -> str:
@@ -122,26 +129,23 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     tracing = Tracing("laino-server")
     metrics = Metrics(settings.metrics_listen)
 
-    server = grpc.aio.server(
-        interceptors=[ErrorInterceptor(availability)],
-        options=[
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.http2.min_ping_interval_without_data_ms", 5000),
-        ],
-    )
-    port = server.add_insecure_port(settings.listen)
+    server = grpc.aio.server(interceptors=[ErrorInterceptor(availability)], options=OPTIONS)
+    port = _listen(server, settings.listen, "--listen")
+    agent_door = grpc.aio.server(interceptors=[ErrorInterceptor(availability)], options=OPTIONS)
+    agent_port = _listen(agent_door, settings.agent_door, "--agent-listen")
     bridge = bridge_to_bind(settings)
     if bridge is not None:
-        # Containers reach the host through the bridge's gateway, never through its loopback.
+        # Containers reach the host through the bridge's gateway, never through its loopback;
+        # the bridge serves the agent door only, so no container can reach the client API.
         try:
-            server.add_insecure_port(f"{bridge}:{port}")
+            agent_door.add_insecure_port(f"{bridge}:{agent_port}")
         except RuntimeError as err:
-            log.warning("cannot listen on the docker bridge %s:%d: %s", bridge, port, err)
+            log.warning("cannot listen on the docker bridge %s:%d: %s", bridge, agent_port, err)
             bridge = None
     kubernetes = None
     if settings.k8s_namespace:
         kubernetes = await asyncio.to_thread(
-            kubernetes_checked, settings, installation=installation, port=port
+            kubernetes_checked, settings, installation=installation, agent_port=agent_port
         )
     health_servicer = health.aio.HealthServicer()
     await health_servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -197,11 +201,17 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         ),
         server,
     )
-    rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), server)
+    rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), agent_door)
     await server.start()
+    await agent_door.start()
     address = f"{settings.listen.rsplit(':', 1)[0]}:{port}"
-    also = f", and on {bridge}:{port} for containers" if bridge else ""
-    print(f"laino server listening on {address}{also} (home {home})", file=sys.stderr, flush=True)
+    agents = f"{settings.agent_door.rsplit(':', 1)[0]}:{agent_port}"
+    also = f" and {bridge}:{agent_port} for containers" if bridge else ""
+    print(
+        f"laino server listening on {address}, agents on {agents}{also} (home {home})",
+        file=sys.stderr,
+        flush=True,
+    )
     if metrics.enabled:
         host = settings.metrics_listen.rpartition(":")[0]
         print(f"metrics on http://{host}:{metrics.port}/metrics", file=sys.stderr, flush=True)
@@ -209,7 +219,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     providers = offered(
         settings,
         installation=installation,
-        port=port,
+        agent_port=agent_port,
         bridge=bridge,
         tracing=tracing,
         metrics=metrics,
@@ -230,7 +240,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             hub=hub,
             tracing=tracing,
             installation=installation,
-            agent_address=settings.agent_address(port),
+            agent_address=settings.agent_address(agent_port),
         )
         reconciler = Reconciler(
             workers=workers,
@@ -264,13 +274,22 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     watching.cancel()
     if gauging is not None:
         gauging.cancel()
-    await server.stop(grace=1.0)
+    await asyncio.gather(server.stop(grace=1.0), agent_door.stop(grace=1.0))
     with contextlib.suppress(asyncio.CancelledError):
         await leading
     if bus is not None:
         await bus.close()
     engine.dispose()
     tracing.shutdown()
+
+
+def _listen(server: grpc.aio.Server, address: str, flag: str) -> int:
+    try:
+        return server.add_insecure_port(address)
+    except RuntimeError:
+        raise AddressInUse(
+            f"cannot listen on {address} ({flag}): the address is in use, or not this machine's"
+        ) from None
 
 
 async def _gauge(views: Views, metrics: Metrics) -> None:
@@ -283,6 +302,10 @@ async def _gauge(views: Views, metrics: Metrics) -> None:
 
 class SchemaMismatch(RuntimeError):
     """The database's schema is not the one this code expects."""
+
+
+class AddressInUse(RuntimeError):
+    """A listener's address cannot be bound."""
 
 
 class DatabaseUnavailable(RuntimeError):

@@ -17,7 +17,10 @@ def default_home() -> Path:
 class Settings:
     """Every knob, with the embedded defaults; `from_env` reads LAINO_<NAME> overrides."""
 
+    # The client door: JobService, health and reflection.
     listen: str = "127.0.0.1:50051"
+    # The agent door (WorkerService only); empty: the host of `listen` and its port + 1.
+    agent_listen: str = ""
     home: Path = field(default_factory=default_home)
     # Empty: SQLite files in `home`. Else a postgresql:// URL.
     database: str = ""
@@ -62,10 +65,19 @@ class Settings:
             values["home"] = Path(str(values["home"]))
         return cls(**values)  # type: ignore[arg-type]
 
+    @property
+    def agent_door(self) -> str:
+        """Where the agent door listens: a port of its own, so agents never reach the API."""
+        if self.agent_listen:
+            return self.agent_listen
+        host, _, port = self.listen.rpartition(":")
+        return f"{host}:{int(port) + 1 if int(port) else 0}"
+
     def agent_address(self, bound_port: int) -> str:
+        """What local (process) workers dial: the agent door."""
         if self.advertise:
             return self.advertise
-        host = self.listen.rsplit(":", 1)[0]
+        host = self.agent_door.rsplit(":", 1)[0]
         if host in ("0.0.0.0", "[::]", ""):
             host = "127.0.0.1"
         return f"{host}:{bound_port}"

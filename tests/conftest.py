@@ -58,11 +58,19 @@ class Server:
         self.home = home
         self.env = {**os.environ, **(env or {})}
         self.address = f"127.0.0.1:{free_port()}"
-        self.flags = {"heartbeat-timeout": 3, "register-timeout": 10, **flags}
+        # The agent door, on a port of its own.
+        self.agent_address = f"127.0.0.1:{free_port()}"
+        self.flags = {
+            "heartbeat-timeout": 3,
+            "register-timeout": 10,
+            "agent-listen": self.agent_address,
+            **flags,
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self.channel = grpc.insecure_channel(self.address, options=RECONNECT)
         self.jobs = rpc.JobServiceStub(self.channel)
-        self.workers = rpc.WorkerServiceStub(self.channel)
+        self.agent_channel = grpc.insecure_channel(self.agent_address)
+        self.workers = rpc.WorkerServiceStub(self.agent_channel)
 
     def start(self) -> None:
         args = [LAINO, "server", "--home", str(self.home), "--listen", self.address]

@@ -333,13 +333,13 @@ def _ensure_server(
     print(f"starting a server on {server} (home {home})")
     args = [LAINO, "server", "--home", str(home), "--listen", server]
     if provider == "kubernetes":
-        port = server.rsplit(":", 1)[1]
+        agent_port = int(server.rsplit(":", 1)[1]) + 1
         host = os.environ.get("LAINO_ADVERTISE") or interface_address()
         if host is None:
             raise SystemExit("set LAINO_ADVERTISE to an address of this machine that pods reach")
-        advertise = host if ":" in host else f"{host}:{port}"
+        advertise = host if ":" in host else f"{host}:{agent_port}"
         namespace = os.environ.get("LAINO_K8S_NAMESPACE", "default")
-        args = [*args[:-1], f"0.0.0.0:{port}", "--advertise", advertise]
+        args += ["--agent-listen", f"0.0.0.0:{agent_port}", "--advertise", advertise]
         args += ["--k8s-namespace", namespace]
     log = open(home / "server.log", "wb")  # noqa: SIM115
     own = subprocess.Popen(args, stdout=log, stderr=log)

@@ -137,7 +137,7 @@ def pair(tmp_path: Path, postgres_url: str, nats: Nats) -> Iterator[tuple[Server
     (tmp_path / "b").mkdir()
     b = Server(tmp_path / "b", database=postgres_url, nats=nats.url)
     # As workers would dial a load-balanced address: here, always the other server.
-    a = Server(tmp_path / "a", database=postgres_url, nats=nats.url, advertise=b.address)
+    a = Server(tmp_path / "a", database=postgres_url, nats=nats.url, advertise=b.agent_address)
     a.start()
     assert_eventually(lambda: holds_lease(a), timeout=10)
     b.start()
@@ -190,7 +190,7 @@ def test_a_worker_moves_to_the_next_server_when_the_one_it_dialled_dies(
     (tmp_path / "b").mkdir()
     b = Server(tmp_path / "b", database=postgres_url, nats=nats.url)
     a = Server(tmp_path / "a", database=postgres_url, nats=nats.url)
-    a.flags["advertise"] = f"{b.address},{a.address}"  # B first: its agents start on B
+    a.flags["advertise"] = f"{b.agent_address},{a.agent_address}"  # B first: its agents start on B
     a.start()
     try:
         assert_eventually(lambda: holds_lease(a), timeout=10)

@@ -45,7 +45,7 @@ def k8s_server(tmp_path: Path, cluster: FakeCluster) -> Iterator[Server]:
     home = tmp_path / "home"
     home.mkdir()
     running = Server(home, env={"KUBECONFIG": str(tmp_path / "kubeconfig")})
-    running.flags.update({"k8s-namespace": cluster.namespace, "advertise": running.address})
+    running.flags.update({"k8s-namespace": cluster.namespace, "advertise": running.agent_address})
     running.flags.update({"reconcile-interval": 0.5, "reconcile-grace": 1})
     running.start()
     yield running

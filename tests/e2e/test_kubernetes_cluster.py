@@ -29,7 +29,14 @@ def cluster_server(tmp_path: Path) -> Iterator[Server]:
     port = running.address.rsplit(":", 1)[1]
     running.address = f"127.0.0.1:{port}"
     host = os.environ.get("LAINO_ADVERTISE") or interface_address() or "127.0.0.1"
-    running.flags.update({"listen": f"0.0.0.0:{port}", "advertise": f"{host}:{port}"})
+    agent_port = running.agent_address.rsplit(":", 1)[1]
+    running.flags.update(
+        {
+            "listen": f"127.0.0.1:{port}",
+            "agent-listen": f"0.0.0.0:{agent_port}",
+            "advertise": f"{host}:{agent_port}",
+        }
+    )
     running.start()
     yield running
     running.stop()
