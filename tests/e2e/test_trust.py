@@ -47,9 +47,9 @@ def test_a_plain_container_on_the_bridge_cannot_reach_the_client_api(
     docker_server: Server, worker_image: str, tmp_path: Path
 ) -> None:
     marker = tmp_path / "marker"
+    run = ["docker", "run", "--rm", "--add-host", "host.docker.internal:host-gateway"]
     done = subprocess.run(
-        ["docker", "run", "--rm", "--add-host", "host.docker.internal:host-gateway"]
-        + ["--entrypoint", "sh", worker_image, "-c", _attack(docker_server, marker)],
+        [*run, "--entrypoint", "sh", worker_image, "-c", _attack(docker_server, marker)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -74,10 +74,13 @@ def test_each_door_serves_only_its_own_service(server: Server) -> None:
 
 
 def test_a_second_server_on_a_port_in_use_refuses_to_start(server: Server, tmp_path: Path) -> None:
-    for flag, address in [("--listen", server.address), ("--agent-listen", server.agent_address)]:
-        other = [flag, address] if flag == "--listen" else ["--listen", "127.0.0.1:0", flag, address]
+    taken = [
+        ("--listen", server.address, []),
+        ("--agent-listen", server.agent_address, ["--listen", "127.0.0.1:0"]),
+    ]
+    for flag, address, other in taken:
         done = subprocess.run(
-            [LAINO, "server", "--home", str(tmp_path / flag), *other],
+            [LAINO, "server", "--home", str(tmp_path / flag), *other, flag, address],
             capture_output=True,
             text=True,
             timeout=30,
