@@ -6,15 +6,19 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import grpc
+import platformdirs
 
 from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2_grpc as rpc
 
 DEFAULT_SERVER = "127.0.0.1:50051"
+# A local server's admin token, in its home (`laino server` writes it, readable by its user).
+ADMIN = "admin-token"
 # Exit codes of `laino` itself, apart from a job's own exit code (documented in the README).
 EXIT_ERROR = 1
 EXIT_TIMED_OUT = 124
@@ -23,13 +27,34 @@ EXIT_CANCELLED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-server_option = click.option(
+_server = click.option(
     "--server",
     envvar="LAINO_SERVER",
     default=DEFAULT_SERVER,
     show_default=True,
     help="Address of the laino server (env LAINO_SERVER).",
 )
+
+
+def _keep_token(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[TOKEN_KEY] = value
+
+
+_token = click.option(
+    "--token",
+    envvar="LAINO_TOKEN",
+    expose_value=False,
+    callback=_keep_token,
+    help="Bearer token (env LAINO_TOKEN) [the token file, or a local server's admin token].",
+)
+
+
+def server_option(command: F) -> F:
+    """--server and --token: where the server is, and who is asking."""
+    return _server(_token(command))
+
+
 output_option = click.option(
     "-o", "--output", type=click.Choice(["text", "json"]), default="text", help="Output format."
 )
@@ -43,8 +68,53 @@ RECONNECT = [
 ]
 
 
+TOKEN_KEY = "laino.token"
+
+
+def token() -> str:
+    """--token or LAINO_TOKEN; else the user's token file; else a local server's admin token."""
+    ctx = click.get_current_context(silent=True)
+    given = ctx.meta.get(TOKEN_KEY) if ctx is not None else None
+    if given:
+        return str(given)
+    from laino.orchestrator.settings import default_home
+
+    for path in (Path(platformdirs.user_config_dir("laino")) / "token", default_home() / ADMIN):
+        try:
+            return path.read_text().strip()
+        except OSError:
+            continue  # absent, or not ours to read
+    return ""
+
+
+class Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Adds `authorization: Bearer TOKEN` to every call."""
+
+    def __init__(self, token: str):
+        self.header = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: Any) -> Any:
+        return details._replace(metadata=[*(details.metadata or ()), self.header])
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with_token(details), request)
+
+
+def channel(server: str) -> grpc.Channel:
+    raw = grpc.insecure_channel(server, options=RECONNECT)
+    found = token()
+    return grpc.intercept_channel(raw, Bearer(found)) if found else raw
+
+
 def jobs_stub(server: str) -> rpc.JobServiceStub:
-    return rpc.JobServiceStub(grpc.insecure_channel(server, options=RECONNECT))
+    return rpc.JobServiceStub(channel(server))
+
+
+def tokens_stub(server: str) -> rpc.TokenServiceStub:
+    return rpc.TokenServiceStub(channel(server))
 
 
 def reports_errors(command: F) -> F:

@@ -13,6 +13,7 @@ from laino.cli.events import events
 from laino.cli.job import job
 from laino.cli.output import age, emit_json, table, worker_dict
 from laino.cli.timeline import trace
+from laino.cli.token import token
 from laino.providers import logfmt
 from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2 as pb
@@ -133,6 +134,7 @@ job.add_command(trace)
 cli.add_command(job)
 cli.add_command(db)
 cli.add_command(events)
+cli.add_command(token)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ def job_dict(job: pb.Job) -> dict[str, Any]:
         "created_at": job.created_at,
         "updated_at": job.updated_at,
         "trace_id": job.trace_id or None,
+        "submitter": job.submitter or None,
         "spec": {**spec, "command": list(job.spec.command)},
     }
 

@@ -55,6 +55,7 @@ class JobView:
     created_at: float
     updated_at: float
     trace: str = ""
+    submitter: str = ""
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -72,6 +73,7 @@ class JobView:
             created_at=job.created_on.timestamp(),
             updated_at=job.modified_on.timestamp(),
             trace=job.trace,
+            submitter=job.submitter,
         )
 
 
@@ -80,13 +82,15 @@ class JobsApp(NotifyingApplication):
 
     name = "Jobs"
 
-    def submit(self, spec: JobSpec, key: str = "", trace: str = "") -> tuple[JobView, bool]:
+    def submit(
+        self, spec: JobSpec, key: str = "", trace: str = "", submitter: str = ""
+    ) -> tuple[JobView, bool]:
         """Returns the job and whether it is new; the same key gives the same job."""
         spec.validate()
         key = key or str(uuid4())
         existing = self._find(Job.create_id(key))
         if existing is None:
-            job = Job(key=key, spec=spec.as_dict(), trace=trace)
+            job = Job(key=key, spec=spec.as_dict(), trace=trace, submitter=submitter)
             try:
                 self.save(job)
                 return JobView.of(job), True

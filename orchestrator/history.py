@@ -13,7 +13,14 @@ from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.domain.saga import ExecutionSaga
 from laino.orchestrator.domain.workers import Worker
 
-HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "session_hash"}
+HIDDEN = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "session_hash",
+    "secret_hash",
+}
 
 
 @dataclass(frozen=True)

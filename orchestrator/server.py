@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -20,9 +23,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import text
 
+from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
+from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.interceptors import ErrorInterceptor
-from laino.orchestrator.api.servicers import JobService, WorkerService
+from laino.orchestrator.api.servicers import JobService, TokenService, WorkerService
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.cluster.health import Availability, watch
@@ -47,11 +52,14 @@ from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
 log = logging.getLogger("laino.server")
+# In the home: the admin token of the server's own user (read by a local CLI).
+ADMIN_TOKEN = "admin-token"
 GAUGE_SECONDS = 1.0
 
 # The client door's services; the agent door serves WorkerService alone.
 SERVICE_NAMES = (
     pb.DESCRIPTOR.services_by_name["JobService"].full_name,
+    pb.DESCRIPTOR.services_by_name["TokenService"].full_name,
     health.SERVICE_NAME,
     reflection.SERVICE_NAME,
 )
@@ -86,6 +94,27 @@ def _shared(engine: sqlalchemy.Engine, home: Path, name: str, size: int) -> str:
         copy.write_text(value)
         copy.chmod(0o600)
     return value
+
+
+def _admin_token(tokens: TokensApp, home: Path) -> None:
+    """The admin token of whoever can read this home: so the local user needs no set-up.
+
+    Issued when the home has none (again, with a new secret, if its file was removed); only
+    the server's user can read it, so other local users get no access from it.
+    """
+    path = home / ADMIN_TOKEN
+    if path.exists():
+        return
+    place = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:8]
+    name = f"admin@{socket.gethostname()[:40]}-{place}"
+    bearer = tokens.reissue(name, "admin", by="laino server")
+    # Created 0600, never readable by others even for a moment, and whole or not at all.
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(bearer + "\n")
+    partial.rename(path)
 
 
 def _checked(database: Database) -> None:
@@ -129,7 +158,10 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     tracing = Tracing("laino-server")
     metrics = Metrics(settings.metrics_listen)
 
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(availability)], options=OPTIONS)
+    tokens = TokensApp(database.event_store("tokens"))
+    _admin_token(tokens, home)
+    gate = Gate(tokens)
+    server = grpc.aio.server(interceptors=[ErrorInterceptor(availability, gate)], options=OPTIONS)
     port = _listen(server, settings.listen, "--listen")
     agent_door = grpc.aio.server(interceptors=[ErrorInterceptor(availability)], options=OPTIONS)
     agent_port = _listen(agent_door, settings.agent_door, "--agent-listen")
@@ -201,6 +233,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         ),
         server,
     )
+    rpc.add_TokenServiceServicer_to_server(TokenService(tokens), server)
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), agent_door)
     await server.start()
     await agent_door.start()

@@ -47,7 +47,7 @@ def cli_latency(
     server: Server, extra_env: dict[str, str] | None = None, runs: int = RUNS
 ) -> tuple[list[float], list[float]]:
     """Wall clock from starting `laino job run -- echo` to its first line, and to its exit."""
-    env = {**os.environ, **(extra_env or {}), "LAINO_SERVER": server.address}
+    env = server.environ(**(extra_env or {}))
     first, total = [], []
     for _ in range(runs):
         started = time.perf_counter()
@@ -80,7 +80,7 @@ def api_latency(server: Server) -> tuple[list[float], list[float]]:
 
 def throughput(server: Server) -> tuple[float, float]:
     """Lines per second from the agent to a CLI, for a job printing LINES lines."""
-    env = {**os.environ, "LAINO_SERVER": server.address}
+    env = server.environ()
     command = ["job", "run", "--", "seq", "1", str(LINES)]
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -136,7 +136,7 @@ def ready_time() -> list[float]:
 
 def docker_overhead(server: Server, image: str) -> tuple[list[float], list[float]]:
     """Raw `docker run --rm IMAGE python -c pass` against `laino job run --provider docker`."""
-    env = {**os.environ, "LAINO_SERVER": server.address}
+    env = server.environ()
     raw, laino = [], []
     for _ in range(DOCKER_RUNS):
         started = time.perf_counter()

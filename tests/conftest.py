@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 import pytest
 
-from laino.cli.client import RECONNECT
+from laino.cli.client import ADMIN, RECONNECT, Bearer
 from laino.providers.process import ProcessProvider
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
@@ -67,8 +67,10 @@ class Server:
             **flags,
         }
         self.proc: subprocess.Popen[bytes] | None = None
-        self.channel = grpc.insecure_channel(self.address, options=RECONNECT)
+        raw = grpc.insecure_channel(self.address, options=RECONNECT)
+        self.channel = grpc.intercept_channel(raw, HomeToken(home))
         self.jobs = rpc.JobServiceStub(self.channel)
+        self.tokens = rpc.TokenServiceStub(self.channel)
         self.agent_channel = grpc.insecure_channel(self.agent_address)
         self.workers = rpc.WorkerServiceStub(self.agent_channel)
 
@@ -105,10 +107,19 @@ class Server:
         path = self.home / "server.log"
         return path.read_text(errors="replace")[-5000:] if path.exists() else ""
 
+    @property
+    def token(self) -> str:
+        """The admin token the server wrote into its home."""
+        return (self.home / ADMIN).read_text().strip()
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """A CLI's environment as the user who started the server has it: the same home."""
+        return {**os.environ, "LAINO_SERVER": self.address, "LAINO_HOME": str(self.home), **extra}
+
     def cli(
         self, *args: str, timeout: float = 60, check: bool = False
     ) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "LAINO_SERVER": self.address}
+        env = self.environ()
         done = subprocess.run(
             [LAINO, *args], env=env, capture_output=True, text=True, timeout=timeout
         )
@@ -120,7 +131,7 @@ class Server:
         """The CLI with extra environment variables (tracing, say)."""
         done = subprocess.run(
             [LAINO, *args],
-            env={**os.environ, **env, "LAINO_SERVER": self.address},
+            env=self.environ(**env),
             capture_output=True,
             text=True,
             timeout=60,
@@ -128,7 +139,7 @@ class Server:
         return done
 
     def popen_cli(self, *args: str) -> subprocess.Popen[str]:
-        env = {**os.environ, "LAINO_SERVER": self.address}
+        env = self.environ()
         return subprocess.Popen(
             [LAINO, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -159,6 +170,20 @@ class Server:
         provider = ProcessProvider(self.home / "workers", installation="", grace_seconds=0.5)
         for handle in provider.owned():
             provider.destroy(handle)
+
+
+class HomeToken(Bearer):
+    """Calls with the admin token a server wrote into `home`, read once it is there."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.found = ""
+
+    @property  # type: ignore[override]
+    def header(self) -> tuple[str, str]:
+        if not self.found and (self.home / ADMIN).exists():
+            self.found = (self.home / ADMIN).read_text().strip()
+        return ("authorization", f"Bearer {self.found}")
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from laino.cli.client import ADMIN
 from laino.providers.bridge import interface_address
 from tests.conftest import LAINO, containers
 
@@ -156,12 +160,17 @@ class Run:
     ended: float = 0.0
 
 
-def run(server: str, provider: str, name: str, *, echo: bool = True) -> dict[str, Any]:
-    """Runs one scenario through `laino job run`; raises AssertionError when it disappoints."""
+def run(
+    server: str, provider: str, name: str, *, echo: bool = True, token: str = ""
+) -> dict[str, Any]:
+    """Runs one scenario through `laino job run`; raises AssertionError when it disappoints.
+
+    Without `token`, the CLI finds one as it would for the user (LAINO_TOKEN, files).
+    """
     scenario = GPU if name == "gpu" else SCENARIOS[name]
     tag = uuid4().hex
     args = [LAINO, "job", "run", "--provider", provider, "-l", f"scenario={tag}"]
-    env = {**os.environ, "LAINO_SERVER": server}
+    env = {**os.environ, "LAINO_SERVER": server, **({"LAINO_TOKEN": token} if token else {})}
     shown = Run(name, started=time.time())
     proc = subprocess.Popen(
         [*args, *scenario.options, "--", *scenario.command],
@@ -276,9 +285,12 @@ def _gpu_nodes() -> int:
 
 
 def _serving(server: str) -> bool:
-    env = {**os.environ, "LAINO_SERVER": server}
-    listed = subprocess.run([LAINO, "job", "list", "--limit", "1"], env=env, capture_output=True)
-    return listed.returncode == 0
+    with grpc.insecure_channel(server) as channel:
+        try:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -290,6 +302,7 @@ def main(argv: list[str]) -> int:
         return 2
     server = os.environ.get("LAINO_SERVER", "127.0.0.1:50661")
     home, own = _ensure_server(server, provider)
+    token = (home / ADMIN).read_text().strip() if home else ""
     results: dict[str, str] = {}
     try:
         for name in names:
@@ -299,7 +312,7 @@ def main(argv: list[str]) -> int:
                 print(results[name], flush=True)
                 continue
             try:
-                job = run(server, provider, name)
+                job = run(server, provider, name, token=token)
             except AssertionError as err:
                 results[name] = f"FAIL {err}"
             else:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from uuid import UUID
 
+from laino.orchestrator.access import InvalidTokenRequest, TokenView
 from laino.orchestrator.apps import JobNotFound, JobView, WorkerView
 from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.jobs import State
-from laino.orchestrator.domain.spec import JobSpec
+from laino.orchestrator.domain.spec import PROVIDERS, JobSpec
 from laino.orchestrator.history import Entry
 from laino.orchestrator.store.logstore import Line
 from laino.providers.tracing import trace_id
@@ -51,6 +52,7 @@ def job_message(job: JobView) -> pb.Job:
         created_at=job.created_at,
         updated_at=job.updated_at,
         trace_id=trace_id(job.trace),
+        submitter=job.submitter,
     )
     if job.exit_code is not None:
         message.exit_code = job.exit_code
@@ -95,3 +97,22 @@ def worker_message(worker: WorkerView) -> pb.Worker:
         message=worker.message,
         created_at=worker.created_at,
     )
+
+
+def token_message(token: TokenView) -> pb.Token:
+    return pb.Token(
+        name=token.name,
+        role=token.role,
+        providers=list(token.providers),
+        expires_at=token.expires_at,
+        issued_by=token.issued_by,
+        created_at=token.created_at,
+        revoked_at=token.revoked_at,
+    )
+
+
+def providers_from(names: list[str]) -> list[str]:
+    unknown = [name for name in names if name not in PROVIDERS]
+    if unknown:
+        raise InvalidTokenRequest(f"unknown provider {unknown[0]!r}: one of {', '.join(PROVIDERS)}")
+    return sorted(set(names))

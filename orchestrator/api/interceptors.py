@@ -10,17 +10,32 @@ import eventsourcing.persistence
 import grpc
 import sqlalchemy.exc
 
+from laino.orchestrator.access import (
+    InvalidTokenRequest,
+    PermissionDenied,
+    TokenExists,
+    TokenNotFound,
+    Unauthenticated,
+)
 from laino.orchestrator.api.agents import MalformedMessage
+from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
 from laino.orchestrator.cluster.health import Availability, DatabaseAway
 from laino.orchestrator.domain.jobs import IllegalTransition
 from laino.orchestrator.domain.spec import InvalidSpec
+from laino.orchestrator.domain.tokens import InvalidTokenName
 from laino.orchestrator.domain.workers import WorkerError
 
 log = logging.getLogger("laino.api")
 
 CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (JobNotFound, grpc.StatusCode.NOT_FOUND),
+    (TokenNotFound, grpc.StatusCode.NOT_FOUND),
+    (TokenExists, grpc.StatusCode.ALREADY_EXISTS),
+    (InvalidTokenName, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidTokenRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidSpec, grpc.StatusCode.INVALID_ARGUMENT),
     (MalformedMessage, grpc.StatusCode.INVALID_ARGUMENT),
     (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION),
@@ -49,10 +64,14 @@ def status_of(err: Exception) -> tuple[grpc.StatusCode, str]:
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Maps known errors to their status codes; anything else is INTERNAL, with no stack trace."""
+    """Maps known errors to their status codes; anything else is INTERNAL, with no stack trace.
 
-    def __init__(self, availability: Availability):
+    With a `gate`, each call is admitted by it first (the client door).
+    """
+
+    def __init__(self, availability: Availability, gate: Gate | None = None):
         self.availability = availability
+        self.gate = gate
 
     async def intercept_service(
         self,
@@ -62,31 +81,40 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or not details.method.startswith("/laino."):
             return handler  # health and reflection answer whatever the database does
+
+        def admit(context: grpc.aio.ServicerContext) -> None:
+            self.availability.check()
+            if self.gate is not None:
+                self.gate.admit(details.method, context.invocation_metadata())
+
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                _unary(handler.unary_unary, self.availability),
+                _unary(handler.unary_unary, admit),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                _streaming(handler.unary_stream, self.availability),
+                _streaming(handler.unary_stream, admit),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
-                _streaming(handler.stream_stream, self.availability),
+                _streaming(handler.stream_stream, admit),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
 
-def _unary(behaviour: Callable[..., Any], availability: Availability) -> Callable[..., Any]:
+Admit = Callable[[grpc.aio.ServicerContext], None]
+
+
+def _unary(behaviour: Callable[..., Any], admit: Admit) -> Callable[..., Any]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            availability.check()
+            admit(context)
             return await behaviour(request, context)
         except Exception as err:
             if isinstance(err, grpc.aio.AbortError):
@@ -96,12 +124,10 @@ def _unary(behaviour: Callable[..., Any], availability: Availability) -> Callabl
     return wrapper
 
 
-def _streaming(
-    behaviour: Callable[..., AsyncIterator[Any]], availability: Availability
-) -> Callable[..., Any]:
+def _streaming(behaviour: Callable[..., AsyncIterator[Any]], admit: Admit) -> Callable[..., Any]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
-            availability.check()
+            admit(context)
             async for response in behaviour(request, context):
                 yield response
         except Exception as err:

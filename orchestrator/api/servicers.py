@@ -9,8 +9,10 @@ from typing import Any, TypeAlias
 
 import grpc
 
+from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api import convert
 from laino.orchestrator.api.agents import AgentGateway
+from laino.orchestrator.api.auth import CALLER
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history
@@ -42,10 +44,12 @@ class JobService(rpc.JobServiceServicer):
         spec = convert.spec_from(request.spec).with_defaults(
             provider=self.settings.provider, max_attempts=self.settings.max_attempts
         )
+        caller = CALLER.get()
+        caller.require_provider(spec.provider)
         parent = dict(context.invocation_metadata() or ()).get(TRACEPARENT, "")
         with self.tracing.span("SubmitJob", parent=parent) as span:
             trace = span.traceparent or parent
-            job, created = self.jobs.submit(spec, request.idempotency_key, trace)
+            job, created = self.jobs.submit(spec, request.idempotency_key, trace, caller.name)
             span.set(job=str(job.id), created=created)
         return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
 
@@ -100,6 +104,34 @@ class JobService(rpc.JobServiceServicer):
         self.views.catch_up()
         workers = self.views.list_workers()
         return pb.ListWorkersResponse(workers=[convert.worker_message(w) for w in workers])
+
+
+@dataclass(eq=False)
+class TokenService(rpc.TokenServiceServicer):
+    """Client tokens; the gate lets only admin tokens in."""
+
+    tokens: TokensApp
+
+    async def CreateToken(
+        self, request: pb.CreateTokenRequest, context: Context
+    ) -> pb.CreateTokenResponse:
+        token, secret = self.tokens.issue(
+            request.name,
+            request.role,
+            providers=convert.providers_from(list(request.providers)),
+            ttl=request.ttl_seconds,
+            by=CALLER.get().name,
+        )
+        return pb.CreateTokenResponse(token=convert.token_message(token), secret=secret)
+
+    async def ListTokens(
+        self, request: pb.ListTokensRequest, context: Context
+    ) -> pb.ListTokensResponse:
+        tokens = [convert.token_message(token) for token in self.tokens.tokens()]
+        return pb.ListTokensResponse(tokens=tokens)
+
+    async def RevokeToken(self, request: pb.RevokeTokenRequest, context: Context) -> pb.Token:
+        return convert.token_message(self.tokens.revoke(request.name, by=CALLER.get().name))
 
 
 class WorkerService(rpc.WorkerServiceServicer):

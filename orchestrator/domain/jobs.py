@@ -54,8 +54,10 @@ class Job(Aggregate):
         return uuid5(NAMESPACE, f"job:{key}")
 
     @event("Submitted")
-    def __init__(self, key: str, spec: dict[str, Any], trace: str = ""):
+    def __init__(self, key: str, spec: dict[str, Any], trace: str = "", submitter: str = ""):
         self.key = key
+        # The name of the token that submitted it.
+        self.submitter = submitter
         self.spec_data = spec
         # W3C traceparent of the submission: every later span of the job continues it.
         self.trace = trace

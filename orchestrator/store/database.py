@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 
 from laino import migrations
 
-APPS = ("jobs", "workers", "sagas")
+APPS = ("jobs", "workers", "sagas", "tokens")
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def test_image_without_the_agent_fails_at_once_with_its_output(docker_server: Se
 
 @pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
 def test_docker_scenario_ends_as_a_user_expects(docker_server: Server, name: str) -> None:
-    scenarios.run(docker_server.address, "docker", name, echo=False)
+    scenarios.run(docker_server.address, "docker", name, echo=False, token=docker_server.token)
 
 
 def test_cancel_stops_the_container_job(docker_server: Server) -> None:

@@ -143,7 +143,7 @@ def test_kubernetes_scenario_ends_as_a_user_expects(
     # The scenario runner looks for the job's pods where KUBECONFIG points, as the recipes do.
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     monkeypatch.setenv("LAINO_K8S_NAMESPACE", cluster.namespace)
-    scenarios.run(k8s_server.address, "kubernetes", name, echo=False)
+    scenarios.run(k8s_server.address, "kubernetes", name, echo=False, token=k8s_server.token)
 
 
 def _refusal(home: Path, env: dict[str, str], *flags: str) -> str:

@@ -46,7 +46,9 @@ def cluster_server(tmp_path: Path) -> Iterator[Server]:
 def test_scenario_on_a_real_cluster(cluster_server: Server, name: str) -> None:
     if name == "gpu" and scenarios._gpu_nodes() == 0:
         pytest.skip("no node of this cluster offers nvidia.com/gpu")
-    scenarios.run(cluster_server.address, "kubernetes", name, echo=False)
+    scenarios.run(
+        cluster_server.address, "kubernetes", name, echo=False, token=cluster_server.token
+    )
 
 
 def test_cancel_on_a_real_cluster_deletes_the_pod(cluster_server: Server) -> None:

@@ -20,7 +20,8 @@ def test_reflection_lists_the_services(server: Server) -> None:
     request = reflection_pb2.ServerReflectionRequest(list_services="")
     (reply,) = list(stub.ServerReflectionInfo(iter([request])))
     names = {s.name for s in reply.list_services_response.service}
-    assert {"laino.v1.JobService", "laino.v1.WorkerService", "grpc.health.v1.Health"} <= names
+    assert {"laino.v1.JobService", "laino.v1.TokenService", "grpc.health.v1.Health"} <= names
+    assert "laino.v1.WorkerService" not in names  # the agent door's alone
 
 
 def test_watch_sends_each_state_and_ends_on_the_terminal_one(server: Server) -> None:

@@ -14,13 +14,20 @@ import psycopg
 import pytest
 from sqlalchemy import inspect
 
+from laino.orchestrator.access import TokensApp
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.tables import metadata
 from tests.conftest import LAINO, Server
 from tests.postgres import Postgres
 
-EVENT_STORES = {"jobs_events", "workers_events", "sagas_events", "sagas_tracking"}
+EVENT_STORES = {
+    "jobs_events",
+    "workers_events",
+    "sagas_events",
+    "sagas_tracking",
+    "tokens_events",
+}
 
 
 def _migrated(kind: str, postgres: Postgres | None, home: Path) -> Database:
@@ -81,8 +88,9 @@ def test_event_stores_are_exactly_what_eventsourcing_would_make(postgres: Postgr
     made_by_library = Database(Path(tempfile.mkdtemp()), postgres.new_database())
     envs = {
         app: {**made_by_library.event_store(app), "CREATE_TABLE": "y"}
-        for app in ("jobs", "workers", "sagas")
+        for app in ("jobs", "workers", "sagas", "tokens")
     }
+    TokensApp(envs["tokens"])
     jobs = JobsApp(envs["jobs"])
     WorkersApp(envs["workers"], secret=b"s", token_ttl=1)
     SagasApp(envs["sagas"]).follow(jobs.name, jobs.notification_log)
@@ -98,24 +106,30 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 3: empty")
+    assert empty.stdout.startswith("schema version 0 of 4: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
     )
-    assert "applied 0001 core\napplied 0002 event_stores\napplied 0003 cluster" in migrate.stdout
+    assert (
+        "applied 0001 core\napplied 0002 event_stores\napplied 0003 cluster\napplied 0004 tokens"
+        in migrate.stdout
+    )
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 3 of 3: up to date\n")
+    assert (current.returncode, current.stdout) == (0, "schema version 4 of 4: up to date\n")
     with psycopg.connect(url) as conn:  # as an older laino left it
-        conn.execute("DELETE FROM schema_version WHERE version = 3")
-        conn.execute("DROP TABLE relay_position, shared_secret")
+        conn.execute("DELETE FROM schema_version WHERE version >= 3")
+        conn.execute("DROP TABLE relay_position, shared_secret, tokens_events")
     behind = _status("--database", url)
     assert behind.returncode == 2
-    assert behind.stdout.startswith("schema version 2 of 3: behind\n  pending 0003 cluster")
+    assert behind.stdout.startswith(
+        "schema version 2 of 4: behind\n  pending 0003 cluster\n  pending 0004 tokens"
+    )
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
     )
-    assert again.stdout.startswith("applied 0003 cluster\nschema")  # only what was missing
+    # only what was missing
+    assert again.stdout.startswith("applied 0003 cluster\napplied 0004 tokens\nschema")
 
 
 def test_the_server_refuses_a_schema_it_does_not_expect(postgres: Postgres, tmp_path: Path) -> None:

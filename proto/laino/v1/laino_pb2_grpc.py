@@ -399,6 +399,167 @@ class JobService:
             _registered_method=True)
 
 
+class TokenServiceStub:
+    """Needs an admin token.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateToken = channel.unary_unary(
+                '/laino.v1.TokenService/CreateToken',
+                request_serializer=laino_dot_v1_dot_laino__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/laino.v1.TokenService/ListTokens',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/laino.v1.TokenService/RevokeToken',
+                request_serializer=laino_dot_v1_dot_laino__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Token.FromString,
+                _registered_method=True)
+
+
+class TokenServiceServicer:
+    """Needs an admin token.
+    """
+
+    def CreateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TokenServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.CreateTokenRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ListTokensRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Token.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'laino.v1.TokenService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('laino.v1.TokenService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TokenService:
+    """Needs an admin token.
+    """
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TokenService/CreateToken',
+            laino_dot_v1_dot_laino__pb2.CreateTokenRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TokenService/ListTokens',
+            laino_dot_v1_dot_laino__pb2.ListTokensRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TokenService/RevokeToken',
+            laino_dot_v1_dot_laino__pb2.RevokeTokenRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Token.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class WorkerServiceStub:
     """Missing associated documentation comment in .proto file."""
 
