@@ -44,6 +44,14 @@ def cli() -> None:
 )
 @click.option("--provider", default=None, help="Default provider for jobs that name none.")
 @click.option(
+    "--job-user", default=None, help="Who process jobs run as, for a root server [nobody]."
+)
+@click.option(
+    "--allow-workdir",
+    default=None,
+    help="Comma-separated folders a process job may name as its absolute --workdir [none].",
+)
+@click.option(
     "--heartbeat-timeout", type=float, default=None, help="Seconds before a silent worker is LOST."
 )
 @click.option(
@@ -77,6 +85,7 @@ def server(**options: object) -> None:
     from laino.orchestrator.server import (
         AddressInUse,
         DatabaseUnavailable,
+        JobUserUnknown,
         SchemaMismatch,
         serve,
     )
@@ -86,6 +95,7 @@ def server(**options: object) -> None:
     settings = Settings.from_env(**options)
     refusals = (
         AddressInUse,
+        JobUserUnknown,
         UnsupportedDatabase,
         DatabaseUnavailable,
         SchemaMismatch,

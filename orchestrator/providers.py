@@ -55,7 +55,9 @@ def offered(
         return lambda: Instrumented(build(), tracing=tracing, metrics=metrics)
 
     def process() -> Provider:
-        return ProcessProvider(settings.home / "workers", installation=installation)
+        return ProcessProvider(
+            settings.home / "workers", installation=installation, job_user=settings.job_user
+        )
 
     def docker() -> Provider:
         from laino.providers.docker import HOST_ALIAS, DockerProvider

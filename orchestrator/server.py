@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import pwd
 import secrets
 import signal
 import socket
@@ -135,7 +136,19 @@ def _checked(database: Database) -> None:
         )
 
 
+def _job_user(settings: Settings) -> None:
+    """A root server runs process jobs as --job-user, which must exist; others as themselves."""
+    if os.geteuid() != 0:
+        log.info("process jobs run as this server's own user (only a root server can change it)")
+        return
+    try:
+        pwd.getpwnam(settings.job_user)
+    except KeyError:
+        raise JobUserUnknown(f"--job-user {settings.job_user!r}: no such user") from None
+
+
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    _job_user(settings)
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     database = Database(home, settings.database)
@@ -335,6 +348,10 @@ async def _gauge(views: Views, metrics: Metrics) -> None:
 
 class SchemaMismatch(RuntimeError):
     """The database's schema is not the one this code expects."""
+
+
+class JobUserUnknown(RuntimeError):
+    """--job-user names no user of this machine."""
 
 
 class AddressInUse(RuntimeError):

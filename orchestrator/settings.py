@@ -29,6 +29,10 @@ class Settings:
     # The address agents dial back to; derived from `listen` when empty.
     advertise: str = ""
     provider: str = "process"
+    # Who process jobs run as when the server runs as root (else as the server's own user).
+    job_user: str = "nobody"
+    # Comma-separated absolute folders a process job may name as its working directory.
+    allow_workdir: str = ""
     max_attempts: int = 3
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 10.0
@@ -64,6 +68,10 @@ class Settings:
         if "home" in values:
             values["home"] = Path(str(values["home"]))
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def allowed_workdirs(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.allow_workdir.split(",") if p.strip())
 
     @property
     def agent_door(self) -> str:

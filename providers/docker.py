@@ -30,6 +30,8 @@ HOST_ALIAS = "host.docker.internal"
 # The token goes in as a file copied into the container: never an env var that `docker
 # inspect` would show.
 TOKEN_PATH = "/.laino-token"
+# What the agent needs to run the job as another user, signal it, and set its OOM score.
+AGENT_CAPABILITIES = ["SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER", "CHOWN"]
 AGENT_COMMAND = ["laino-agent"]
 NO_AGENT = 127
 BROKEN_IMAGE = "the worker cannot start its agent: is laino installed in the image?"
@@ -145,7 +147,15 @@ class DockerProvider:
                 "LAINO_SERVER": self.server,
                 "LAINO_WORKER_ID": spec.worker_id,
                 "LAINO_TOKEN_FILE": TOKEN_PATH,
+                # The job runs as the image's user, as `docker run` would run it.
+                "LAINO_AGENT_JOB_USER": self._image_user(image),
             },
+            # The agent runs as root, able only to become the job's user and signal it: a job
+            # that is not root cannot read the agent's memory, its token or its files.
+            "user": "0",
+            "cap_drop": ["ALL"],
+            "cap_add": AGENT_CAPABILITIES,
+            "security_opt": ["no-new-privileges"],
             # tini as PID 1 forwards `docker stop`'s SIGTERM to the agent and reaps zombies.
             "init": True,
             "extra_hosts": {HOST_ALIAS: "host-gateway"},
@@ -155,12 +165,16 @@ class DockerProvider:
         if spec.memory_bytes:
             # The same value for memory and memory+swap: no swap, so the limit is the limit.
             options["mem_limit"] = options["memswap_limit"] = spec.memory_bytes
+        container: Container = self.client.containers.create(image, **options)
+        return container
+
+    def _image_user(self, image: str) -> str:
         try:
-            container: Container = self.client.containers.create(image, **options)
+            found = self.client.images.get(image)
         except ImageNotFound:
             self._pull(image)
-            container = self.client.containers.create(image, **options)
-        return container
+            found = self.client.images.get(image)
+        return str(found.attrs.get("Config", {}).get("User") or "0")
 
     def _pull(self, image: str) -> None:
         try:
@@ -181,8 +195,8 @@ def _token_archive(token: str) -> bytes:
     data = token.encode()
     info = tarfile.TarInfo(TOKEN_PATH.lstrip("/"))
     info.size = len(data)
-    # Readable by whatever user the image runs as; the token is single-use and short-lived.
-    info.mode = 0o444
+    # The agent's alone (it runs as root), and removed by it once read.
+    info.mode = 0o400
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         archive.addfile(info, io.BytesIO(data))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pwd
 import shutil
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +30,21 @@ class ProcessProvider:
 
     name = "process"
 
-    def __init__(self, state_dir: Path, *, installation: str, grace_seconds: float = 3.0):
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        installation: str,
+        grace_seconds: float = 3.0,
+        job_user: str = "",
+    ):
         self.state_dir = state_dir
         self.installation = installation
         self.grace_seconds = grace_seconds
-        self.forks = ForkServer(env=_agents_environment())
+        # Only root can run a job as someone else; otherwise jobs run as the server's user.
+        self.job_user = pwd.getpwnam(job_user) if job_user and os.geteuid() == 0 else None
+        # Agents forked from it show its environment in /proc/PID/environ: the clean one.
+        self.forks = ForkServer(env=_clean_environment())
         state_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: WorkerSpec) -> Handle:
@@ -39,10 +53,12 @@ class ProcessProvider:
         handle = Handle(self.name, spec.name, spec.labels)
         if self._alive(spec.name) is not None:
             return handle
-        scratch = self._dir(spec.name)
-        scratch.mkdir(exist_ok=True)
-        env = _agents_environment()
-        env.update(spec.env)
+        scratch = self._job_folder(spec.name)
+        env = {**_clean_environment(), **_agent_settings(), **spec.env}
+        user = self.job_user.pw_name if self.job_user else pwd.getpwuid(os.geteuid()).pw_name
+        env.update(HOME=str(scratch), USER=user, LOGNAME=user)
+        if self.job_user is not None:
+            env["LAINO_AGENT_JOB_USER"] = self.job_user.pw_name
         env.update(LAINO_SERVER=spec.server, LAINO_WORKER_ID=spec.worker_id)
         # The token goes through the fork server's pipe: it never shows in /proc/PID/environ.
         try:
@@ -78,6 +94,7 @@ class ProcessProvider:
         self._record(handle.name).unlink(missing_ok=True)
         self._log(handle.name).unlink(missing_ok=True)
         shutil.rmtree(self._dir(handle.name), ignore_errors=True)
+        shutil.rmtree(self._runs() / handle.name, ignore_errors=True)
 
     def owned(self) -> list[Handle]:
         handles = []
@@ -110,11 +127,46 @@ class ProcessProvider:
     def _dir(self, name: str) -> Path:
         return self.state_dir / name
 
+    def _runs(self) -> Path:
+        """Where a job user's folders live: the server's home is not theirs to enter."""
+        return Path(tempfile.gettempdir()) / f"laino-{self.installation}-jobs"
 
-def _agents_environment() -> dict[str, str]:
-    """The server's settings stay with the server; the agent's own (LAINO_AGENT_*) pass on."""
+    def _job_folder(self, name: str) -> Path:
+        """The job's own folder, its working directory and HOME, writable by its user only."""
+        if self.job_user is None:
+            folder = self._dir(name)
+            folder.mkdir(exist_ok=True)
+            return folder
+        runs = self._runs()
+        with contextlib.suppress(FileExistsError):
+            runs.mkdir(mode=0o711)
+        found = runs.lstat()
+        # In a folder anyone may write to: it must be ours, not a link someone planted.
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
+            raise PermanentProviderError(f"{runs} is not a folder of laino's: remove it")
+        folder = runs / name
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        os.chown(folder, self.job_user.pw_uid, self.job_user.pw_gid, follow_symlinks=False)
+        return folder
+
+
+# A job's whole inherited environment (beside its own env and LAINO_JOB_ID/LAINO_ATTEMPT):
+# nothing of the server's, whose environment may hold database passwords or cloud keys.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _clean_environment() -> dict[str, str]:
+    env = {"PATH": SYSTEM_PATH, "LANG": os.environ.get("LANG") or "C.UTF-8"}
+    if os.environ.get("TZ"):
+        env["TZ"] = os.environ["TZ"]
+    return env
+
+
+def _agent_settings() -> dict[str, str]:
+    """The agent's own settings (LAINO_AGENT_*), which it keeps from the job."""
     return {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("LAINO_") or k.startswith("LAINO_AGENT_")
+        if k.startswith("LAINO_AGENT_") and k != "LAINO_AGENT_JOB_USER"
     }

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
@@ -32,6 +33,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def shared_folder() -> Path:
+    """A folder any job can write to: a root server runs process jobs as nobody, who cannot
+    enter pytest's own (0700) temporary folders."""
+    folder = Path(tempfile.mkdtemp(prefix="laino-test-"))
+    folder.chmod(0o1777)
+    return folder
 
 
 def assert_eventually(

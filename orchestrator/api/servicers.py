@@ -44,6 +44,7 @@ class JobService(rpc.JobServiceServicer):
         spec = convert.spec_from(request.spec).with_defaults(
             provider=self.settings.provider, max_attempts=self.settings.max_attempts
         )
+        spec.check_working_dir(self.settings.allowed_workdirs)
         caller = CALLER.get()
         caller.require_provider(spec.provider)
         parent = dict(context.invocation_metadata() or ()).get(TRACEPARENT, "")

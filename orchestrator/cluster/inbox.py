@@ -61,6 +61,7 @@ class Inbox:
             spec = _spec(message.data).with_defaults(
                 provider=self.settings.provider, max_attempts=self.settings.max_attempts
             )
+            spec.check_working_dir(self.settings.allowed_workdirs)
         except (ValueError, TypeError) as err:
             await self._set_aside(message, f"not a job spec: {err}")
             return
@@ -69,7 +70,8 @@ class Inbox:
         parent = headers.get(TRACEPARENT, "")
         try:
             with self.tracing.span("SubmitJob", parent=parent) as span:
-                job, created = self.jobs.submit(spec, key, span.traceparent or parent)
+                # Whoever may publish to the NATS subject: NATS's own accounts decide that.
+                job, created = self.jobs.submit(spec, key, span.traceparent or parent, "nats")
         except KeyConflict as err:  # never going to work: no retries
             await self._set_aside(message, str(err))
             return

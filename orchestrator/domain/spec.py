@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
 PROVIDERS = ("process", "docker", "kubernetes")
+# Bounds that keep one job from breaking what every user shares (lists, the event store).
+MAX_ATTEMPTS = 100
+MAX_SPEC_BYTES = 256 * 1024
+MAX_ENV = 1000
+MAX_LABELS = 64
 
 
 @dataclass(frozen=True)
@@ -38,16 +45,16 @@ class JobSpec:
     def validate(self) -> None:
         if not self.command or not self.command[0].strip():
             raise InvalidSpec("command", "the command is empty")
-        if self.timeout_seconds < 0:
-            raise InvalidSpec("timeout_seconds", "the timeout must not be negative")
-        if self.cpu < 0:
-            raise InvalidSpec("cpu", "cpu must not be negative")
+        if not math.isfinite(self.timeout_seconds) or self.timeout_seconds < 0:
+            raise InvalidSpec("timeout_seconds", "the timeout must be a finite, positive number")
+        if not math.isfinite(self.cpu) or self.cpu < 0:
+            raise InvalidSpec("cpu", "cpu must be a finite, positive number")
         if self.memory_bytes < 0:
             raise InvalidSpec("memory_bytes", "memory must not be negative")
         if self.gpus < 0:
             raise InvalidSpec("gpus", "gpus must not be negative")
-        if self.max_attempts < 0:
-            raise InvalidSpec("max_attempts", "max attempts must not be negative")
+        if not 0 <= self.max_attempts <= MAX_ATTEMPTS:
+            raise InvalidSpec("max_attempts", f"max attempts must be from 1 to {MAX_ATTEMPTS}")
         if self.provider and self.provider not in PROVIDERS:
             raise InvalidSpec("provider", f"unknown provider {self.provider!r}")
         for name in self.env:
@@ -56,6 +63,48 @@ class JobSpec:
         for key in self.labels:
             if not key:
                 raise InvalidSpec("labels", "a label key is empty")
+        self._validate_text()
+        self._validate_working_dir()
+
+    def _validate_text(self) -> None:
+        """No NUL byte anywhere (no program can receive one), and a bounded size."""
+        texts = {
+            "command": list(self.command),
+            "env": [*self.env, *self.env.values()],
+            "labels": [*self.labels, *self.labels.values()],
+            "image": [self.image],
+            "working_dir": [self.working_dir],
+        }
+        for name, values in texts.items():
+            if any("\0" in value for value in values):
+                raise InvalidSpec(name, "a NUL byte cannot be passed to a program")
+        if len(self.env) > MAX_ENV:
+            raise InvalidSpec("env", f"at most {MAX_ENV} variables")
+        if len(self.labels) > MAX_LABELS:
+            raise InvalidSpec("labels", f"at most {MAX_LABELS} labels")
+        size = sum(len(value.encode()) for values in texts.values() for value in values)
+        if size > MAX_SPEC_BYTES:
+            message = f"the command, env and labels take {size} bytes; at most {MAX_SPEC_BYTES}"
+            raise InvalidSpec("command", message)
+
+    def _validate_working_dir(self) -> None:
+        wd = self.working_dir
+        if wd and not wd.startswith("/") and posixpath.normpath(wd).split("/")[0] == "..":
+            raise InvalidSpec("working_dir", f"{wd!r} leaves the job's own folder")
+
+    def check_working_dir(self, allowed: tuple[str, ...]) -> None:
+        """A process job's absolute working directory must be one the server allows."""
+        wd = self.working_dir
+        if self.provider != "process" or not wd.startswith("/"):
+            return
+        path = posixpath.normpath(wd)
+        roots = [posixpath.normpath(root) for root in allowed]
+        if not any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots):
+            hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+            raise InvalidSpec(
+                "working_dir",
+                f"{wd!r} is outside the job's folder and not allowed by --allow-workdir{hint}",
+            )
 
     def with_defaults(self, *, provider: str, max_attempts: int) -> JobSpec:
         """The spec as it will run: server defaults filled in, so a job's history says it all."""

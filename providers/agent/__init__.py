@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -35,6 +36,8 @@ RECONNECT = [
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 TOKEN_WAIT_SECONDS = 30.0
+# prctl(2): whether a process may be dumped, or attached to, by others of its user.
+PR_SET_DUMPABLE = 4
 # Unacknowledged lines kept for a resend after a reconnect; past this the command waits.
 WINDOW_LINES = 200_000
 
@@ -204,7 +207,7 @@ class Agent:
         if self.job is None:
             self.job = job
             batcher = Batcher(self._ship, self._room, first_seq=order.first_seq or 1)
-            self.run = Run(order.spec, batcher)
+            self.run = Run(order.spec, batcher, job_id=order.job_id, attempt=order.attempt)
             self.task = asyncio.get_running_loop().create_task(self._execute(self.run, order))
 
     async def _execute(self, run: Run, order: pb.RunJob) -> None:
@@ -259,14 +262,29 @@ def _token() -> str:
             with contextlib.suppress(FileNotFoundError), open(path) as f:
                 token = f.read().strip()
                 if token:
+                    # Single use: nobody after the agent needs it, least of all the job.
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
                     return token
             time.sleep(0.01)
         return ""
     return os.environ.get("LAINO_BOOTSTRAP_TOKEN", "")
 
 
+def _not_dumpable() -> None:
+    """No process of the same user, the job included, may read this one's memory or environ.
+
+    The job usually runs as the agent's user (in a pod, under a non-root server): the kernel
+    then lets it attach to the agent unless the agent is marked non-dumpable. Exec resets the
+    mark, so the job's own processes are unaffected.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def main(token: str | None = None) -> int:
     """Runs the agent set up by its environment; the token, if not given, as that says."""
+    _not_dumpable()
     fmt = os.environ.get("LAINO_LOG_FORMAT", "text")
     logfmt.configure("agent", fmt if fmt in logfmt.FORMATS else "text")
     logfmt.bind(worker=os.environ["LAINO_WORKER_ID"])

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
+import shutil
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +16,9 @@ from dataclasses import dataclass
 from laino.v1 import laino_pb2 as pb
 
 MAX_LINE = 64 * 1024
+# The agent's settings (the server's address, tracing's exporter and its credentials): never
+# the job's.
+AGENT_ONLY = ("LAINO_", "OTEL_")
 BATCH_LINES = 2000
 BATCH_BYTES = 512 * 1024
 FLUSH_SECONDS = 0.02
@@ -67,9 +73,11 @@ class Batcher:
 class Run:
     """One run of a command; `cancel` ends its whole process group."""
 
-    def __init__(self, spec: pb.JobSpec, batcher: Batcher):
+    def __init__(self, spec: pb.JobSpec, batcher: Batcher, *, job_id: str = "", attempt: int = 0):
         self.spec = spec
         self.batcher = batcher
+        self.job_id = job_id
+        self.attempt = attempt
         self.cancelled = asyncio.Event()
         self.grace = 3.0
         self.proc: asyncio.subprocess.Process | None = None
@@ -81,12 +89,29 @@ class Run:
         self.grace = grace or self.grace
         self.cancelled.set()
 
-    async def execute(self) -> Outcome:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LAINO_")}
+    def environment(self) -> dict[str, str]:
+        """The worker's environment less the agent's own settings, then the job's."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(AGENT_ONLY)}
         env.update(self.spec.env)
+        env.update(LAINO_JOB_ID=self.job_id, LAINO_ATTEMPT=str(self.attempt))
+        return env
+
+    async def execute(self) -> Outcome:
+        env = self.environment()
+        try:
+            user = job_user()
+        except KeyError as err:
+            self.batcher.add(pb.SYSTEM, f"laino: no user to run the job as: {err}")
+            self.batcher.flush()
+            return Outcome(126, error=f"no user to run the job as: {err}")
+        command = list(self.spec.command)
+        if user is not None:
+            # The job cannot read the agent's memory, its token or its files.
+            command = [*_become(user), *command]
+            env.update(USER=user.pw_name, LOGNAME=user.pw_name)
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                *self.spec.command,
+                *command,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -189,6 +214,39 @@ class Run:
 
     def _line(self, kind: int, raw: bytes) -> None:
         self.batcher.add(kind, raw[:MAX_LINE].decode("utf-8", errors="replace"))
+
+
+def job_user() -> pwd.struct_passwd | None:
+    """The user jobs run as when the agent can switch to it: LAINO_AGENT_JOB_USER, as an
+    image's USER is written (`name`, `uid`, `uid:gid`); none for root."""
+    name, _, group = os.environ.get("LAINO_AGENT_JOB_USER", "").partition(":")
+    if not name or os.geteuid() != 0:
+        return None
+    try:
+        user = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except KeyError:
+        if not name.isdigit():
+            raise
+        # An image may have no passwd entry for its uid.
+        user = pwd.struct_passwd((name, "x", int(name), int(name), "", "/", "/bin/sh"))
+    if group.isdigit():
+        user = pwd.struct_passwd((*user[:3], int(group), *user[4:]))
+    return None if user.pw_uid == 0 else user
+
+
+def _become(user: pwd.struct_passwd) -> list[str]:
+    """A command prefix that drops to `user`, then execs the job.
+
+    Not subprocess's own user= and group=: they need a plain fork of this process, with
+    gRPC's threads, and the child then crashed in about a third of runs. setpriv (util-linux)
+    is quick; where an image lacks it, this agent's own Python does the same.
+    """
+    uid, gid = str(user.pw_uid), str(user.pw_gid)
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+    drop = f"import os,sys;os.setgroups([]);os.setgid({gid});os.setuid({uid})"
+    return [sys.executable, "-I", "-c", drop + ";os.execvp(sys.argv[1],sys.argv[1:])"]
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

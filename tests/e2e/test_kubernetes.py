@@ -170,7 +170,7 @@ def test_the_server_refuses_to_start_and_says_what_is_missing(
     said = _refusal(tmp_path / "b", kubeconfig, "--k8s-namespace", "nowhere", *advertise)
     assert "the namespace 'nowhere' does not exist" in said
     said = _refusal(tmp_path / "c", kubeconfig, "--k8s-namespace", cluster.namespace)
-    assert "worker pods cannot reach an orchestrator that listens on 127.0.0.1" in said
+    assert "worker pods cannot reach an agent door that listens on 127.0.0.1" in said
     nothing = {"KUBECONFIG": str(tmp_path / "absent"), "KUBERNETES_SERVICE_HOST": ""}
     said = _refusal(tmp_path / "d", nothing, "--k8s-namespace", "jobs", *advertise)
     assert "no Kubernetes configuration: give --kubeconfig, set KUBECONFIG" in said
@@ -211,3 +211,18 @@ def test_the_k8s_recipes_run_on_a_cluster_and_stop_at_once_without_one(
     done = subprocess.run(recipe, env=env, capture_output=True, text=True, timeout=20)
     assert done.returncode == 2
     assert "no Kubernetes cluster to run on" in done.stderr and "KUBECONFIG" in done.stderr
+
+
+def test_a_pod_job_gets_nothing_of_the_servers_environment(
+    k8s_server: Server, cluster: FakeCluster
+) -> None:
+    leaks = {"LAINO_TEST_DATABASE_PASSWORD": "hunter2", "AWS_SECRET_ACCESS_KEY": "AKIAXXXXXXXX"}
+    k8s_server.env.update(leaks)
+    k8s_server.stop()
+    k8s_server.start()
+    done = k8s_server.cli("job", "run", *K8S, "--", "env")
+    assert done.returncode == 0, done.stderr + k8s_server.log()
+    for value in leaks.values():
+        assert value not in done.stdout
+    names = {line.split("=", 1)[0] for line in done.stdout.splitlines()}
+    assert not {n for n in names if n.startswith(("LAINO_SERVER", "LAINO_TOKEN", "OTEL_"))}

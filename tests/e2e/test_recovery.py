@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
-from tests.conftest import TERMINAL, Server, assert_eventually, processes_with
+from tests.conftest import TERMINAL, Server, assert_eventually, processes_with, shared_folder
 
 
-def test_server_killed_mid_flight_loses_no_job_and_runs_none_twice(
-    server: Server, tmp_path: Path
-) -> None:
-    marks = tmp_path / "marks"
-    marks.mkdir()
+def test_server_killed_mid_flight_loses_no_job_and_runs_none_twice(server: Server) -> None:
+    marks = shared_folder()
     script = f'echo run >> {marks}/"$1"; sleep 2; echo done'
     ids = [server.submit("sh", "-c", script, "job", str(n)) for n in range(4)]
     assert_eventually(lambda: server.job(ids[0])["state"] == "RUNNING", timeout=20)

@@ -11,7 +11,7 @@ import pytest
 from laino.providers.bridge import interface_address
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
-from tests.conftest import LAINO, Server
+from tests.conftest import LAINO, Server, shared_folder
 
 
 def _attack(server: Server, marker: Path) -> str:
@@ -31,8 +31,8 @@ def _attack(server: Server, marker: Path) -> str:
     return "; ".join(steps)
 
 
-def test_a_docker_job_cannot_reach_the_client_api(docker_server: Server, tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
+def test_a_docker_job_cannot_reach_the_client_api(docker_server: Server) -> None:
+    marker = shared_folder() / "marker"  # where a process job, as nobody, could write
     done = docker_server.cli(
         "job", "run", "--provider", "docker", "--", "sh", "-c", _attack(docker_server, marker)
     )
@@ -44,9 +44,9 @@ def test_a_docker_job_cannot_reach_the_client_api(docker_server: Server, tmp_pat
 
 
 def test_a_plain_container_on_the_bridge_cannot_reach_the_client_api(
-    docker_server: Server, worker_image: str, tmp_path: Path
+    docker_server: Server, worker_image: str
 ) -> None:
-    marker = tmp_path / "marker"
+    marker = shared_folder() / "marker"
     run = ["docker", "run", "--rm", "--add-host", "host.docker.internal:host-gateway"]
     done = subprocess.run(
         [*run, "--entrypoint", "sh", worker_image, "-c", _attack(docker_server, marker)],

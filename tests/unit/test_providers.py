@@ -23,14 +23,15 @@ SPEC = WorkerSpec(
 )
 
 
-def _docker(tmp_path: Path, listen: str, bridge: str | None, advertise: str = "") -> DockerProvider:
-    settings = Settings(listen=listen, home=tmp_path, advertise=advertise)
-    provider = offered(settings, installation="i", port=4000, bridge=bridge)["docker"]
+def _docker(tmp_path: Path, agents: str, bridge: str | None, advertise: str = "") -> DockerProvider:
+    """The docker provider of a server whose agent door listens on `agents`."""
+    settings = Settings(agent_listen=agents, home=tmp_path, advertise=advertise)
+    provider = offered(settings, installation="i", agent_port=4000, bridge=bridge)["docker"]
     assert isinstance(provider, Instrumented) and isinstance(provider.provider, DockerProvider)
     return provider.provider
 
 
-def test_containers_dial_the_host_alias_when_the_server_listens_where_they_reach(
+def test_containers_dial_the_host_alias_when_the_agent_door_listens_where_they_reach(
     tmp_path: Path,
 ) -> None:
     assert _docker(tmp_path, "127.0.0.1:4000", "172.17.0.1").server == "host.docker.internal:4000"
@@ -41,12 +42,13 @@ def test_containers_dial_the_host_alias_when_the_server_listens_where_they_reach
 
 def test_a_loopback_only_server_without_a_bridge_says_how_to_fix_it(tmp_path: Path) -> None:
     provider = _docker(tmp_path, "127.0.0.1:4000", None)
-    with pytest.raises(PermanentProviderError, match=r"--listen 0\.0\.0\.0:PORT or --advertise"):
+    says = r"--agent-listen 0\.0\.0\.0:PORT or --advertise"
+    with pytest.raises(PermanentProviderError, match=says):
         provider.start(SPEC)
 
 
 def test_providers_are_built_on_first_use_only(tmp_path: Path) -> None:
-    providers = offered(Settings(home=tmp_path), installation="i", port=1, bridge=None)
+    providers = offered(Settings(home=tmp_path), installation="i", agent_port=1, bridge=None)
     assert set(providers) == {"process", "docker"} and providers.built == {}
     assert providers["process"] is providers["process"]
     assert set(providers.built) == {"process"}
