@@ -17,6 +17,8 @@ from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2_grpc as rpc
 
 DEFAULT_SERVER = "127.0.0.1:50051"
+# The CA that signed the server's certificate; a client certificate and key for mutual TLS.
+TLS_FILES = ("LAINO_TLS_CA", "LAINO_TLS_CERT", "LAINO_TLS_KEY")
 # A local server's admin token, in its home (`laino server` writes it, readable by its user).
 ADMIN = "admin-token"
 # Exit codes of `laino` itself, apart from a job's own exit code (documented in the README).
@@ -26,6 +28,8 @@ EXIT_INFRASTRUCTURE = 125
 EXIT_CANCELLED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
+# What gRPC's error says when a TLS handshake failed, whichever side broke it.
+_TLS_FAILURE = "handshake"
 
 _server = click.option(
     "--server",
@@ -104,9 +108,24 @@ class Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor
 
 
 def channel(server: str) -> grpc.Channel:
-    raw = grpc.insecure_channel(server, options=RECONNECT)
+    raw = _tls_channel(server) if os.environ.get("LAINO_TLS_CA") else None
+    raw = raw or grpc.insecure_channel(server, options=RECONNECT)
     found = token()
     return grpc.intercept_channel(raw, Bearer(found)) if found else raw
+
+
+def _tls_channel(server: str) -> grpc.Channel:
+    """TLS that verifies the server against LAINO_TLS_CA; a client certificate when given."""
+    paths = [os.environ[name] for name in TLS_FILES if os.environ.get(name)]
+    try:
+        ca, *pair = (Path(path).read_bytes() for path in paths)
+    except OSError as err:
+        raise click.ClickException(f"cannot read a TLS file: {err}") from None
+    cert, key = pair if len(pair) == 2 else (None, None)
+    tls = grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=key, certificate_chain=cert
+    )
+    return grpc.secure_channel(server, tls, options=RECONNECT)
 
 
 def jobs_stub(server: str) -> rpc.JobServiceStub:
@@ -126,11 +145,20 @@ def reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except grpc.RpcError as err:
             code = err.code()
-            if code == grpc.StatusCode.UNAVAILABLE:
+            details = err.details() or ""
+            if code == grpc.StatusCode.UNAVAILABLE and _TLS_FAILURE in details.lower():
+                server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
+                message = (
+                    f"the server at {server} did not prove its identity: its certificate is"
+                    " not signed by LAINO_TLS_CA, or does not name this address"
+                    if os.environ.get("LAINO_TLS_CA")
+                    else f"the server at {server} speaks TLS: give LAINO_TLS_CA"
+                )
+            elif code == grpc.StatusCode.UNAVAILABLE:
                 server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
                 message = f"cannot reach the laino server at {server} (is `laino server` running?)"
             else:
-                message = f"{err.details()}"
+                message = details
             click.echo(f"laino: {message}", err=True)
             sys.exit(EXIT_ERROR)
         except TracingUnavailable as err:

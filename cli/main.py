@@ -13,6 +13,7 @@ from laino.cli.events import events
 from laino.cli.job import job
 from laino.cli.output import age, emit_json, table, worker_dict
 from laino.cli.timeline import trace
+from laino.cli.tls import tls
 from laino.cli.token import token
 from laino.providers import logfmt
 from laino.providers.tracing import TracingUnavailable
@@ -74,6 +75,20 @@ def cli() -> None:
     "--log-format", type=click.Choice(logfmt.FORMATS), default=None, help="text or json [text]."
 )
 @click.option("--metrics-listen", default=None, help="HOST:PORT to serve Prometheus metrics on.")
+@click.option("--tls-cert", default=None, help="The server's TLS certificate (PEM), both doors.")
+@click.option("--tls-key", default=None, help="Its private key (PEM).")
+@click.option(
+    "--tls-ca", default=None, help="The CA that signed --tls-cert, given to agents [the cert]."
+)
+@click.option(
+    "--tls-client-ca", default=None, help="Require client certificates signed by this CA."
+)
+@click.option(
+    "--insecure",
+    is_flag=True,
+    default=None,
+    help="Serve without TLS on addresses other machines reach (it warns).",
+)
 @click.option("--k8s-namespace", default=None, help="Namespace of Kubernetes workers [off].")
 @click.option("--kubeconfig", default=None, help="[KUBECONFIG, ~/.kube/config or in-cluster].")
 @click.option("--k8s-service-account", default=None, help="Service account of worker pods.")
@@ -81,9 +96,9 @@ def cli() -> None:
 def server(**options: object) -> None:
     """Run the orchestrator."""
     from laino.orchestrator.cluster.bus import BusUnavailable
+    from laino.orchestrator.listeners import ListenRefused
     from laino.orchestrator.providers import KubernetesRefused
     from laino.orchestrator.server import (
-        AddressInUse,
         DatabaseUnavailable,
         JobUserUnknown,
         SchemaMismatch,
@@ -94,7 +109,7 @@ def server(**options: object) -> None:
 
     settings = Settings.from_env(**options)
     refusals = (
-        AddressInUse,
+        ListenRefused,
         JobUserUnknown,
         UnsupportedDatabase,
         DatabaseUnavailable,
@@ -145,6 +160,7 @@ cli.add_command(job)
 cli.add_command(db)
 cli.add_command(events)
 cli.add_command(token)
+cli.add_command(tls)
 
 
 def main() -> None:

@@ -50,6 +50,8 @@ class SagaRunner:
     tracing: Tracing
     installation: str
     agent_address: str
+    # The PEM that agents verify the server with; empty without TLS.
+    agents_ca: str = ""
     tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     # When this runner learnt that a worker registered (see _await_registration).
@@ -312,6 +314,8 @@ class SagaRunner:
     def _worker_env(self, traceparent: str) -> dict[str, str]:
         """What the agent needs to continue the job's trace and log like the server."""
         env = {"LAINO_LOG_FORMAT": self.settings.log_format}
+        if self.agents_ca:
+            env["LAINO_TLS_CA_PEM"] = self.agents_ca  # public: a CA, never a key
         if traceparent:
             env[TRACEPARENT_ENV] = traceparent
             env.update({k: v for k, v in os.environ.items() if k.startswith("OTEL_")})

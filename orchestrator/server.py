@@ -24,6 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sqlalchemy import text
 
+from laino.orchestrator import listeners
 from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import Gate
@@ -175,17 +176,27 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     _admin_token(tokens, home)
     gate = Gate(tokens)
     server = grpc.aio.server(interceptors=[ErrorInterceptor(availability, gate)], options=OPTIONS)
-    port = _listen(server, settings.listen, "--listen")
+    insecure = settings.insecure
+    tls = listeners.credentials(settings, clients=True)
+    agents_ca = listeners.agents_ca(settings)
+    port = listeners.listen(server, settings.listen, "--listen", tls, insecure=insecure)
     agent_door = grpc.aio.server(interceptors=[ErrorInterceptor(availability)], options=OPTIONS)
-    agent_port = _listen(agent_door, settings.agent_door, "--agent-listen")
+    agent_tls = listeners.credentials(settings, clients=False)
+    agent_door_address = settings.agent_door
+    agent_port = listeners.listen(
+        agent_door, agent_door_address, "--agent-listen", agent_tls, insecure=insecure
+    )
     bridge = bridge_to_bind(settings)
     if bridge is not None:
         # Containers reach the host through the bridge's gateway, never through its loopback;
         # the bridge serves the agent door only, so no container can reach the client API.
+        # Only this host's containers reach a bridge: plaintext there needs no --insecure.
         try:
-            agent_door.add_insecure_port(f"{bridge}:{agent_port}")
-        except RuntimeError as err:
-            log.warning("cannot listen on the docker bridge %s:%d: %s", bridge, agent_port, err)
+            listeners.listen(
+                agent_door, f"{bridge}:{agent_port}", "bridge", agent_tls, insecure=True
+            )
+        except listeners.ListenRefused as err:
+            log.warning("cannot listen on the docker bridge: %s", err)
             bridge = None
     kubernetes = None
     if settings.k8s_namespace:
@@ -287,6 +298,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             tracing=tracing,
             installation=installation,
             agent_address=settings.agent_address(agent_port),
+            agents_ca=agents_ca,
         )
         reconciler = Reconciler(
             workers=workers,
@@ -329,15 +341,6 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     tracing.shutdown()
 
 
-def _listen(server: grpc.aio.Server, address: str, flag: str) -> int:
-    try:
-        return server.add_insecure_port(address)
-    except RuntimeError:
-        raise AddressInUse(
-            f"cannot listen on {address} ({flag}): the address is in use, or not this machine's"
-        ) from None
-
-
 async def _gauge(views: Views, metrics: Metrics) -> None:
     """Jobs and workers by state, refreshed for the scrapes."""
     while True:
@@ -352,10 +355,6 @@ class SchemaMismatch(RuntimeError):
 
 class JobUserUnknown(RuntimeError):
     """--job-user names no user of this machine."""
-
-
-class AddressInUse(RuntimeError):
-    """A listener's address cannot be bound."""
 
 
 class DatabaseUnavailable(RuntimeError):

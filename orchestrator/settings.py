@@ -26,6 +26,15 @@ class Settings:
     database: str = ""
     # Empty: one orchestrator with an in-process bus. Else a nats:// URL (JetStream enabled).
     nats: str = ""
+    # TLS for both doors: the server's certificate and key; the CA that signed the certificate
+    # (handed to agents so that they verify the server; else the certificate itself); the CA
+    # of client certificates, when clients must present one (mutual TLS, client door only).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    tls_client_ca: str = ""
+    # Serve without TLS on addresses other machines can reach.
+    insecure: bool = False
     # The address agents dial back to; derived from `listen` when empty.
     advertise: str = ""
     provider: str = "process"
@@ -63,7 +72,8 @@ class Settings:
         for f in fields(cls):
             raw = os.environ.get(f"LAINO_{f.name.upper()}")
             if raw:
-                values[f.name] = type(getattr(defaults, f.name))(raw)
+                kind = type(getattr(defaults, f.name))
+                values[f.name] = raw.lower() in ("1", "true", "yes") if kind is bool else kind(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "home" in values:
             values["home"] = Path(str(values["home"]))

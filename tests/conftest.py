@@ -76,17 +76,28 @@ class Server:
             **flags,
         }
         self.proc: subprocess.Popen[bytes] | None = None
-        raw = grpc.insecure_channel(self.address, options=RECONNECT)
-        self.channel = grpc.intercept_channel(raw, HomeToken(home))
+        self.tls_ca: Path | None = None
+        self._connect(grpc.insecure_channel(self.address, options=RECONNECT))
+        self.agent_channel = grpc.insecure_channel(self.agent_address)
+        self.workers = rpc.WorkerServiceStub(self.agent_channel)
+
+    def _connect(self, raw: grpc.Channel) -> None:
+        self.channel = grpc.intercept_channel(raw, HomeToken(self.home))
         self.jobs = rpc.JobServiceStub(self.channel)
         self.tokens = rpc.TokenServiceStub(self.channel)
-        self.agent_channel = grpc.insecure_channel(self.agent_address)
+
+    def use_tls(self, ca: Path) -> None:
+        """Clients (this object's stubs and its CLIs) verify the server against `ca`."""
+        self.tls_ca = ca
+        tls = grpc.ssl_channel_credentials(root_certificates=ca.read_bytes())
+        self._connect(grpc.secure_channel(self.address, tls, options=RECONNECT))
+        self.agent_channel = grpc.secure_channel(self.agent_address, tls)
         self.workers = rpc.WorkerServiceStub(self.agent_channel)
 
     def start(self) -> None:
         args = [LAINO, "server", "--home", str(self.home), "--listen", self.address]
         for name, value in self.flags.items():
-            args += [f"--{name}", str(value)]
+            args += [f"--{name}"] if value is True else [f"--{name}", str(value)]
         log = open(self.home / "server.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(args, stdout=log, stderr=log, env=self.env)
         assert_eventually(self._serving, timeout=10)
@@ -123,7 +134,9 @@ class Server:
 
     def environ(self, **extra: str) -> dict[str, str]:
         """A CLI's environment as the user who started the server has it: the same home."""
-        return {**os.environ, "LAINO_SERVER": self.address, "LAINO_HOME": str(self.home), **extra}
+        tls = {"LAINO_TLS_CA": str(self.tls_ca)} if self.tls_ca else {}
+        base = {"LAINO_SERVER": self.address, "LAINO_HOME": str(self.home), **tls}
+        return {**os.environ, **base, **extra}
 
     def cli(
         self, *args: str, timeout: float = 60, check: bool = False

@@ -95,8 +95,13 @@ class Agent:
         addresses = [a.strip() for a in self.server.split(",") if a.strip()]
         async with contextlib.AsyncExitStack() as stack:
             stubs = []
+            ca = os.environ.get("LAINO_TLS_CA_PEM", "")
             for address in addresses:
-                channel = grpc.aio.insecure_channel(address, options=RECONNECT)
+                if ca:  # the server proves itself with a certificate this CA signed
+                    tls = grpc.ssl_channel_credentials(root_certificates=ca.encode())
+                    channel = grpc.aio.secure_channel(address, tls, options=RECONNECT)
+                else:
+                    channel = grpc.aio.insecure_channel(address, options=RECONNECT)
                 stubs.append(rpc.WorkerServiceStub(await stack.enter_async_context(channel)))
             delay, outage, turn = 0.05, False, 0
             while not self.stopping:

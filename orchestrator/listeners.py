@@ -1,0 +1,83 @@
+"""Where the server listens, and how: TLS when given, plaintext only where nobody else can reach."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+import grpc
+
+from laino.orchestrator.settings import Settings
+
+log = logging.getLogger("laino.server")
+
+
+def credentials(settings: Settings, *, clients: bool) -> grpc.ServerCredentials | None:
+    """The server's TLS identity; for the client door, also the CA of client certificates."""
+    if not settings.tls_cert:
+        return None
+    try:
+        pair = (Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes())
+        client_ca = (
+            Path(settings.tls_client_ca).read_bytes()
+            if clients and settings.tls_client_ca
+            else None
+        )
+    except OSError as err:
+        raise ListenRefused(f"cannot read a TLS file: {err}") from None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def agents_ca(settings: Settings) -> str:
+    """What agents trust to verify the server (PEM, public); empty without TLS."""
+    if not settings.tls_cert:
+        return ""
+    try:
+        return Path(settings.tls_ca or settings.tls_cert).read_text()
+    except OSError as err:
+        raise ListenRefused(f"cannot read a TLS file: {err}") from None
+
+
+def listen(
+    server: grpc.aio.Server,
+    address: str,
+    flag: str,
+    tls: grpc.ServerCredentials | None,
+    *,
+    insecure: bool = False,
+) -> int:
+    """Binds `address`; refuses plaintext on an address other machines may reach."""
+    if tls is None and not loopback(address):
+        if not insecure:
+            raise ListenRefused(
+                f"{flag} {address} is reachable from other machines: give --tls-cert and"
+                " --tls-key, or --insecure to serve it without TLS"
+            )
+        log.warning(
+            "%s %s serves without TLS (--insecure): anyone on the path can read it", flag, address
+        )
+    try:
+        if tls is None:
+            return server.add_insecure_port(address)
+        return server.add_secure_port(address, tls)
+    except RuntimeError:
+        raise ListenRefused(
+            f"cannot listen on {address} ({flag}): the address is in use, or not this machine's"
+        ) from None
+
+
+def loopback(address: str) -> bool:
+    host = address.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ListenRefused(RuntimeError):
+    """A listener cannot, or may not, be opened."""
