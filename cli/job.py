@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 
@@ -38,7 +39,8 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     for value in values:
         key, sep, val = value.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint=what)
+            shown = "a value" if what == "--secret" else repr(value)  # never echo a secret
+            raise click.BadParameter(f"{shown} is not KEY=VALUE", param_hint=what)
         pairs[key] = val
     return pairs
 
@@ -59,6 +61,18 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
     options = [
         click.option("--image", default="", help="Container image (docker and kubernetes)."),
         click.option("--env", "-e", "env", multiple=True, help="KEY=VALUE, repeatable."),
+        click.option(
+            "--secret",
+            "secrets",
+            multiple=True,
+            help="NAME=VALUE in the job's env, masked in its log, shown nowhere; repeatable.",
+        ),
+        click.option(
+            "--secret-env",
+            "secret_envs",
+            multiple=True,
+            help="NAME: a secret whose value is this CLI's own $NAME; repeatable.",
+        ),
         click.option("--label", "-l", "labels", multiple=True, help="KEY=VALUE, repeatable."),
         click.option("--workdir", default="", help="Working directory of the command."),
         click.option(
@@ -96,7 +110,12 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
         max_attempts=options["max_attempts"],
         retry_on_failure=options["retry_on_failure"],
     )
-    request = pb.SubmitJobRequest(spec=spec, idempotency_key=str(options["key"]))
+    secrets = _pairs(options["secrets"], "--secret")  # type: ignore[arg-type]
+    for name in options["secret_envs"]:  # type: ignore[attr-defined]
+        if name not in os.environ:
+            raise click.BadParameter(f"${name} is not set", param_hint="--secret-env")
+        secrets[name] = os.environ[name]
+    request = pb.SubmitJobRequest(spec=spec, idempotency_key=str(options["key"]), secrets=secrets)
     metadata = [(TRACEPARENT, traceparent)] if traceparent else None
     return jobs_stub(str(options["server"])).SubmitJob(request, metadata=metadata)
 

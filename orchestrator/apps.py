@@ -103,6 +103,9 @@ class JobsApp(NotifyingApplication):
     def get_job(self, job_id: UUID) -> JobView:
         return JobView.of(self._get(job_id))
 
+    def exists(self, job_id: UUID) -> bool:
+        return self._find(job_id) is not None
+
     def cancel(self, job_id: UUID) -> JobView:
         return self._command(job_id, Job.request_cancel)
 

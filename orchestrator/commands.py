@@ -18,9 +18,15 @@ def spec_message(spec: JobSpec) -> pb.JobSpec:
     return pb.JobSpec(**spec.as_dict())
 
 
-def run(job_id: UUID, attempt: int, spec: JobSpec, first_seq: int) -> pb.ServerMessage:
+def run(
+    job_id: UUID, attempt: int, spec: JobSpec, first_seq: int, secrets: dict[str, str]
+) -> pb.ServerMessage:
     order = pb.RunJob(
-        job_id=str(job_id), attempt=attempt, spec=spec_message(spec), first_seq=first_seq
+        job_id=str(job_id),
+        attempt=attempt,
+        spec=spec_message(spec),
+        first_seq=first_seq,
+        secrets=secrets,
     )
     return pb.ServerMessage(run=order)
 

@@ -20,6 +20,7 @@ from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.logstore import SYSTEM, LogStore
+from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.views import Views
 from laino.providers import logfmt
 from laino.providers.base import Handle, Provider, ProviderError, Status, WorkerSpec
@@ -44,6 +45,7 @@ class SagaRunner:
     sagas: SagasApp
     views: Views
     logs: LogStore
+    secrets: SecretStore
     providers: Mapping[str, Provider]
     sessions: Sessions
     hub: Hub
@@ -103,6 +105,7 @@ class SagaRunner:
         if job.state.terminal:
             with self.tracing.span("finish", parent=job.trace, outcome=job.state.value):
                 await self._compensate(job, job.attempt)
+                self.secrets.forget(job_id)  # before the saga ends: a crash here repeats it
                 saga.finish(job.state)
                 self.sagas.save(saga)
             log.info("job %s after %d attempt(s); its saga is finished", job.state, job.attempt)
@@ -220,7 +223,9 @@ class SagaRunner:
     def _send_run(self, job: JobView) -> None:
         assert job.worker_id is not None
         first_seq = self.logs.last_seq(str(job.id)) + 1
-        self.sessions.send(job.worker_id, commands.run(job.id, job.attempt, job.spec, first_seq))
+        secrets = self.secrets.get(job.id)  # to the worker at dispatch, never while it starts
+        order = commands.run(job.id, job.attempt, job.spec, first_seq, secrets)
+        self.sessions.send(job.worker_id, order)
 
     async def _worker_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:
         """The worker died before registering: keep its last output, users need exactly that."""

@@ -48,6 +48,7 @@ from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
+from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
 from laino.v1 import laino_pb2 as pb
@@ -232,6 +233,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     if metrics.enabled:
         sagas.listener = metrics.saga_events
     logs = LogStore(engine, budget=settings.log_budget_lines)
+    secret_store = SecretStore(engine, bytes.fromhex(secret))
     views = Views(engine, jobs, workers, sagas)
     followers = Followers(jobs, logs, hub)
     gateway = AgentGateway(
@@ -254,6 +256,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             views=views,
             followers=followers,
             tracing=tracing,
+            secrets=secret_store,
         ),
         server,
     )
@@ -292,6 +295,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             sagas=sagas,
             views=views,
             logs=logs,
+            secrets=secret_store,
             providers=providers,
             sessions=sessions,
             hub=hub,

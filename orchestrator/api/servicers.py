@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+from uuid import uuid4
 
 import grpc
 
@@ -14,10 +15,13 @@ from laino.orchestrator.api import convert
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import CALLER
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
+from laino.orchestrator.domain.jobs import Job
+from laino.orchestrator.domain.spec import validate_secrets
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history
 from laino.orchestrator.sessions import Session
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.views import Views
 from laino.providers.tracing import TRACEPARENT, Tracing
 from laino.v1 import laino_pb2 as pb
@@ -37,6 +41,7 @@ class JobService(rpc.JobServiceServicer):
     views: Views
     followers: Followers
     tracing: Tracing
+    secrets: SecretStore
 
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
@@ -47,10 +52,16 @@ class JobService(rpc.JobServiceServicer):
         spec.check_working_dir(self.settings.allowed_workdirs)
         caller = CALLER.get()
         caller.require_provider(spec.provider)
+        secrets = dict(request.secrets)
+        validate_secrets(secrets)
+        key = request.idempotency_key or str(uuid4())
+        if secrets and not self.jobs.exists(Job.create_id(key)):
+            # Stored first: a job must never run without the secrets it was submitted with.
+            self.secrets.put(Job.create_id(key), secrets)
         parent = dict(context.invocation_metadata() or ()).get(TRACEPARENT, "")
         with self.tracing.span("SubmitJob", parent=parent) as span:
             trace = span.traceparent or parent
-            job, created = self.jobs.submit(spec, request.idempotency_key, trace, caller.name)
+            job, created = self.jobs.submit(spec, key, trace, caller.name)
             span.set(job=str(job.id), created=created)
         return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
 

@@ -13,6 +13,7 @@ MAX_ATTEMPTS = 100
 MAX_SPEC_BYTES = 256 * 1024
 MAX_ENV = 1000
 MAX_LABELS = 64
+MAX_SECRET_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,17 @@ class JobSpec:
             "max_attempts": self.max_attempts,
             "retry_on_failure": self.retry_on_failure,
         }
+
+
+def validate_secrets(secrets: dict[str, str]) -> None:
+    """Secrets are env variables that no read of the job shows."""
+    for name, value in secrets.items():
+        if not name or "=" in name or "\0" in name:
+            raise InvalidSpec("secrets", f"invalid variable name {name!r}")
+        if "\0" in value:
+            raise InvalidSpec("secrets", f"{name}: a NUL byte cannot be passed to a program")
+    if sum(len(n) + len(v.encode()) for n, v in secrets.items()) > MAX_SECRET_BYTES:
+        raise InvalidSpec("secrets", f"at most {MAX_SECRET_BYTES} bytes of secrets")
 
 
 class InvalidSpec(ValueError):

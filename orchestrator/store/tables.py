@@ -82,3 +82,12 @@ log_budget = Table(
     Column("lines", BigInteger, nullable=False),
     Column("truncated", Integer, nullable=False),
 )
+
+job_secret = Table(
+    "job_secret",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    # AES-GCM of the value, nonce first, base64; bound to the job and the name.
+    Column("sealed", Text, nullable=False),
+)

@@ -212,7 +212,13 @@ class Agent:
         if self.job is None:
             self.job = job
             batcher = Batcher(self._ship, self._room, first_seq=order.first_seq or 1)
-            self.run = Run(order.spec, batcher, job_id=order.job_id, attempt=order.attempt)
+            self.run = Run(
+                order.spec,
+                batcher,
+                job_id=order.job_id,
+                attempt=order.attempt,
+                secrets=order.secrets,
+            )
             self.task = asyncio.get_running_loop().create_task(self._execute(self.run, order))
 
     async def _execute(self, run: Run, order: pb.RunJob) -> None:

@@ -10,7 +10,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from laino.v1 import laino_pb2 as pb
@@ -19,6 +19,8 @@ MAX_LINE = 64 * 1024
 # The agent's settings (the server's address, tracing's exporter and its credentials): never
 # the job's.
 AGENT_ONLY = ("LAINO_", "OTEL_")
+# Shorter secret values are not masked: "***" in place of every "a" would hide the log.
+MASK_MIN = 4
 BATCH_LINES = 2000
 BATCH_BYTES = 512 * 1024
 FLUSH_SECONDS = 0.02
@@ -73,11 +75,23 @@ class Batcher:
 class Run:
     """One run of a command; `cancel` ends its whole process group."""
 
-    def __init__(self, spec: pb.JobSpec, batcher: Batcher, *, job_id: str = "", attempt: int = 0):
+    def __init__(
+        self,
+        spec: pb.JobSpec,
+        batcher: Batcher,
+        *,
+        job_id: str = "",
+        attempt: int = 0,
+        secrets: Mapping[str, str] | None = None,
+    ):
         self.spec = spec
         self.batcher = batcher
         self.job_id = job_id
         self.attempt = attempt
+        self.secrets = dict(secrets or {})
+        # Each line of each value, longest first, so that no part of a longer one survives.
+        parts = {p for v in self.secrets.values() for p in v.splitlines() if len(p) >= MASK_MIN}
+        self.masks = sorted(parts, key=len, reverse=True)
         self.cancelled = asyncio.Event()
         self.grace = 3.0
         self.proc: asyncio.subprocess.Process | None = None
@@ -93,6 +107,7 @@ class Run:
         """The worker's environment less the agent's own settings, then the job's."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(AGENT_ONLY)}
         env.update(self.spec.env)
+        env.update(self.secrets)
         env.update(LAINO_JOB_ID=self.job_id, LAINO_ATTEMPT=str(self.attempt))
         return env
 
@@ -213,7 +228,10 @@ class Run:
             self._line(kind, partial)
 
     def _line(self, kind: int, raw: bytes) -> None:
-        self.batcher.add(kind, raw[:MAX_LINE].decode("utf-8", errors="replace"))
+        text = raw[:MAX_LINE].decode("utf-8", errors="replace")
+        for secret in self.masks:
+            text = text.replace(secret, "***")
+        self.batcher.add(kind, text)
 
 
 def job_user() -> pwd.struct_passwd | None:

@@ -15,6 +15,7 @@ from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
+from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
 
@@ -37,6 +38,7 @@ def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
         sagas=sagas,
         views=Views(engine, jobs, workers, sagas),
         logs=LogStore(engine, budget=1000),
+        secrets=SecretStore(engine, b"k" * 32),
         providers={},
         sessions=Sessions(),
         hub=Hub(),

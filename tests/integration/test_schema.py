@@ -106,30 +106,28 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 4: empty")
+    assert empty.stdout.startswith("schema version 0 of 5: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
     )
-    assert (
-        "applied 0001 core\napplied 0002 event_stores\napplied 0003 cluster\napplied 0004 tokens"
-        in migrate.stdout
-    )
+    applied = ["0001 core", "0002 event_stores", "0003 cluster", "0004 tokens", "0005 secrets"]
+    assert "".join(f"applied {m}\n" for m in applied) in migrate.stdout
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 4 of 4: up to date\n")
+    assert (current.returncode, current.stdout) == (0, "schema version 5 of 5: up to date\n")
     with psycopg.connect(url) as conn:  # as an older laino left it
         conn.execute("DELETE FROM schema_version WHERE version >= 3")
-        conn.execute("DROP TABLE relay_position, shared_secret, tokens_events")
+        conn.execute("DROP TABLE relay_position, shared_secret, tokens_events, job_secret")
     behind = _status("--database", url)
     assert behind.returncode == 2
     assert behind.stdout.startswith(
-        "schema version 2 of 4: behind\n  pending 0003 cluster\n  pending 0004 tokens"
+        "schema version 2 of 5: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
     )
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
     )
     # only what was missing
-    assert again.stdout.startswith("applied 0003 cluster\napplied 0004 tokens\nschema")
+    assert again.stdout.startswith("".join(f"applied {m}\n" for m in applied[2:]) + "schema")
 
 
 def test_the_server_refuses_a_schema_it_does_not_expect(postgres: Postgres, tmp_path: Path) -> None:
