@@ -21,6 +21,7 @@ from laino.orchestrator.cluster.bus import (
     BusUnavailable,
     dial,
 )
+from laino.providers.logfmt import redacted
 from laino.providers.tracing import TRACEPARENT
 
 EXIT_INTERRUPTED = 130
@@ -74,7 +75,8 @@ async def _read(
             last = (await js.stream_info(stream)).state.last_seq
         except nats.js.errors.NotFoundError:
             raise click.ClickException(
-                f"NATS at {url} has no {stream} stream: no server with --nats {url} ran yet"
+                f"NATS at {redacted(url)} has no {stream} stream: no server with --nats"
+                f" {redacted(url)} ran yet"
             ) from None
         if not last and not follow:
             return

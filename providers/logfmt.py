@@ -11,10 +11,21 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+from urllib.parse import urlsplit, urlunsplit
 
 FORMATS = ("text", "json")
 
 _ids: ContextVar[dict[str, str]] = ContextVar("laino_log_ids", default={})  # noqa: B039
+
+
+def redacted(url: str) -> str:
+    """A URL fit to print: its password, if any, as ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=user + host))
 
 
 def bind(**ids: str) -> None:

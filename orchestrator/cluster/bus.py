@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from laino.providers.logfmt import redacted
+
 log = logging.getLogger("laino.bus")
 
 EVENTS_STREAM = "LAINO_EVENTS"
@@ -64,7 +66,7 @@ class Bus:
                 await self.js.add_stream(stream)
         except nats.errors.Error as err:
             await self.nc.close()
-            raise BusUnavailable(f"NATS at {self.url} has no JetStream: {err}") from err
+            raise BusUnavailable(f"NATS at {redacted(self.url)} has no JetStream: {err}") from err
 
     @property
     def connected(self) -> bool:
@@ -88,13 +90,17 @@ class Bus:
             await self.nc.close()
 
     async def _disconnected(self) -> None:
-        log.warning("lost NATS at %s; reconnecting", self.url)
+        log.warning("lost NATS at %s; reconnecting", redacted(self.url))
 
     async def _reconnected(self) -> None:
-        log.info("reconnected to NATS at %s", self.url)
+        log.info("reconnected to NATS at %s", redacted(self.url))
 
     async def _error(self, err: Exception) -> None:
         log.debug("NATS: %s", err)
+
+
+async def _ignore(err: Exception) -> None:
+    """A failed first connect is said once, by `dial`'s caller."""
 
 
 async def dial(url: str, **options: Any) -> Any:
@@ -102,13 +108,16 @@ async def dial(url: str, **options: Any) -> Any:
     import nats
     import nats.errors
 
+    # Without a callback of its own, nats-py prints a traceback for every failed attempt.
+    options.setdefault("error_cb", _ignore)
     try:
         # nats-py retries a first connect as often as a reconnect: for ever, if allowed to.
         nc = await nats.connect(
             url, connect_timeout=CONNECT_TIMEOUT, max_reconnect_attempts=1, **options
         )
     except (OSError, TimeoutError, nats.errors.Error) as err:
-        raise BusUnavailable(f"cannot reach NATS at {url}: {err or type(err).__name__}") from None
+        why = err or type(err).__name__
+        raise BusUnavailable(f"cannot reach NATS at {redacted(url)}: {why}") from None
     nc.options["max_reconnect_attempts"] = -1
     return nc
 

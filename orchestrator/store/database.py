@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Engine, create_engine, event
 
 from laino import migrations
+from laino.providers.logfmt import redacted
 
 APPS = ("jobs", "workers", "sagas", "tokens")
 
@@ -22,7 +23,8 @@ class Database:
 
     def __post_init__(self) -> None:
         if self.url and urlsplit(self.url).scheme not in ("postgresql", "postgres"):
-            raise UnsupportedDatabase(f"{self.url!r}: only postgresql:// URLs are supported")
+            shown = redacted(self.url)
+            raise UnsupportedDatabase(f"{shown!r}: only postgresql:// URLs are supported")
 
     @property
     def dialect(self) -> str:

@@ -137,6 +137,22 @@ def test_a_dead_docker_engine_fails_docker_jobs_clearly_and_nothing_else(tmp_pat
         ),
         ([], {"LAINO_LOG_FORMAT": "xml"}, "log format 'xml' is not one of text, json"),
         ([], {"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER: unknown exporter 'zipkin'"),
+        (
+            ["--database", "mysql://laino:hunter2@db/laino"],
+            {},
+            "'mysql://laino:***@db/laino': only postgresql:// URLs are supported",
+        ),
+        (
+            ["--nats", "nats://laino:hunter2@127.0.0.1:9"],
+            {},
+            "cannot reach NATS at nats://laino:***@127.0.0.1:9: nats: no servers available for"
+            " connection",
+        ),
+        (
+            [],
+            {"LAINO_JOB_USER": "no-such-user-here"},
+            "--job-user 'no-such-user-here': no such user",
+        ),
     ],
 )
 def test_a_server_with_bad_settings_says_what_in_one_line(
@@ -150,5 +166,23 @@ def test_a_server_with_bad_settings_says_what_in_one_line(
         timeout=30,
     )
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == f"Error: {says}"
-    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [f"Error: {says}"]  # one line, no traceback
+    assert "hunter2" not in done.stderr
+
+
+def test_a_password_in_a_url_is_never_printed() -> None:
+    url = "postgresql://laino:hunter2@127.0.0.1:9/laino"
+    for command in (["db", "status", "--database", url], ["db", "migrate", "--database", url]):
+        done = subprocess.run([LAINO, *command], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 1 and "cannot reach the database" in done.stderr
+        assert "hunter2" not in done.stdout + done.stderr
+    done = subprocess.run(
+        [LAINO, "events", "--nats", "nats://laino:hunter2@127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.stderr.strip().splitlines() == [
+        "Error: cannot reach NATS at nats://laino:***@127.0.0.1:9: nats: no servers available"
+        " for connection"
+    ]
