@@ -200,10 +200,11 @@ def list_jobs(
     states: tuple[str, ...], labels: tuple[str, ...], limit: int, output: str, server: str
 ) -> None:
     """List jobs, newest first."""
-    try:
-        wanted = [pb.JobState.Value(s.upper()) for s in states]
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--state") from None
+    names = [pb.JobState.Name(v) for v in pb.JobState.values() if v]
+    if unknown := [s for s in states if s.upper() not in names]:
+        message = f"{unknown[0]!r} is not one of {', '.join(names)}"
+        raise click.BadParameter(message, param_hint="--state")
+    wanted = [pb.JobState.Value(s.upper()) for s in states]
     request = pb.ListJobsRequest(states=wanted, labels=_pairs(labels, "--label"), page_size=limit)
     jobs = list(jobs_stub(server).ListJobs(request).jobs)
     if output == "json":

@@ -15,14 +15,12 @@ from laino.orchestrator.hub import Hub, job_topic, logs_topic
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.sessions import Session, Sessions
 from laino.orchestrator.settings import Settings
-from laino.orchestrator.store.logstore import LogStore
+from laino.orchestrator.store.logstore import MAX_SEQ, LogStore
 from laino.providers import logfmt
 from laino.providers.tracing import Tracing, trace_id
 from laino.v1 import laino_pb2 as pb
 
 log = logging.getLogger("laino.agents")
-# The largest integer a double holds exactly: JSON readers of the log (and SQL's bigint) agree.
-MAX_SEQ = 2**53
 
 
 @dataclass(kw_only=True, eq=False)

@@ -11,9 +11,12 @@ from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.spec import PROVIDERS, JobSpec
 from laino.orchestrator.history import Entry
-from laino.orchestrator.store.logstore import Line
+from laino.orchestrator.store.logstore import MAX_SEQ, Line
 from laino.providers.tracing import trace_id
 from laino.v1 import laino_pb2 as pb
+
+MAX_PAGE = 1000
+MAX_LABEL_FILTERS = 64
 
 
 def job_id(text: str) -> UUID:
@@ -60,7 +63,29 @@ def job_message(job: JobView) -> pb.Job:
 
 
 def states_from(values: list[int]) -> list[State]:
-    return [State(pb.JobState.Name(v)) for v in values if v]
+    known = [v for v in pb.JobState.values() if v]
+    if unknown := [v for v in values if v not in known]:
+        names = ", ".join(pb.JobState.Name(v) for v in known)
+        raise InvalidRequest(f"states: unknown state {unknown[0]}; one of {names}")
+    return [State(pb.JobState.Name(v)) for v in values]
+
+
+def seq_from(value: int) -> int:
+    if value > MAX_SEQ + 1:
+        raise InvalidRequest(f"from_seq: sequence numbers end at {MAX_SEQ}")
+    return value
+
+
+def page_from(request: pb.ListJobsRequest) -> tuple[int, int]:
+    """(page size, the position to continue before) of a listing request."""
+    if request.page_size < 0:
+        raise InvalidRequest("page_size: must not be negative")
+    if len(request.labels) > MAX_LABEL_FILTERS:
+        raise InvalidRequest(f"labels: at most {MAX_LABEL_FILTERS} label filters")
+    token = request.page_token
+    if token and not (token.isascii() and token.isdigit() and 0 < int(token) < 2**63):
+        raise InvalidRequest(f"page_token: {token[:40]!r} is not a token this server gave")
+    return min(request.page_size or 100, MAX_PAGE), int(token or 0)
 
 
 def lines_message(lines: list[Line]) -> pb.StreamLogsResponse:
@@ -116,3 +141,7 @@ def providers_from(names: list[str]) -> list[str]:
     if unknown:
         raise InvalidTokenRequest(f"unknown provider {unknown[0]!r}: one of {', '.join(PROVIDERS)}")
     return sorted(set(names))
+
+
+class InvalidRequest(ValueError):
+    """A client's request that no server could answer as asked."""

@@ -19,6 +19,7 @@ from laino.orchestrator.access import (
 )
 from laino.orchestrator.api.agents import MalformedMessage
 from laino.orchestrator.api.auth import Gate
+from laino.orchestrator.api.convert import InvalidRequest
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
 from laino.orchestrator.cluster.health import Availability, DatabaseAway
 from laino.orchestrator.domain.jobs import IllegalTransition
@@ -35,6 +36,7 @@ CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (TokenNotFound, grpc.StatusCode.NOT_FOUND),
     (TokenExists, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidTokenName, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidTokenRequest, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidSpec, grpc.StatusCode.INVALID_ARGUMENT),
     (MalformedMessage, grpc.StatusCode.INVALID_ARGUMENT),

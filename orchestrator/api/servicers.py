@@ -69,10 +69,9 @@ class JobService(rpc.JobServiceServicer):
         return convert.job_message(self.jobs.get_job(convert.job_id(request.job_id)))
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
-        self.views.catch_up()
-        size = min(request.page_size or 100, 1000)
-        before = int(request.page_token or 0)
+        size, before = convert.page_from(request)
         states = convert.states_from(list(request.states))
+        self.views.catch_up()
         found = self.views.list_jobs(states, dict(request.labels), size, before)
         jobs = [convert.job_message(self.jobs.get_job(job_id)) for _, job_id in found]
         token = str(found[-1][0]) if len(found) == size else ""
@@ -93,7 +92,7 @@ class JobService(rpc.JobServiceServicer):
         last_seq = 0
         items = self.followers.logs_of(
             convert.job_id(request.job_id),
-            from_seq=request.from_seq,
+            from_seq=convert.seq_from(request.from_seq),
             follow=request.follow,
             tail=request.tail,
         )

@@ -9,6 +9,9 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine, text
 
 SYSTEM = 2
+# The last sequence number a log may have: the largest integer a double holds exactly, so JSON
+# readers of the log agree, and far inside SQL's bigint.
+MAX_SEQ = 2**53
 
 
 @dataclass(frozen=True)

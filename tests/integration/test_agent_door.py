@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from laino.orchestrator.api.agents import MAX_SEQ, AgentGateway, MalformedMessage
+from laino.orchestrator.api.agents import AgentGateway, MalformedMessage
 from laino.orchestrator.apps import InvalidToken, JobsApp, WorkersApp, WorkerView
 from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import State
@@ -23,7 +23,7 @@ from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.sessions import Session, Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.database import Database
-from laino.orchestrator.store.logstore import LogStore
+from laino.orchestrator.store.logstore import MAX_SEQ, LogStore
 from laino.providers.tracing import Tracing
 from laino.v1 import laino_pb2 as pb
 

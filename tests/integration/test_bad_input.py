@@ -186,3 +186,20 @@ def test_a_password_in_a_url_is_never_printed() -> None:
         "Error: cannot reach NATS at nats://laino:***@127.0.0.1:9: nats: no servers available"
         " for connection"
     ]
+
+
+def test_bad_listing_and_log_requests_are_invalid_argument_not_internal(server: Server) -> None:
+    job_id = server.submit("true")
+    bad = [
+        pb.ListJobsRequest(page_token="abc"),
+        pb.ListJobsRequest(page_token=str(2**70)),
+        pb.ListJobsRequest(states=[99]),
+        pb.ListJobsRequest(page_size=-1),
+        pb.ListJobsRequest(labels={f"k{i}": "v" for i in range(1000)}),
+    ]
+    for request in bad:
+        assert _code(lambda r=request: server.jobs.ListJobs(r)) == grpc.StatusCode.INVALID_ARGUMENT
+    logs = pb.StreamLogsRequest(job_id=job_id, from_seq=2**63)
+    assert _code(lambda: list(server.jobs.StreamLogs(logs))) == grpc.StatusCode.INVALID_ARGUMENT
+    listed = server.cli("job", "list", "--state", "BOGUS")
+    assert listed.returncode != 0 and "SUCCEEDED" in listed.stderr  # says which states exist
