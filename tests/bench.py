@@ -1,6 +1,6 @@
 """`just bench`: latency and log throughput on the embedded defaults, the docker provider's cost
-over a raw container start, and jobs per second on each database with the CPU each part spent;
-prints, asserts nothing."""
+over a raw container start, what tokens and TLS cost a call, and jobs per second on each
+database with the CPU each part spent; prints, asserts nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from laino.orchestrator.access import TokensApp
 from laino.v1 import laino_pb2 as pb
 from tests.conftest import LAINO, Server, free_port
 from tests.nats import Nats
@@ -30,6 +31,7 @@ OBSERVED_RUNS = 20
 BATCH = 500
 LINES = 1_000_000
 FLOOR_FORKS = 200
+ACCESS_CALLS = 500
 
 
 def p95(values: list[float]) -> float:
@@ -285,6 +287,60 @@ def throughput_by_database(count: int) -> None:
         nats.destroy()
 
 
+def _calls(server: Server, job_id: str, runs: int = ACCESS_CALLS) -> list[float]:
+    request = pb.GetJobRequest(job_id=job_id)
+    for _ in range(20):  # a warm channel: connected, TLS handshake done
+        server.jobs.GetJob(request)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        server.jobs.GetJob(request)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def access_cost() -> None:
+    """What the token check and TLS add to one call on a warm channel (aim: under 1 ms)."""
+    root = Path(tempfile.mkdtemp(prefix="laino-bench-"))
+    tls = root / "tls"
+    subprocess.run([LAINO, "tls", "init", "--dir", str(tls)], check=True, capture_output=True)
+    (root / "plain").mkdir()
+    (root / "tls-home").mkdir()
+    plain = Server(root / "plain")
+    secure = Server(
+        root / "tls-home",
+        **{"tls-cert": tls / "server.pem", "tls-key": tls / "server-key.pem"},
+    )
+    secure.use_tls(tls / "ca.pem")
+    tokens = TokensApp(
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(root / "tokens.db"),
+            "AGGREGATE_CACHE_MAXSIZE": "5000",
+        }
+    )
+    _, bearer = tokens.issue("bench", "read", providers=[], ttl=0, by="bench")
+    checks = []
+    for _ in range(ACCESS_CALLS * 10):
+        started = time.perf_counter()
+        tokens.authenticate(bearer)
+        checks.append(time.perf_counter() - started)
+    report("token check, in process (SQLite, read each call)", checks)
+    for server in (plain, secure):
+        server.start()
+    try:
+        over_plain = _calls(plain, plain.submit("true"))
+        over_tls = _calls(secure, secure.submit("true"))
+        report("GetJob with a token, plaintext, warm channel", over_plain)
+        report("GetJob with a token, TLS, warm channel", over_tls)
+        added = statistics.median(over_tls) - statistics.median(over_plain)
+        print(f"{'TLS over plaintext, per call':44} {added * 1000:+7.2f} ms")
+    finally:
+        for server in (plain, secure):
+            server.stop()
+            server.cleanup_workers()
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="laino-bench-"))
     server = Server(home)
@@ -317,6 +373,7 @@ def main() -> None:
     finally:
         server.stop()
         server.cleanup_workers()
+    access_cost()
     observability_cost()
     throughput_by_database(BATCH)
 
