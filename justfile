@@ -53,10 +53,13 @@ demo: setup
     #!/usr/bin/env bash
     set -euo pipefail
     home=$(mktemp -d)
-    export LAINO_SERVER=127.0.0.1:50651
-    laino server --home "$home" --listen $LAINO_SERVER 2>"$home/server.log" &
+    # The CLI finds the server's admin token in its home, as it would in the default one.
+    export LAINO_HOME="$home"
+    port=$({{py}} -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    export LAINO_SERVER=127.0.0.1:$port
+    laino server --listen $LAINO_SERVER --agent-listen 127.0.0.1:0 2>"$home/server.log" &
     server=$!
-    trap 'kill $server; wait $server 2>/dev/null || true' EXIT
+    trap 'kill $server; wait $server 2>/dev/null || true; rm -rf "$home"' EXIT
     for _ in $(seq 50); do laino job list >/dev/null 2>&1 && break; sleep 0.1; done
     echo "$ laino job run -- sh -c 'for i in 1 2 3; do echo step \$i; sleep 0.3; done; echo done >&2'"
     laino job run -- sh -c 'for i in 1 2 3; do echo step $i; sleep 0.3; done; echo done >&2'
