@@ -184,3 +184,15 @@ def test_token_commands_create_list_and_revoke(server: Server) -> None:
     assert (refused.returncode, refused.stderr) == (1, "laino: token 'ci' was revoked\n")
     again = server.cli("token", "create", "bad name")
     assert again.returncode == 1 and "token name 'bad name'" in again.stderr
+
+
+def test_the_cli_reads_a_token_file_in_the_users_config_folder(
+    server: Server, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    (config / "laino").mkdir(parents=True)
+    (config / "laino" / "token").write_text(_create(server, "from-file", "read") + "\n")
+    elsewhere = {"XDG_CONFIG_HOME": str(config), "LAINO_HOME": str(tmp_path / "not-a-home")}
+    assert server.cli_env(elsewhere, "job", "list").returncode == 0
+    submit = server.cli_env(elsewhere, "job", "submit", "--", "true")
+    assert submit.stderr == "laino: token 'from-file' is read: this needs submit\n"
