@@ -36,6 +36,10 @@ RECONNECT = [
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
 TOKEN_WAIT_SECONDS = 30.0
+# How a stream to the orchestrator ends when the connection goes: gRPC's own status, or, for a
+# write into a call that has already finished, asyncio's and grpc.aio's. Each means: reconnect,
+# keep the job running, and send again what was not acknowledged.
+BROKEN = (grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError)
 # prctl(2): whether a process may be dumped, or attached to, by others of its user.
 PR_SET_DUMPABLE = 4
 # Unacknowledged lines kept for a resend after a reconnect; past this the command waits.
@@ -110,14 +114,14 @@ class Agent:
                     if not self.session:
                         await self._register(stub)
                     await self._connect(stub)
-                except grpc.aio.AioRpcError as err:
-                    if err.code() in FATAL:
+                except BROKEN as err:
+                    if isinstance(err, grpc.aio.AioRpcError) and err.code() in FATAL:
                         log.error("the orchestrator refused this agent: %s", err.details())
                         self._abandon()
                         return 2
                     if not outage:
                         where = addresses[turn % len(addresses)]
-                        why = err.code().name
+                        why = err.code().name if isinstance(err, grpc.aio.AioRpcError) else "broken"
                         log.warning("orchestrator unreachable at %s (%s), retrying", where, why)
                     outage = True
                     turn += 1
@@ -147,15 +151,23 @@ class Agent:
         await call.write(pb.AgentMessage(hello=hello))
         opened = time.monotonic()
         writer = asyncio.create_task(self._write(call))
+        # A write into a stream that broke fails: end the stream, and the reconnect follows.
+        writer.add_done_callback(lambda _: call.cancel())
         try:
             async for message in call:
                 self.last_heard = time.monotonic()
                 self._handle(message)
                 if self.stopping:
                     break
+        except asyncio.CancelledError:
+            # Reading a call that the writer's failure cancelled raises CancelledError: that
+            # is a broken stream, not this task being cancelled.
+            if not (writer.done() and not writer.cancelled() and writer.exception()):
+                raise
+            log.info("the stream broke while writing: %s", writer.exception())
         finally:
             writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
+            with contextlib.suppress(asyncio.CancelledError, *BROKEN):
                 await writer
             call.cancel()
             # A stream that stayed open was contact until it broke; one refused at once was not.
