@@ -13,7 +13,7 @@ from uuid import UUID
 
 from laino.orchestrator import commands
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
-from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.domain.jobs import State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
@@ -116,6 +116,9 @@ class SagaRunner:
         elif job.state == State.QUEUED:
             await self._provision(job, 1)
         elif job.state == State.RETRYING:
+            # Whatever the last attempt began goes before the next one starts: its worker
+            # too, when the command itself failed (an infrastructure failure was undone already).
+            await self._compensate(job, job.attempt)
             if time.time() >= job.retry_at:
                 await self._provision(job, job.attempt + 1)
         elif job.state == State.PROVISIONING:
@@ -247,7 +250,7 @@ class SagaRunner:
         log.warning("attempt %d failed: %s", job.attempt, message)
         await self._compensate(job, job.attempt)
         self._system_lines(job, [f"attempt {job.attempt} failed: {message}"])
-        retry_at = time.time() + min(0.5 * 2 ** (job.attempt - 1), 10.0)
+        retry_at = time.time() + retry_delay(job.attempt)
         self.jobs.fail_attempt(job.id, job.attempt, message, retry_at=retry_at, retryable=retryable)
 
     async def _compensate(self, job: JobView, attempt: int) -> None:
@@ -276,6 +279,8 @@ class SagaRunner:
         grace = self.settings.cancel_grace
         if job.worker_id is None or not self.sessions.connected(job.worker_id):
             return
+        if job.state == State.RETRYING:
+            return  # the command of this attempt has ended already
         self.sessions.send(job.worker_id, commands.cancel(job.id, grace))
         deadline = time.monotonic() + grace + 5.0
         with self.hub.watch(job_topic(job.id)) as wake:

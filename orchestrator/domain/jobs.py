@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -44,6 +45,11 @@ ALLOWED: dict[State, frozenset[State]] = {
 
 USER = "user"
 INFRASTRUCTURE = "infrastructure"
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before the attempt after `attempt`: 0.5, 1, 2, 4, 8, then 10 each."""
+    return min(0.5 * 2 ** (attempt - 1), 10.0)
 
 
 class Job(Aggregate):
@@ -135,7 +141,7 @@ class Job(Aggregate):
         elif exit_code == 0:
             self._ended(State.SUCCEEDED, 0, "", "")
         elif self.spec.retry_on_failure and self.attempts_left:
-            self._retry_scheduled(f"exit code {exit_code}", 0.0)
+            self._retry_scheduled(f"exit code {exit_code}", time.time() + retry_delay(attempt))
         else:
             self._ended(State.FAILED, exit_code, USER, f"exit code {exit_code}")
 
