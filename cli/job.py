@@ -205,8 +205,21 @@ def list_jobs(
         message = f"{unknown[0]!r} is not one of {', '.join(names)}"
         raise click.BadParameter(message, param_hint="--state")
     wanted = [pb.JobState.Value(s.upper()) for s in states]
-    request = pb.ListJobsRequest(states=wanted, labels=_pairs(labels, "--label"), page_size=limit)
-    jobs = list(jobs_stub(server).ListJobs(request).jobs)
+    stub, token = jobs_stub(server), ""
+    jobs: list[pb.Job] = []
+    # Pages end at the server's size limit too: follow them until --limit jobs or the last.
+    while len(jobs) < limit:
+        request = pb.ListJobsRequest(
+            states=wanted,
+            labels=_pairs(labels, "--label"),
+            page_size=min(limit - len(jobs), 1000),
+            page_token=token,
+        )
+        page = stub.ListJobs(request)
+        jobs.extend(page.jobs)
+        token = page.next_page_token
+        if not token:
+            break
     if output == "json":
         emit_json([job_dict(j) for j in jobs])
         return

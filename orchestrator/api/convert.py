@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from uuid import UUID
 
 from laino.orchestrator.access import InvalidTokenRequest, TokenView
@@ -16,6 +17,8 @@ from laino.providers.tracing import trace_id
 from laino.v1 import laino_pb2 as pb
 
 MAX_PAGE = 1000
+# Far below gRPC's 4 MiB message limit: a page of jobs with large commands still arrives.
+MAX_PAGE_BYTES = 2 * 1024 * 1024
 MAX_LABEL_FILTERS = 64
 
 
@@ -100,6 +103,22 @@ def end_message(job: JobView, last_seq: int) -> pb.StreamLogsResponse:
     if job.exit_code is not None:
         end.exit_code = job.exit_code
     return pb.StreamLogsResponse(end=end)
+
+
+def jobs_page(
+    found: list[tuple[int, UUID]], size: int, get: Callable[[UUID], JobView]
+) -> pb.ListJobsResponse:
+    """A page of jobs that also ends before MAX_PAGE_BYTES, whatever the jobs hold."""
+    jobs: list[pb.Job] = []
+    total = 0
+    for n, (_, job_id) in enumerate(found):
+        message = job_message(get(job_id))
+        total += message.ByteSize()
+        if jobs and total > MAX_PAGE_BYTES:
+            return pb.ListJobsResponse(jobs=jobs, next_page_token=str(found[n - 1][0]))
+        jobs.append(message)
+    token = str(found[-1][0]) if found and len(found) == size else ""
+    return pb.ListJobsResponse(jobs=jobs, next_page_token=token)
 
 
 def event_message(entry: Entry) -> pb.JobEvent:

@@ -73,9 +73,7 @@ class JobService(rpc.JobServiceServicer):
         states = convert.states_from(list(request.states))
         self.views.catch_up()
         found = self.views.list_jobs(states, dict(request.labels), size, before)
-        jobs = [convert.job_message(self.jobs.get_job(job_id)) for _, job_id in found]
-        token = str(found[-1][0]) if len(found) == size else ""
-        return pb.ListJobsResponse(jobs=jobs, next_page_token=token)
+        return convert.jobs_page(found, size, self.jobs.get_job)
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
         return convert.job_message(self.jobs.cancel(convert.job_id(request.job_id)))
