@@ -70,10 +70,13 @@ def status(database: str, home: str | None, output: str) -> None:
 
     target = _database(database, home)
     try:
-        engine = target.engine()
-        current = migrations.current(engine)
-        pending = migrations.pending(engine)
-        engine.dispose()
+        if target.made():
+            engine = target.engine()
+            current = migrations.current(engine)
+            pending = migrations.pending(engine)
+            engine.dispose()
+        else:  # asking makes nothing: an embedded database is made by a server or `migrate`
+            current, pending = 0, migrations.migrations(target.dialect)
     except OperationalError as err:
         raise click.ClickException(f"cannot reach the database: {err.orig}") from None
     expected = migrations.expected(target.dialect)

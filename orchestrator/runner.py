@@ -27,6 +27,8 @@ from laino.providers.base import Handle, Provider, ProviderError, Status, Worker
 from laino.providers.tracing import TRACEPARENT_ENV, Tracing, trace_id
 
 log = logging.getLogger("laino.runner")
+# How a worker whose stream closed was found, in words.
+GONE = {Status.EXITED: "exited", Status.MISSING: "is gone", Status.BROKEN: "broke"}
 
 PROVISION = "provision_worker"
 DISPATCH = "dispatch_job"
@@ -213,7 +215,23 @@ class SagaRunner:
         if job.state == State.RUNNING and saga.status(DISPATCH, job.attempt) == BEGUN:
             saga.succeed(DISPATCH, job.attempt, {})
             self.sagas.save(saga)
-        await self._check_heartbeat(job)
+        if not await self._check_gone(job):
+            await self._check_heartbeat(job)
+
+    async def _check_gone(self, job: JobView) -> bool:
+        """A worker whose stream closed is asked of its provider at once: a killed container
+        or agent is lost now, not after the heartbeat timeout. Returns whether it was."""
+        assert job.worker_id is not None
+        if self.sessions.connected(job.worker_id):
+            return False
+        seen = await asyncio.to_thread(self._provider(job).status, self._handle(job))
+        if seen.status == Status.RUNNING:
+            return False  # a passing disconnect: it will be back, or its heartbeat will tell
+        why = f": {seen.reason}" if seen.reason else ""
+        message = f"worker lost: it {GONE[seen.status]}{why}"
+        self.workers.mark_lost(job.worker_id, message)
+        await self._attempt_failed(job, message)
+        return True
 
     async def _check_heartbeat(self, job: JobView, *, since: float = 0.0) -> None:
         assert job.worker_id is not None
@@ -282,10 +300,16 @@ class SagaRunner:
         if job.state == State.RETRYING:
             return  # the command of this attempt has ended already
         self.sessions.send(job.worker_id, commands.cancel(job.id, grace))
-        deadline = time.monotonic() + grace + 5.0
+        asked = time.monotonic()
+        deadline = asked + grace + 5.0
+        # An agent that stopped answering (SIGSTOP, hung) will not report: destroy it instead.
+        mute = 2 * self.settings.heartbeat_interval + 0.5
         with self.hub.watch(job_topic(job.id)) as wake:
             while time.monotonic() < deadline:
                 if self.jobs.get_job(job.id).state.terminal:
+                    return
+                if self.sessions.silent_for(job.worker_id, asked) > mute:
+                    log.warning("the agent does not answer the cancel: destroying its worker")
                     return
                 await wait(wake, TICK)
 

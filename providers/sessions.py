@@ -59,6 +59,8 @@ def end(sid: int, grace: float) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+                # A stopped process (SIGSTOP, ^Z) acts on SIGTERM only once it runs again.
+                os.kill(pid, signal.SIGCONT)
         deadline = time.monotonic() + wait
         while any(lives(pid, t) for pid, t in pids.items()) and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -118,6 +118,7 @@ class Job(Aggregate):
     @event("Started")
     def _started(self, attempt: int) -> None:
         self.state = State.RUNNING
+        self.message = ""  # an earlier attempt's failure is history now (see the events)
 
     def record_exit(
         self, attempt: int, exit_code: int, *, timed_out: bool, cancelled: bool, error: str

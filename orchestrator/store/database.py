@@ -30,6 +30,10 @@ class Database:
     def dialect(self) -> str:
         return "postgresql" if self.url else "sqlite"
 
+    def made(self) -> bool:
+        """Whether the database exists: an embedded one only once a server or a migration ran."""
+        return bool(self.url) or (self.home / "laino.db").exists()
+
     def engine(self) -> Engine:
         """For laino's own tables."""
         if not self.url:

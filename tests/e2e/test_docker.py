@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from uuid import UUID
 
 import pytest
@@ -59,9 +60,13 @@ def test_killed_container_is_lost_and_its_job_runs_again_in_a_new_one(
 ) -> None:
     job_id = docker_server.submit(*THREE_SECONDS, options=DOCKER)
     assert_eventually(lambda: "running" in docker_server.cli("job", "logs", job_id).stdout)
+    killed = time.time()
     subprocess.run(["docker", "kill", _container(job_id, 1)], check=True, capture_output=True)
     job = docker_server.wait_state(job_id, TERMINAL, timeout=30)
     assert (job["state"], job["attempt"]) == ("SUCCEEDED", 2)
+    events = json.loads(docker_server.cli("job", "events", job_id, "-o", "json").stdout)
+    (lost,) = [e for e in events if e["type"] == "Lost"]
+    assert lost["timestamp"] - killed < 1.5, lost  # noticed at once, not after a heartbeat
     logs = docker_server.cli("job", "logs", job_id).stdout
     assert logs.count("running") == 2 and logs.endswith("finished\n")
     assert_eventually(lambda: containers(f"laino.job={job_id}") == [], timeout=10)

@@ -154,3 +154,12 @@ def test_a_database_that_cannot_be_reached_is_one_clear_line(tmp_path: Path) -> 
     assert done.returncode == 1
     assert done.stderr.startswith("Error: cannot reach the database:")
     assert "Traceback" not in done.stderr
+
+
+def test_db_status_of_a_home_where_no_server_ran_creates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = subprocess.run(
+        [LAINO, "db", "status", "--home", str(home)], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 5: empty")
+    assert not home.exists()
