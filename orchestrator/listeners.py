@@ -48,9 +48,11 @@ def listen(
     tls: grpc.ServerCredentials | None,
     *,
     insecure: bool = False,
+    local: bool = False,
 ) -> int:
-    """Binds `address`; refuses plaintext on an address other machines may reach."""
-    if tls is None and not loopback(address):
+    """Binds `address`; refuses plaintext on an address other machines may reach (`local`:
+    one only this host reaches, such as the docker bridge)."""
+    if tls is None and not local and not loopback(address):
         if not insecure:
             raise ListenRefused(
                 f"{flag} {address} is reachable from other machines: give --tls-cert and"

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from laino.orchestrator import commands
+from laino.orchestrator import commands, faults
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.domain.jobs import State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
@@ -107,6 +107,7 @@ class SagaRunner:
         if job.state.terminal:
             with self.tracing.span("finish", parent=job.trace, outcome=job.state.value):
                 await self._compensate(job, job.attempt)
+                faults.point("finish:before")
                 self.secrets.forget(job_id)  # before the saga ends: a crash here repeats it
                 saga.finish(job.state)
                 self.sagas.save(saga)
@@ -164,11 +165,13 @@ class SagaRunner:
             env=self._worker_env(traceparent),
         )
         log.info("starting worker %s (%s) for attempt %d", name, provider.name, attempt)
+        faults.point(f"{PROVISION}:before")
         try:
             handle = await asyncio.to_thread(provider.start, spec)
         except ProviderError as err:
             await self._step_failed(job, PROVISION, f"cannot start a worker: {err}", err.retryable)
             return
+        faults.point(f"{PROVISION}:after")
         saga = self._saga(job.id)
         saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
         self.sagas.save(saga)
@@ -196,7 +199,9 @@ class SagaRunner:
             if self.sessions.connected(worker.id):
                 with self.tracing.span(DISPATCH, parent=job.trace, attempt=job.attempt):
                     self._begin(job.id, DISPATCH, job.attempt)
+                    faults.point(f"{DISPATCH}:before")
                     self._send_run(job)
+                    faults.point(f"{DISPATCH}:after")
                 self.jobs.assign(job.id, job.attempt)
                 self.workers.mark_busy(worker.id)
             else:
@@ -319,7 +324,9 @@ class SagaRunner:
         provider = self.providers.get(job.spec.provider)
         if provider is not None:
             handle = Handle(provider.name, worker_name(job.id, attempt))
+            faults.point("destroy_worker:before")
             await asyncio.to_thread(provider.destroy, handle)
+            faults.point("destroy_worker:after")
         self.sessions.forget(worker_id)
         self.registered.pop(worker_id, None)
         self.workers.mark_terminated(worker_id)

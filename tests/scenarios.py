@@ -352,7 +352,8 @@ def _ensure_server(
             raise SystemExit("set LAINO_ADVERTISE to an address of this machine that pods reach")
         advertise = host if ":" in host else f"{host}:{agent_port}"
         namespace = os.environ.get("LAINO_K8S_NAMESPACE", "default")
-        args += ["--agent-listen", f"0.0.0.0:{agent_port}", "--advertise", advertise]
+        # Plaintext to pods on the cluster's network: a test set-up, not a deployment.
+        args += ["--agent-listen", f"0.0.0.0:{agent_port}", "--advertise", advertise, "--insecure"]
         args += ["--k8s-namespace", namespace]
     log = open(home / "server.log", "wb")  # noqa: SIM115
     own = subprocess.Popen(args, stdout=log, stderr=log)

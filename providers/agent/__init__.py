@@ -327,6 +327,9 @@ def main(token: str | None = None) -> int:
     try:
         return asyncio.run(_until_terminated(agent))
     finally:
+        # The worker's destroy (SIGTERM, then SIGKILL after a grace) often follows the
+        # shutdown at once: without the event loop's handler, SIGTERM would end the flush.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         tracing.shutdown()
 
 

@@ -50,11 +50,14 @@ def test_a_secret_reaches_the_job_masked_and_is_shown_nowhere(server: Server) ->
     ]
     nats = server.flags.get("nats")
     if nats:
-        relayed = subprocess.run(
-            [LAINO, "events", "--nats", str(nats)], capture_output=True, text=True, timeout=30
-        )
-        assert job["id"] in relayed.stdout  # the relay did publish this job's events
-        shown.append(relayed.stdout)
+
+        def relayed() -> str:
+            done = subprocess.run(
+                [LAINO, "events", "--nats", str(nats)], capture_output=True, text=True, timeout=30
+            )
+            return done.stdout if "Finished" in done.stdout and job["id"] in done.stdout else ""
+
+        shown.append(assert_eventually(relayed, timeout=20))  # once the relay published it all
     assert shown[0] == "got ***\nmatch\n"
     for text in shown:
         assert VALUE not in text
