@@ -98,13 +98,9 @@ def server(**options: object) -> None:
     from laino.orchestrator.cluster.bus import BusUnavailable
     from laino.orchestrator.listeners import ListenRefused
     from laino.orchestrator.providers import KubernetesRefused
-    from laino.orchestrator.server import (
-        DatabaseUnavailable,
-        JobUserUnknown,
-        SchemaMismatch,
-        serve,
-    )
+    from laino.orchestrator.server import serve
     from laino.orchestrator.settings import Settings
+    from laino.orchestrator.startup import DatabaseUnavailable, JobUserUnknown, SchemaMismatch
     from laino.orchestrator.store.database import UnsupportedDatabase
 
     settings = Settings.from_env(**options)

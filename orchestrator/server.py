@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import os
-import pwd
-import secrets
 import signal
-import socket
 import sys
 from collections.abc import Awaitable
-from pathlib import Path
 from uuid import UUID
 
 import grpc
-import sqlalchemy
-import sqlalchemy.exc
 from eventsourcing.domain import DomainEventProtocol
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy import text
 
-from laino.orchestrator import listeners
+from laino.orchestrator import listeners, startup
 from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import Gate
@@ -55,8 +46,6 @@ from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
 log = logging.getLogger("laino.server")
-# In the home: the admin token of the server's own user (read by a local CLI).
-ADMIN_TOKEN = "admin-token"
 GAUGE_SECONDS = 1.0
 
 # The client door's services; the agent door serves WorkerService alone.
@@ -75,89 +64,15 @@ OPTIONS = [
 ]
 
 
-def _shared(engine: sqlalchemy.Engine, home: Path, name: str, size: int) -> str:
-    """A value every orchestrator on this database shares, made by the first one to start.
-
-    The home folder keeps a copy: it seeds the database once after an upgrade, so tokens
-    handed out before keep working, and it tells an operator the value.
-    """
-    copy = home / name
-    seed = copy.read_text().strip() if copy.exists() else secrets.token_hex(size)
-    with engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO shared_secret VALUES (:name, :value) ON CONFLICT (name) DO NOTHING"),
-            {"name": name, "value": seed},
-        )
-        value = str(
-            conn.execute(
-                text("SELECT value FROM shared_secret WHERE name = :name"), {"name": name}
-            ).scalar_one()
-        )
-    if value != seed or not copy.exists():
-        copy.write_text(value)
-        copy.chmod(0o600)
-    return value
-
-
-def _admin_token(tokens: TokensApp, home: Path) -> None:
-    """The admin token of whoever can read this home: so the local user needs no set-up.
-
-    Issued when the home has none (again, with a new secret, if its file was removed); only
-    the server's user can read it, so other local users get no access from it.
-    """
-    path = home / ADMIN_TOKEN
-    if path.exists():
-        return
-    place = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:8]
-    name = f"admin@{socket.gethostname()[:40]}-{place}"
-    bearer = tokens.reissue(name, "admin", by="laino server")
-    # Created 0600, never readable by others even for a moment, and whole or not at all.
-    partial = path.with_suffix(".partial")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(bearer + "\n")
-    partial.rename(path)
-
-
-def _checked(database: Database) -> None:
-    """The schema must be the one this code expects; the embedded database migrates itself."""
-    try:
-        if database.dialect == "sqlite":
-            database.migrate()
-        current, expected = database.schema()
-    except sqlalchemy.exc.OperationalError as err:
-        raise DatabaseUnavailable(f"cannot reach the database: {err.orig}") from err
-    if current != expected:
-        raise SchemaMismatch(
-            f"the database schema is at version {current} and this laino expects {expected}:"
-            " run `laino db migrate` with the same --database first"
-            if current < expected
-            else f"the database schema is at version {current}, newer than this laino's"
-            f" {expected}: run a newer laino"
-        )
-
-
-def _job_user(settings: Settings) -> None:
-    """A root server runs process jobs as --job-user, which must exist; others as themselves."""
-    if os.geteuid() != 0:
-        log.info("process jobs run as this server's own user (only a root server can change it)")
-        return
-    try:
-        pwd.getpwnam(settings.job_user)
-    except KeyError:
-        raise JobUserUnknown(f"--job-user {settings.job_user!r}: no such user") from None
-
-
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    _job_user(settings)
+    startup.check_job_user(settings)
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     database = Database(home, settings.database)
-    _checked(database)
+    startup.check_schema(database)
     engine = database.engine()
-    installation = _shared(engine, home, "installation", 8)
-    secret = _shared(engine, home, "secret", 32)
+    installation = startup.shared(engine, home, "installation", 8)
+    secret = startup.shared(engine, home, "secret", 32)
     bus = Bus(settings.nats) if settings.nats else None
     hub: Hub
     sessions: Sessions
@@ -174,7 +89,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     metrics = Metrics(settings.metrics_listen)
 
     tokens = TokensApp(database.event_store("tokens"))
-    _admin_token(tokens, home)
+    startup.admin_token(tokens, home)
     gate = Gate(tokens)
     server = grpc.aio.server(interceptors=[ErrorInterceptor(availability, gate)], options=OPTIONS)
     insecure = settings.insecure
@@ -351,15 +266,3 @@ async def _gauge(views: Views, metrics: Metrics) -> None:
         views.catch_up()
         metrics.states(*views.counts())
         await asyncio.sleep(GAUGE_SECONDS)
-
-
-class SchemaMismatch(RuntimeError):
-    """The database's schema is not the one this code expects."""
-
-
-class JobUserUnknown(RuntimeError):
-    """--job-user names no user of this machine."""
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached."""
