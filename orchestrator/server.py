@@ -228,7 +228,13 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         work: list[Awaitable[None]] = [runner.run(), reconciler.run()]
         if bus is not None:
             work.append(
-                EventRelay(apps=[jobs, workers, sagas], engine=engine, bus=bus, hub=hub).run()
+                EventRelay(
+                    apps=[jobs, workers, sagas],
+                    engine=engine,
+                    bus=bus,
+                    hub=hub,
+                    installation=installation,
+                ).run()
             )
             work.append(Inbox(settings=settings, jobs=jobs, bus=bus, tracing=tracing).run())
         return work

@@ -1,9 +1,10 @@
 """The event relay: every domain event, in notification order, onto the NATS events stream.
 
-Each message carries `Nats-Msg-Id` = application and notification id, so JetStream drops a
-republished one; a job's events also carry its W3C `traceparent` header. The relay records how
-far it got only after the stream acknowledged the section; a relay that dies in between
-republishes that section, and nothing appears twice.
+Each message carries `Nats-Msg-Id` = installation, application and notification id, so
+JetStream drops a republished one and never one of another installation on the same NATS; a
+job's events also carry its W3C `traceparent` header. The relay records how far it got only
+after the stream acknowledged the section; a relay that dies in between republishes that
+section, and nothing appears twice.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class EventRelay:
     engine: Engine
     bus: Bus
     hub: Hub
+    installation: str
     # Each job's traceparent, for the headers of its events.
     traces: dict[str, str] = field(default_factory=dict)
 
@@ -68,7 +70,8 @@ class EventRelay:
                     **asdict(described),
                 }
                 subject = f"{source}.{described.type}"
-                headers = {"Nats-Msg-Id": f"{app.name}:{notification.id}"}
+                msg_id = f"{self.installation}:{app.name}:{notification.id}"
+                headers = {"Nats-Msg-Id": msg_id}
                 if source == "job":
                     trace = await self._trace(app, payload["aggregate_id"], described.data)
                     if trace:

@@ -325,3 +325,27 @@ def _jobs(server: Server) -> list[dict[str, Any]]:
 def _only_job(server: Server) -> dict[str, Any] | None:
     jobs = _jobs(server)
     return jobs[0] if len(jobs) == 1 else None
+
+
+def test_two_installations_on_one_nats_both_reach_the_event_stream(
+    tmp_path: Path, postgres: Postgres, nats: Nats
+) -> None:
+    """Their notification ids are alike (both start at 1): the dedup id must tell them apart."""
+    servers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        url = postgres.new_database()
+        subprocess.run([LAINO, "db", "migrate", "--database", url], check=True, capture_output=True)
+        servers.append(Server(tmp_path / name, database=url, nats=nats.url))
+    try:
+        ids = []
+        for server in servers:
+            server.start()
+            ids.append(server.submit("true"))
+        for server, job_id in zip(servers, ids, strict=True):
+            server.wait_state(job_id, {"SUCCEEDED"})
+        assert_eventually(lambda: all(ended(job_id, relayed(nats)) for job_id in ids), timeout=20)
+    finally:
+        for server in servers:
+            server.stop()
+            server.cleanup_workers()
