@@ -73,6 +73,11 @@ demo: setup
 bench: worker-image
     {{py}} -m tests.bench
 
+# Faults injected into real servers, agents and containers, then every invariant checked; prints
+# the table of docs/reliability.md. ROUNDS is how many times the server is SIGKILLed at random.
+chaos rounds="300": worker-image
+    {{py}} -m tests.chaos {{rounds}}
+
 # Install and start a Docker engine if none answers (Debian's docker.io; needs root).
 docker-engine:
     deploy/docker-engine.sh
