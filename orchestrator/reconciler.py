@@ -37,7 +37,10 @@ class Reconciler:
         while True:
             await asyncio.sleep(self.interval)
             for provider in self.providers():
-                await self.sweep(provider)
+                try:
+                    await self.sweep(provider)
+                except Exception as err:  # the database away, say: the next pass tries again
+                    log.warning("cannot sweep the workers of %s: %s", provider.name, err)
 
     async def sweep(self, provider: Provider) -> list[Handle]:
         """One pass over one provider; returns what it removed."""

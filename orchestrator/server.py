@@ -219,13 +219,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             agent_address=settings.agent_address(agent_port),
             agents_ca=agents_ca,
         )
-        reconciler = Reconciler(
-            workers=workers,
-            providers=providers.values,
-            interval=settings.reconcile_interval,
-            grace=settings.reconcile_grace,
-        )
-        work: list[Awaitable[None]] = [runner.run(), reconciler.run()]
+        work: list[Awaitable[None]] = [runner.run()]
         if bus is not None:
             work.append(
                 EventRelay(
@@ -241,6 +235,15 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
     lease = AdvisoryLease(engine) if database.dialect == "postgresql" else FileLease(home / "lease")
     leading = asyncio.create_task(lead(lease, drive))
+    # Every server, not only the lease holder: a process worker, or a container of this host's
+    # engine, can only be removed from here, whoever held the lease when it was started.
+    reconciler = Reconciler(
+        workers=workers,
+        providers=providers.values,
+        interval=settings.reconcile_interval,
+        grace=settings.reconcile_grace,
+    )
+    reconciling = asyncio.create_task(reconciler.run())
     gauging = asyncio.create_task(_gauge(views, metrics)) if metrics.enabled else None
     watching = asyncio.create_task(watch(health_servicer, availability, engine, bus, sessions))
     if ready is not None:
@@ -254,6 +257,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     # Workers keep running across a restart: the next server adopts them.
     await health_servicer.enter_graceful_shutdown()
     leading.cancel()
+    reconciling.cancel()
     watching.cancel()
     if gauging is not None:
         gauging.cancel()

@@ -31,7 +31,17 @@ from laino.orchestrator.apps import JobsApp
 from laino.orchestrator.store.database import Database
 from laino.providers.process import ProcessProvider
 from laino.v1 import laino_pb2 as pb
-from tests.conftest import TERMINAL, Server, containers, processes_with, shared_folder
+from tests.conftest import (
+    LAINO,
+    TERMINAL,
+    Server,
+    containers,
+    free_port,
+    processes_with,
+    shared_folder,
+)
+from tests.nats import Nats
+from tests.postgres import Postgres
 
 LINES = 20
 # Points of a saga step where LAINO_FAULT makes the server die (orchestrator/faults.py).
@@ -44,6 +54,8 @@ CRASH_POINTS = [
     "destroy_worker:after",
     "finish:before",
 ]
+# The reconciler sweeps often, so that what it must remove is gone before the checks.
+SWEEP = {"reconcile-interval": 1, "reconcile-grace": 2}
 COLUMNS = ["faults", "jobs", "wrong outcome", "re-run without cause", "lost lines", "leaked"]
 
 
@@ -76,9 +88,11 @@ class Chaos:
 
     def __init__(self, root: Path, **flags: Any):
         root.mkdir(parents=True, exist_ok=True)
-        self.server = Server(root, **{"reconcile-interval": 1, "reconcile-grace": 2, **flags})
+        self.server = Server(root, **{**SWEEP, **flags})
         self.marks = shared_folder()
         self.expected: dict[str, int] = {}
+        # Other servers of the same database, whose workers count too.
+        self.others: list[Server] = []
 
     def start(self, fault: str = "") -> None:
         self.server.env.pop("LAINO_FAULT", None)
@@ -170,9 +184,8 @@ class Chaos:
         def left() -> list[str]:
             found = [
                 h.name
-                for h in ProcessProvider(
-                    self.server.home / "workers", installation=installation
-                ).owned()
+                for server in (self.server, *self.others)
+                for h in ProcessProvider(server.home / "workers", installation=installation).owned()
             ]
             found += [f"pid {p}" for p in processes_with(str(self.marks))]
             found += containers(f"laino.installation={installation}")
@@ -271,11 +284,52 @@ def containers_killed_and_removed(root: Path) -> Tally:
         chaos.stop()
 
 
+def production_outages(root: Path) -> Tally:
+    """Two servers on PostgreSQL and NATS: the lease holder SIGKILLed while the other runs,
+    then PostgreSQL restarted, then NATS restarted, each with jobs under way."""
+    postgres, nats = Postgres(free_port()), Nats(free_port())
+    url = postgres.new_database()
+    subprocess.run([LAINO, "db", "migrate", "--database", url], check=True, capture_output=True)
+    chaos = Chaos(root / "a", database=url, nats=nats.url)
+    (root / "b").mkdir(parents=True)
+    other = Server(root / "b", database=url, nats=nats.url, **SWEEP)
+    chaos.others.append(other)
+    try:
+        chaos.start()
+        other.start()
+        faults = 0
+        for fault in ("leader", "postgres", "nats"):
+            for _ in range(3):
+                chaos.submit(seconds=random.uniform(1.0, 2.0), code=random.choice([0, 4]))
+            time.sleep(random.uniform(0.3, 1.0))
+            if fault == "leader":
+                chaos.server.kill()  # the other server takes the lease and the sagas
+                time.sleep(2)
+                chaos.start()
+            elif fault == "postgres":
+                postgres.stop()
+                time.sleep(2)
+                postgres.start()
+            else:
+                nats.stop()
+                time.sleep(2)
+                nats.start()
+            faults += 1
+        chaos.settle(timeout=120)
+        return chaos.check(faults)
+    finally:
+        other.stop()
+        chaos.stop()
+        postgres.destroy()
+        nats.destroy()
+
+
 SCENARIOS: dict[str, Callable[[Path, int], Tally]] = {
     "crash at every saga step": lambda root, rounds: crash_at_every_step(root),
     "server SIGKILLed at random": server_killed_at_random,
     "agent SIGKILLed, agent SIGSTOPped": lambda root, rounds: agents_killed_and_stopped(root),
     "container killed, container removed": lambda r, rounds: containers_killed_and_removed(r),
+    "leader killed, PostgreSQL and NATS restarted": lambda r, rounds: production_outages(r),
 }
 
 
