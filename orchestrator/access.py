@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
 
-from laino.orchestrator.apps import SAVE_ATTEMPTS, NotifyingApplication
+from laino.orchestrator.apps import NotifyingApplication
 from laino.orchestrator.domain.tokens import Role, Token, check_name
 
 PREFIX = "laino_"
@@ -80,19 +79,15 @@ class TokensApp(NotifyingApplication):
     def reissue(self, name: str, role: str, *, by: str) -> str:
         """A new secret for `name`, in force or not (the server's own admin token)."""
         secret = secrets.token_urlsafe(32)
-        for attempt in range(1, SAVE_ATTEMPTS + 1):
+
+        def change() -> Token:
             token = self._find(Token.create_id(name))
             if token is None:
-                token = Token(name, role, [], 0.0, _hash(secret), by)
-            else:
-                token.reissue(role, [], 0.0, _hash(secret), by)
-            try:
-                self.save(token)
-            except IntegrityError:  # another server issued it meanwhile
-                if attempt == SAVE_ATTEMPTS:
-                    raise
-                continue
-            break
+                return Token(name, role, [], 0.0, _hash(secret), by)
+            token.reissue(role, [], 0.0, _hash(secret), by)
+            return token
+
+        self.save_changed(change)
         return f"{PREFIX}{Token.create_id(name).hex}_{secret}"
 
     def revoke(self, name: str, *, by: str) -> TokenView:

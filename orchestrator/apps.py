@@ -7,11 +7,11 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import ProcessApplication
 from eventsourcing.utils import get_topic
@@ -25,6 +25,7 @@ from laino.orchestrator.domain.workers import LIVE, Worker, WorkerState
 SAVE_ATTEMPTS = 5
 
 Listener = Callable[[list[DomainEventProtocol[UUID]]], None]
+A = TypeVar("A", bound=Aggregate)
 
 
 class NotifyingApplication(Application[UUID]):
@@ -36,6 +37,22 @@ class NotifyingApplication(Application[UUID]):
     def notify(self, new_events: list[DomainEventProtocol[UUID]]) -> None:
         if self.listener is not None and new_events:
             self.listener(new_events)
+
+    def save_changed(self, change: Callable[[], A | None]) -> A | None:
+        """Saves what `change` made of an aggregate it read; when another orchestrator saved
+        that aggregate first, `change` decides again on what it is now. None: nothing to save."""
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            aggregate = change()
+            if aggregate is None:
+                return None
+            try:
+                self.save(aggregate)
+            except IntegrityError:
+                if attempt == SAVE_ATTEMPTS:
+                    raise
+                continue
+            return aggregate
+        raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -132,17 +149,13 @@ class JobsApp(NotifyingApplication):
         return self._command(job_id, Job.end_cancelled)
 
     def _command(self, job_id: UUID, method: Callable[..., None], *args: Any, **kw: Any) -> JobView:
-        for attempt in range(1, SAVE_ATTEMPTS + 1):
+        def change() -> Job:
             job = self._get(job_id)
             method(job, *args, **kw)
-            try:
-                self.save(job)
-            except IntegrityError:
-                # Another orchestrator saved this job first: decide again on what it is now.
-                if attempt == SAVE_ATTEMPTS:
-                    raise
-                continue
-            break
+            return job
+
+        job = self.save_changed(change)
+        assert job is not None
         return JobView.of(job)
 
     def _find(self, job_id: UUID) -> Job | None:
@@ -233,18 +246,13 @@ class WorkersApp(NotifyingApplication):
         self._command(worker_id, Worker.orphan_removed, provider_name, reason)
 
     def _command(self, worker_id: UUID, method: Callable[..., None], *args: Any) -> None:
-        for attempt in range(1, SAVE_ATTEMPTS + 1):
+        def change() -> Worker | None:
             worker = self._find(worker_id)
-            if worker is None:
-                return
-            method(worker, *args)
-            try:
-                self.save(worker)
-            except IntegrityError:  # saved meanwhile by another orchestrator
-                if attempt == SAVE_ATTEMPTS:
-                    raise
-                continue
-            return
+            if worker is not None:
+                method(worker, *args)
+            return worker
+
+        self.save_changed(change)
 
     def _find(self, worker_id: UUID) -> Worker | None:
         try:
