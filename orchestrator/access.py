@@ -66,15 +66,19 @@ class TokensApp(NotifyingApplication):
             raise InvalidTokenRequest(f"an expiry of {ttl} seconds is not a lifetime")
         secret = secrets.token_urlsafe(32)
         expires_at = time.time() + ttl if ttl else 0.0
-        token = self._find(Token.create_id(name))
-        if token is None:
-            token = Token(name, role, providers, expires_at, _hash(secret), by)
-        elif token.in_force(time.time()):
-            raise TokenExists(f"token {name!r} exists: revoke it first, or choose another name")
-        else:
+
+        def change() -> Token:
+            token = self._find(Token.create_id(name))
+            if token is None:
+                return Token(name, role, providers, expires_at, _hash(secret), by)
+            if token.in_force(time.time()):
+                raise TokenExists(f"token {name!r} exists: revoke it first, or choose another name")
             token.reissue(role, providers, expires_at, _hash(secret), by)
-        self.save(token)
-        return _view(token), f"{PREFIX}{token.id.hex}_{secret}"
+            return token
+
+        issued = self.save_changed(change)
+        assert issued is not None
+        return _view(issued), f"{PREFIX}{issued.id.hex}_{secret}"
 
     def reissue(self, name: str, role: str, *, by: str) -> str:
         """A new secret for `name`, in force or not (the server's own admin token)."""
@@ -91,12 +95,16 @@ class TokensApp(NotifyingApplication):
         return f"{PREFIX}{Token.create_id(name).hex}_{secret}"
 
     def revoke(self, name: str, *, by: str) -> TokenView:
-        token = self._find(Token.create_id(name))
-        if token is None:
-            raise TokenNotFound(f"no token {name!r}")
-        token.revoke(time.time(), by)
-        self.save(token)
-        return _view(token)
+        def change() -> Token:
+            token = self._find(Token.create_id(name))
+            if token is None:
+                raise TokenNotFound(f"no token {name!r}")
+            token.revoke(time.time(), by)
+            return token
+
+        revoked = self.save_changed(change)
+        assert revoked is not None
+        return _view(revoked)
 
     def tokens(self) -> list[TokenView]:
         # Few, and read rarely: every token that ever had an event, from the notification log.
