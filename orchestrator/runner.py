@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -21,6 +22,7 @@ from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.logstore import SYSTEM, LogStore
 from laino.orchestrator.store.secrets import SecretStore
+from laino.orchestrator.teardown import TICK, Teardown
 from laino.orchestrator.views import Views
 from laino.providers import logfmt
 from laino.providers.base import Handle, Provider, ProviderError, Status, WorkerSpec
@@ -32,7 +34,6 @@ GONE = {Status.EXITED: "exited", Status.MISSING: "is gone", Status.BROKEN: "brok
 
 PROVISION = "provision_worker"
 DISPATCH = "dispatch_job"
-TICK = 0.5
 RESEND = 1.0
 LISTED_EVERY = 1.0
 
@@ -63,6 +64,18 @@ class SagaRunner:
     # Each open saga, as its task has it: that task alone changes it while this runner holds
     # the lease, so it is read once, not before every step (see _saga).
     held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
+
+    @functools.cached_property
+    def teardown(self) -> Teardown:
+        """The side effects of the compensations."""
+        return Teardown(
+            settings=self.settings,
+            jobs=self.jobs,
+            workers=self.workers,
+            sessions=self.sessions,
+            hub=self.hub,
+            providers=self.providers,
+        )
 
     async def run(self) -> None:
         try:
@@ -287,49 +300,16 @@ class SagaRunner:
             try:
                 with self.tracing.span(f"compensate {step}", parent=job.trace, attempt=attempt):
                     if step == DISPATCH:
-                        await self._cancel_on_worker(job)
+                        await self.teardown.cancel_on_worker(job)
                     else:
-                        await self._destroy_worker(job, attempt)
+                        await self.teardown.destroy_worker(job, attempt)
+                        self.registered.pop(Worker.create_id(job.id, attempt), None)
             except ProviderError as err:
                 saga.compensation_failed(step, attempt, str(err))
                 self._system_lines(job, [f"could not undo {step}: {err}"])
             else:
                 saga.compensated(step, attempt)
             self.sagas.save(saga)
-
-    async def _cancel_on_worker(self, job: JobView) -> None:
-        """Asks the agent to stop the command, and waits for its report (bounded)."""
-        grace = self.settings.cancel_grace
-        if job.worker_id is None or not self.sessions.connected(job.worker_id):
-            return
-        if job.state == State.RETRYING:
-            return  # the command of this attempt has ended already
-        self.sessions.send(job.worker_id, commands.cancel(job.id, grace))
-        asked = time.monotonic()
-        deadline = asked + grace + 5.0
-        # An agent that stopped answering (SIGSTOP, hung) will not report: destroy it instead.
-        mute = 2 * self.settings.heartbeat_interval + 0.5
-        with self.hub.watch(job_topic(job.id)) as wake:
-            while time.monotonic() < deadline:
-                if self.jobs.get_job(job.id).state.terminal:
-                    return
-                if self.sessions.silent_for(job.worker_id, asked) > mute:
-                    log.warning("the agent does not answer the cancel: destroying its worker")
-                    return
-                await wait(wake, TICK)
-
-    async def _destroy_worker(self, job: JobView, attempt: int) -> None:
-        worker_id = Worker.create_id(job.id, attempt)
-        self.sessions.send(worker_id, commands.shutdown())
-        provider = self.providers.get(job.spec.provider)
-        if provider is not None:
-            handle = Handle(provider.name, worker_name(job.id, attempt))
-            faults.point("destroy_worker:before")
-            await asyncio.to_thread(provider.destroy, handle)
-            faults.point("destroy_worker:after")
-        self.sessions.forget(worker_id)
-        self.registered.pop(worker_id, None)
-        self.workers.mark_terminated(worker_id)
 
     def _saga(self, job_id: UUID) -> ExecutionSaga:
         """The job's saga, read when its task first asks. Should another runner have changed it
