@@ -172,8 +172,12 @@ class Chaos:
             attempts[-1].append(n)
         missing = 0
         for i, seen in enumerate(attempts):
-            expected = list(range(1, (LINES if i == len(attempts) - 1 else len(seen)) + 1))
-            missing += len(set(expected) - set(seen)) + (seen != expected and seen == sorted(seen))
+            # An earlier run may stop anywhere (its worker was lost); the last one must be whole.
+            whole = LINES if i == len(attempts) - 1 else max(seen)
+            expected = list(range(1, whole + 1))
+            missing += len(set(expected) - set(seen))
+            if seen != sorted(set(seen)):  # out of order, or a line twice: count the run once
+                missing += 1
         if runs and len(attempts) != runs:  # a run whose lines vanished, or lines twice
             missing += abs(runs - len(attempts)) * LINES
         return missing

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -138,7 +137,7 @@ def test_fuzzed_agent_messages_are_refused_never_broken(
     _answer(lambda: fuzzed.workers.Connect(iter(frames), timeout=10))
 
 
-def test_the_server_still_serves_after_the_fuzzing(fuzzed: Server, tmp_path: Path) -> None:
+def test_the_server_still_serves_after_the_fuzzing(fuzzed: Server) -> None:
     started = time.monotonic()
     done = fuzzed.cli("job", "run", "--", "echo", "still here")
     assert (done.returncode, done.stdout) == (0, "still here\n"), done.stderr + fuzzed.log()
