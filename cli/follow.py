@@ -6,8 +6,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
 
 import grpc
 
@@ -64,19 +63,23 @@ class Progress:
 
 
 class LogFollower:
-    """Prints a job's log, each line once and in order, remembering where it got to."""
+    """Shows a job's log, each chunk once and in order, remembering where it got to."""
 
     def __init__(
         self,
         stub: rpc.JobServiceStub,
         job_id: str,
         *,
+        show: Callable[[Sequence[pb.LogChunk]], None],
         tail: int = 0,
+        since: float = 0.0,
         progress: Progress | None = None,
     ):
         self.stub = stub
         self.job_id = job_id
+        self.show = show
         self.tail = tail
+        self.since = since
         self.progress = progress
         self.next_seq = 0
         self.call: grpc.Future | None = None
@@ -106,12 +109,14 @@ class LogFollower:
             self.call.cancel()
 
     def _follow(self, live: bool) -> pb.LogsEnd:
-        out, err = sys.stdout, sys.stderr
-        color = err.isatty()
         deadline = time.monotonic() + RETRY_FOR
         while not self.interrupted:
             request = pb.StreamLogsRequest(
-                job_id=self.job_id, from_seq=self.next_seq, follow=live, tail=self.tail
+                job_id=self.job_id,
+                from_seq=self.next_seq,
+                follow=live,
+                tail=self.tail,
+                since=self.since,
             )
             try:
                 self.call = self.stub.StreamLogs(request)
@@ -121,12 +126,11 @@ class LogFollower:
                     if self.progress:
                         self.progress.stop()
                     if item.HasField("end"):
-                        out.flush()
                         return item.end
-                    lines = item.chunk.lines
-                    _print(lines, out, err, color)
-                    self.next_seq = lines[-1].seq + 1
-                    self.tail = 0
+                    chunks = item.page.chunks
+                    self.show(chunks)
+                    self.next_seq = chunks[-1].seq + 1
+                    self.tail, self.since = 0, 0.0
                     deadline = time.monotonic() + RETRY_FOR
             except grpc.RpcError as error:
                 if self.interrupted:
@@ -137,21 +141,3 @@ class LogFollower:
             finally:
                 self.call = None
         raise KeyboardInterrupt
-
-
-def _print(lines: Sequence[pb.LogLine], out: TextIO, err: TextIO, color: bool) -> None:
-    text: list[str] = []
-    for line in lines:
-        if line.stream == pb.STDOUT:
-            text.append(line.text)
-            continue
-        if text:
-            out.write("\n".join(text) + "\n")
-            text = []
-        out.flush()
-        shown = f"\033[31m{line.text}\033[0m" if color and line.stream == pb.STDERR else line.text
-        err.write(shown + "\n")
-        err.flush()
-    if text:
-        out.write("\n".join(text) + "\n")
-    out.flush()

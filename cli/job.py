@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 import click
 import grpc
@@ -23,10 +24,10 @@ from laino.cli.client import (
 )
 from laino.cli.follow import LogFollower, Progress
 from laino.cli.output import age, command_text, emit_json, event_dict, job_dict, table
+from laino.cli.printer import Printer, chunk_json
+from laino.cli.units import Since, Size
 from laino.providers.tracing import TRACEPARENT, Tracing
 from laino.v1 import laino_pb2 as pb
-
-SIZES = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 @click.group()
@@ -43,18 +44,6 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
             raise click.BadParameter(f"{shown} is not KEY=VALUE", param_hint=what)
         pairs[key] = val
     return pairs
-
-
-def _memory(text: str | None) -> int:
-    if not text:
-        return 0
-    unit = text[-1].lower()
-    try:
-        return int(float(text[:-1]) * SIZES[unit]) if unit in SIZES else int(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not a size like 512m", param_hint="--memory"
-        ) from None
 
 
 def spec_options(command: click.decorators.FC) -> click.decorators.FC:
@@ -79,7 +68,13 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
             "--timeout", type=float, default=0.0, help="Seconds before the job is stopped."
         ),
         click.option("--cpu", type=float, default=0.0, help="CPU cores."),
-        click.option("--memory", default=None, help="Memory limit, e.g. 512m or 2g."),
+        click.option("--memory", type=Size(), default=0, help="Memory limit, e.g. 512m or 2g."),
+        click.option(
+            "--log-limit",
+            type=Size(),
+            default=0,
+            help="Most bytes of output its log keeps [the server's, 64m].",
+        ),
         click.option("--gpus", type=int, default=0, help="GPUs (kubernetes: nvidia.com/gpu)."),
         click.option("--provider", default="", help="process, docker or kubernetes."),
         click.option(
@@ -104,7 +99,8 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
         working_dir=options["workdir"],
         timeout_seconds=options["timeout"],
         cpu=options["cpu"],
-        memory_bytes=_memory(options["memory"]),  # type: ignore[arg-type]
+        memory_bytes=options["memory"],
+        log_limit_bytes=options["log_limit"],
         gpus=options["gpus"],
         provider=options["provider"],
         max_attempts=options["max_attempts"],
@@ -120,7 +116,11 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
     return jobs_stub(str(options["server"])).SubmitJob(request, metadata=metadata)
 
 
-@job.command(context_settings={"ignore_unknown_options": True})
+# The command line belongs to the command: options end at its first word (`--` works too).
+COMMAND_LINE = {"allow_interspersed_args": False}
+
+
+@job.command(context_settings=COMMAND_LINE)
 @click.option("--detach", "-d", is_flag=True, help="Print the job id and return at once.")
 @spec_options
 @reports_errors
@@ -142,7 +142,7 @@ def _follow(server: str, job_id: str) -> int:
     stub = jobs_stub(server)
     progress = Progress(stub, job_id)
     progress.start()
-    follower = LogFollower(stub, job_id, progress=progress)
+    follower = LogFollower(stub, job_id, show=Printer().write, progress=progress)
     try:
         end = follower.follow(live=True)
     except KeyboardInterrupt:
@@ -169,8 +169,8 @@ def exit_code(job: pb.Job, end: pb.LogsEnd) -> int:
     state = pb.JobState.Name(end.state)
     if state == "SUCCEEDED":
         return 0
-    if state != "FAILED" or job.failure_reason == "infrastructure" or not end.HasField("exit_code"):
-        click.echo(f"laino: job {job.id} {state}: {job.message}", err=True)
+    if why := ended_by_laino(job, end):
+        click.echo(f"laino: job {job.id} {why}", err=True)
     if state == "CANCELLED":
         return EXIT_CANCELLED
     if state == "TIMED_OUT":
@@ -180,7 +180,19 @@ def exit_code(job: pb.Job, end: pb.LogsEnd) -> int:
     return end.exit_code or EXIT_ERROR
 
 
-@job.command(context_settings={"ignore_unknown_options": True})
+def ended_by_laino(job: pb.Job, end: pb.LogsEnd) -> str:
+    """Why laino, not the command, ended the job; empty when the command's exit says it all."""
+    state = pb.JobState.Name(end.state)
+    if state == "CANCELLED":
+        return "cancelled"
+    if state == "TIMED_OUT":
+        return f"timed out after {job.spec.timeout_seconds:g} s"
+    if end.HasField("exit_code") and job.message == f"exit code {end.exit_code}":
+        return ""
+    return f"failed: {job.message}"
+
+
+@job.command(context_settings=COMMAND_LINE)
 @spec_options
 @reports_errors
 def submit(**options: object) -> None:
@@ -256,16 +268,42 @@ def get(job_id: str, output: str, server: str) -> None:
 @job.command()
 @click.argument("job_id")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
-@click.option("--tail", type=int, default=0, help="Start with the last N lines.")
+@click.option("--tail", type=click.IntRange(min=0), default=0, help="Start with the last N lines.")
+@click.option(
+    "--since", type=Since(), default=None, help="Start at output read since: 10m, 1h, or a time."
+)
+@click.option(
+    "--timestamps", "-t", is_flag=True, help="Start each line with the time it was read (UTC)."
+)
+@output_option
 @server_option
 @reports_errors
-def logs(job_id: str, follow: bool, tail: int, server: str) -> None:
-    """Print a job's output."""
+def logs(
+    job_id: str,
+    follow: bool,
+    tail: int,
+    since: float | None,
+    timestamps: bool,
+    output: str,
+    server: str,
+) -> None:
+    """Print a job's output, byte for byte: stdout to stdout, stderr to stderr.
+
+    With -o json, one JSON object per line and chunk: seq, stream, time, and the bytes as
+    `text`, or as `base64` when they are not UTF-8.
+    """
+    show = _json_lines if output == "json" else Printer(timestamps=timestamps).write
+    follower = LogFollower(jobs_stub(server), job_id, show=show, tail=tail, since=since or 0.0)
     try:
-        LogFollower(jobs_stub(server), job_id, tail=tail).follow(live=follow)
+        follower.follow(live=follow)
     except KeyboardInterrupt:
         # Like `tail -f`: Ctrl-C only stops the printing, quietly; the job runs on.
         sys.exit(EXIT_CANCELLED)
+
+
+def _json_lines(chunks: Sequence[pb.LogChunk]) -> None:
+    for chunk in chunks:
+        click.echo(chunk_json(chunk))
 
 
 @job.command()

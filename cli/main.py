@@ -15,6 +15,7 @@ from laino.cli.output import age, emit_json, table, worker_dict
 from laino.cli.timeline import trace
 from laino.cli.tls import tls
 from laino.cli.token import token
+from laino.cli.units import Size
 from laino.providers import logfmt
 from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2 as pb
@@ -59,6 +60,13 @@ def cli() -> None:
     "--register-timeout", type=float, default=None, help="Seconds a worker has to register."
 )
 @click.option("--max-attempts", type=int, default=None, help="Default attempts per job.")
+@click.option(
+    "--log-limit",
+    "log_limit_bytes",
+    type=Size(),
+    default=None,
+    help="Most bytes of output a job's log keeps; jobs may ask for less [64m].",
+)
 @click.option(
     "--advertise",
     default=None,

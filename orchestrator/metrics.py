@@ -63,11 +63,11 @@ class Metrics:
             ["provider", "call", "retryable"],
             registry=r,
         )
-        self.lines_ingested = Counter(
-            "laino_log_lines_ingested", "Log lines stored from agents.", registry=r
+        self.bytes_ingested = Counter(
+            "laino_log_bytes_ingested", "Bytes of job output stored from agents.", registry=r
         )
-        self.lines_dropped = Counter(
-            "laino_log_lines_dropped", "Log lines dropped past a job's budget.", registry=r
+        self.bytes_dropped = Counter(
+            "laino_log_bytes_dropped", "Bytes of job output dropped past its log limit.", registry=r
         )
         self.compensations = Counter(
             "laino_saga_compensations",
@@ -121,7 +121,7 @@ class Metrics:
         if self.enabled:
             self.provider_errors.labels(provider, call, str(retryable).lower()).inc()
 
-    def log_lines(self, stored: int, dropped: int) -> None:
+    def log_bytes(self, stored: int, dropped: int) -> None:
         if self.enabled:
-            self.lines_ingested.inc(stored)
-            self.lines_dropped.inc(dropped)
+            self.bytes_ingested.inc(stored)
+            self.bytes_dropped.inc(dropped)

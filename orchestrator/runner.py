@@ -20,7 +20,7 @@ from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
-from laino.orchestrator.store.logstore import SYSTEM, LogStore
+from laino.orchestrator.store.logstore import SYSTEM, Chunk, LogStore
 from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.teardown import TICK, Teardown
 from laino.orchestrator.views import Views
@@ -328,8 +328,12 @@ class SagaRunner:
 
     def _system_lines(self, job: JobView, lines: list[str]) -> None:
         first = self.logs.last_seq(str(job.id)) + 1
-        rows = [(first + i, SYSTEM, f"laino: {line}") for i, line in enumerate(lines)]
-        self.logs.append(str(job.id), rows)
+        now = time.time()
+        notices = [
+            Chunk(first + i, SYSTEM, now, f"laino: {line}\n".encode())
+            for i, line in enumerate(lines)
+        ]
+        self.logs.append(str(job.id), notices, limit=0)  # notices only: no output to limit
         self.hub.changed(logs_topic(job.id))
 
     def _worker_env(self, traceparent: str) -> dict[str, str]:

@@ -147,7 +147,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     jobs.listener = observe if metrics.enabled else wake
     if metrics.enabled:
         sagas.listener = metrics.saga_events
-    logs = LogStore(engine, budget=settings.log_budget_lines)
+    logs = LogStore(engine)
     secret_store = SecretStore(engine, bytes.fromhex(secret))
     views = Views(engine, jobs, workers, sagas)
     followers = Followers(jobs, logs, hub)

@@ -47,7 +47,8 @@ class Settings:
     heartbeat_timeout: float = 10.0
     register_timeout: float = 30.0
     cancel_grace: float = 3.0
-    log_budget_lines: int = 10_000_000
+    # The most bytes of output a job's log keeps (a job may ask for less): 64 MiB.
+    log_limit_bytes: int = 64 * 1024 * 1024
     # The image of docker workers when a job names none; empty means laino/worker:<version>.
     worker_image: str = ""
     reconcile_interval: float = 15.0

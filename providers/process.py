@@ -22,6 +22,7 @@ from laino.providers.base import (
     Status,
     WorkerSpec,
 )
+from laino.providers.cgroups import Cgroups, CgroupsUnavailable
 from laino.providers.forkserver import ForkServer, ForkServerError
 
 
@@ -45,6 +46,7 @@ class ProcessProvider:
         self.job_user = pwd.getpwnam(job_user) if job_user and os.geteuid() == 0 else None
         # Agents forked from it show its environment in /proc/PID/environ: the clean one.
         self.forks = ForkServer(env=_clean_environment())
+        self.cgroups: Cgroups | None = None
         state_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: WorkerSpec) -> Handle:
@@ -53,6 +55,12 @@ class ProcessProvider:
         handle = Handle(self.name, spec.name, spec.labels)
         if self._alive(spec.name) is not None:
             return handle
+        limited = bool(spec.memory_bytes or spec.cpu)
+        if limited:
+            try:
+                self._limits().create(spec.name, memory_bytes=spec.memory_bytes, cpu=spec.cpu)
+            except CgroupsUnavailable as err:
+                raise PermanentProviderError(f"cannot limit the worker: {err}") from err
         scratch = self._job_folder(spec.name)
         env = {**_clean_environment(), **_agent_settings(), **spec.env}
         user = self.job_user.pw_name if self.job_user else pwd.getpwuid(os.geteuid()).pw_name
@@ -67,6 +75,12 @@ class ProcessProvider:
             )
         except ForkServerError as err:
             raise ProviderError(str(err)) from err
+        if limited:
+            try:  # before its registration, so before the job is sent to it
+                self._limits().enter(spec.name, pid)
+            except CgroupsUnavailable as err:
+                sessions.end(pid, 0)
+                raise PermanentProviderError(f"cannot limit the worker: {err}") from err
         record = {"pid": pid, "started": started, "labels": spec.labels}
         tmp = self._record(spec.name).with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
@@ -91,6 +105,8 @@ class ProcessProvider:
         record = self._read(handle.name)
         if record is not None:
             sessions.end(int(record["pid"]), self.grace_seconds)
+        if self.cgroups is not None:
+            self.cgroups.remove(handle.name)
         self._record(handle.name).unlink(missing_ok=True)
         self._log(handle.name).unlink(missing_ok=True)
         shutil.rmtree(self._dir(handle.name), ignore_errors=True)
@@ -102,6 +118,17 @@ class ProcessProvider:
             labels = json.loads(path.read_text()).get("labels", {})
             handles.append(Handle(self.name, path.stem, labels))
         return handles
+
+    def _limits(self) -> Cgroups:
+        """The control groups that enforce --memory and --cpu, or a refusal saying why."""
+        if self.cgroups is None:
+            try:
+                self.cgroups = Cgroups.find(self.installation)
+            except CgroupsUnavailable as err:
+                raise PermanentProviderError(
+                    f"--memory and --cpu cannot be enforced for process jobs here: {err}"
+                ) from err
+        return self.cgroups
 
     def _alive(self, name: str) -> int | None:
         """The session leader's pid, if the recorded process still runs (pids get reused)."""

@@ -74,7 +74,7 @@ def api_latency(server: Server) -> tuple[list[float], list[float]]:
         job = server.jobs.SubmitJob(pb.SubmitJobRequest(spec=pb.JobSpec(command=["echo", "hi"])))
         request = pb.StreamLogsRequest(job_id=job.job.id, follow=True)
         for item in server.jobs.StreamLogs(request):
-            if item.HasField("chunk") and len(first) < len(total) + 1:
+            if item.HasField("page") and len(first) < len(total) + 1:
                 first.append(time.perf_counter() - started)
         total.append(time.perf_counter() - started)
     return first, total

@@ -157,13 +157,14 @@ class Chaos:
     def _lost_lines(self, job_id: str, runs: int) -> int:
         """Lines missing from the runs: the last must be whole, each in order from 1."""
         request = pb.StreamLogsRequest(job_id=job_id)
-        lines = [
-            line.text
+        stdout = b"".join(
+            chunk.data
             for item in self.server.jobs.StreamLogs(request)
-            if item.HasField("chunk")
-            for line in item.chunk.lines
-            if line.stream == pb.STDOUT
-        ]
+            if item.HasField("page")
+            for chunk in item.page.chunks
+            if chunk.stream == pb.STDOUT
+        )
+        lines = stdout.decode().splitlines()
         numbers = [int(text.split()[1]) for text in lines if text.startswith("line ")]
         attempts: list[list[int]] = []
         for n in numbers:

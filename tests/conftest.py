@@ -160,6 +160,14 @@ class Server:
         )
         return done
 
+    def cli_bytes(
+        self, *args: str, stdin: bytes | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[bytes]:
+        """The CLI with its output as bytes, as a job wrote them."""
+        return subprocess.run(
+            [LAINO, *args], env=self.environ(), input=stdin, capture_output=True, timeout=timeout
+        )
+
     def popen_cli(self, *args: str) -> subprocess.Popen[str]:
         env = self.environ()
         return subprocess.Popen(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -15,12 +16,16 @@ from laino.orchestrator.hub import Hub, job_topic, logs_topic
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.sessions import Session, Sessions
 from laino.orchestrator.settings import Settings
-from laino.orchestrator.store.logstore import MAX_SEQ, LogStore
+from laino.orchestrator.store.logstore import MAX_SEQ, Chunk, LogStore
 from laino.providers import logfmt
 from laino.providers.tracing import Tracing, trace_id
 from laino.v1 import laino_pb2 as pb
 
 log = logging.getLogger("laino.agents")
+
+STREAMS = (pb.STDOUT, pb.STDERR, pb.SYSTEM)
+# An agent sends chunks of at most 256 KiB.
+MAX_CHUNK = 1024 * 1024
 
 
 @dataclass(kw_only=True, eq=False)
@@ -90,11 +95,16 @@ class AgentGateway:
 
     def _logs(self, worker: WorkerView, session: Session, batch: pb.LogBatch) -> pb.ServerMessage:
         self._check_job(worker, batch.job_id, batch.attempt)
-        seqs = [line.seq for line in batch.lines]
+        seqs = [chunk.seq for chunk in batch.chunks]
         if not seqs or seqs[0] < 1 or any(b != a + 1 for a, b in itertools.pairwise(seqs)):
-            raise MalformedMessage("a log batch needs lines numbered one after another from 1")
+            raise MalformedMessage("a log batch needs chunks numbered one after another from 1")
         if seqs[-1] > MAX_SEQ:
             raise MalformedMessage(f"sequence numbers end at {MAX_SEQ}")
+        for chunk in batch.chunks:
+            if chunk.stream not in STREAMS or not math.isfinite(chunk.time):
+                raise MalformedMessage(f"chunk {chunk.seq}: no such stream, or no read time")
+            if len(chunk.data) > MAX_CHUNK:
+                raise MalformedMessage(f"chunk {chunk.seq}: more than {MAX_CHUNK} bytes")
         job = self.jobs.get_job(worker.job_id)
         ack = pb.ServerMessage(log_ack=pb.LogAck(job_id=batch.job_id, up_to_seq=seqs[-1]))
         # Lines of an attempt that is over are acknowledged and dropped: the agent may be
@@ -108,8 +118,9 @@ class AgentGateway:
         # A batch starting past the log's end would hide the lines before it from followers.
         if seqs[0] > session.next_seq:
             raise MalformedMessage(f"the log continues at seq {session.next_seq}, not {seqs[0]}")
-        rows = [(line.seq, int(line.stream), line.text) for line in batch.lines]
-        self.metrics.log_lines(*self.logs.append(batch.job_id, rows))
+        chunks = [Chunk(c.seq, int(c.stream), c.time, c.data) for c in batch.chunks]
+        limit = job.spec.log_limit_bytes or self.settings.log_limit_bytes
+        self.metrics.log_bytes(*self.logs.append(batch.job_id, chunks, limit))
         session.next_seq = max(session.next_seq, seqs[-1] + 1)
         self.hub.changed(logs_topic(worker.job_id))
         return ack

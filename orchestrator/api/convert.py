@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.spec import PROVIDERS, JobSpec
 from laino.orchestrator.history import Entry
-from laino.orchestrator.store.logstore import MAX_SEQ, Line
+from laino.orchestrator.store.logstore import MAX_SEQ, Chunk
 from laino.providers.tracing import trace_id
 from laino.v1 import laino_pb2 as pb
 
@@ -43,6 +44,7 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
         provider=message.provider,
         max_attempts=message.max_attempts,
         retry_on_failure=message.retry_on_failure,
+        log_limit_bytes=message.log_limit_bytes,
     )
 
 
@@ -79,6 +81,12 @@ def seq_from(value: int) -> int:
     return value
 
 
+def since_from(value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise InvalidRequest("since: must be a Unix time, in seconds")
+    return value
+
+
 def page_from(request: pb.ListJobsRequest) -> tuple[int, int]:
     """(page size, the position to continue before) of a listing request."""
     if request.page_size < 0:
@@ -91,11 +99,11 @@ def page_from(request: pb.ListJobsRequest) -> tuple[int, int]:
     return min(request.page_size or 100, MAX_PAGE), int(token or 0)
 
 
-def lines_message(lines: list[Line]) -> pb.StreamLogsResponse:
-    chunk = pb.LogChunk(
-        lines=[pb.LogLine(seq=ln.seq, stream=ln.stream, text=ln.text) for ln in lines]
+def chunks_message(chunks: list[Chunk]) -> pb.StreamLogsResponse:
+    page = pb.LogPage(
+        chunks=[pb.LogChunk(seq=c.seq, stream=c.stream, data=c.data, time=c.at) for c in chunks]
     )
-    return pb.StreamLogsResponse(chunk=chunk)
+    return pb.StreamLogsResponse(page=page)
 
 
 def end_message(job: JobView, last_seq: int) -> pb.StreamLogsResponse:

@@ -47,7 +47,9 @@ class JobService(rpc.JobServiceServicer):
         self, request: pb.SubmitJobRequest, context: Context
     ) -> pb.SubmitJobResponse:
         spec = convert.spec_from(request.spec).with_defaults(
-            provider=self.settings.provider, max_attempts=self.settings.max_attempts
+            provider=self.settings.provider,
+            max_attempts=self.settings.max_attempts,
+            log_limit=self.settings.log_limit_bytes,
         )
         spec.check_working_dir(self.settings.allowed_workdirs)
         caller = CALLER.get()
@@ -93,11 +95,12 @@ class JobService(rpc.JobServiceServicer):
             from_seq=convert.seq_from(request.from_seq),
             follow=request.follow,
             tail=request.tail,
+            since=convert.since_from(request.since),
         )
         async for item in items:
             if isinstance(item, list):
                 last_seq = item[-1].seq
-                yield convert.lines_message(item)
+                yield convert.chunks_message(item)
             else:
                 yield convert.end_message(item, last_seq)
 

@@ -59,7 +59,9 @@ class Inbox:
     async def take(self, message: Any) -> None:
         try:
             spec = _spec(message.data).with_defaults(
-                provider=self.settings.provider, max_attempts=self.settings.max_attempts
+                provider=self.settings.provider,
+                max_attempts=self.settings.max_attempts,
+                log_limit=self.settings.log_limit_bytes,
             )
             spec.check_working_dir(self.settings.allowed_workdirs)
         except (ValueError, TypeError) as err:

@@ -32,6 +32,8 @@ class JobSpec:
     provider: str = ""
     max_attempts: int = 0
     retry_on_failure: bool = False
+    # Bytes of output the job's log keeps; 0 until the server's limit is filled in.
+    log_limit_bytes: int = 0
 
     def __post_init__(self) -> None:
         # Events store the command as a JSON list; compare and hash it as a tuple.
@@ -54,6 +56,8 @@ class JobSpec:
             raise InvalidSpec("memory_bytes", "memory must not be negative")
         if self.gpus < 0:
             raise InvalidSpec("gpus", "gpus must not be negative")
+        if self.log_limit_bytes < 0:
+            raise InvalidSpec("log_limit_bytes", "the log limit must not be negative")
         if not 0 <= self.max_attempts <= MAX_ATTEMPTS:
             raise InvalidSpec("max_attempts", f"max attempts must be from 1 to {MAX_ATTEMPTS}")
         if self.provider and self.provider not in PROVIDERS:
@@ -107,13 +111,21 @@ class JobSpec:
                 f"{wd!r} is outside the job's folder and not allowed by --allow-workdir{hint}",
             )
 
-    def with_defaults(self, *, provider: str, max_attempts: int) -> JobSpec:
-        """The spec as it will run: server defaults filled in, so a job's history says it all."""
+    def with_defaults(self, *, provider: str, max_attempts: int, log_limit: int) -> JobSpec:
+        """The spec as it will run: server defaults filled in, so a job's history says it all.
+
+        `log_limit` is the server's: a job may keep less output, never more.
+        """
+        if self.log_limit_bytes > log_limit:
+            raise InvalidSpec(
+                "log_limit_bytes", f"at most {log_limit} bytes (the server's --log-limit)"
+            )
         return JobSpec(
             **{
                 **self.as_dict(),
                 "provider": self.provider or provider,
                 "max_attempts": self.max_attempts or max_attempts,
+                "log_limit_bytes": self.log_limit_bytes or log_limit,
             }
         )
 
@@ -131,6 +143,7 @@ class JobSpec:
             "provider": self.provider,
             "max_attempts": self.max_attempts,
             "retry_on_failure": self.retry_on_failure,
+            "log_limit_bytes": self.log_limit_bytes,
         }
 
 

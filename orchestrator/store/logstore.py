@@ -1,4 +1,4 @@
-"""The log store: every line of every job, persisted before anyone is told about it."""
+"""The log store: every chunk of every job's output, persisted before anyone is told about it."""
 
 from __future__ import annotations
 
@@ -8,98 +8,169 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, text
 
-SYSTEM = 2
+STDOUT, STDERR, SYSTEM = 0, 1, 2
 # The last sequence number a log may have: the largest integer a double holds exactly, so JSON
 # readers of the log agree, and far inside SQL's bigint.
 MAX_SEQ = 2**53
+# What one read returns at most (and at least one chunk): far below gRPC's 4 MiB messages.
+PAGE_BYTES = 1024 * 1024
+PAGE_CHUNKS = 1000
 
 
 @dataclass(frozen=True)
-class Line:
+class Chunk:
     seq: int
     stream: int
-    text: str
+    # Unix seconds when the agent read it.
+    at: float
+    data: bytes
 
 
 class Appended(NamedTuple):
+    # Bytes of output stored, and dropped past the job's limit; chunks sent twice are neither.
     stored: int
-    # Lines past the job's budget; lines sent twice are neither stored nor dropped.
     dropped: int
 
 
 class LogStore:
-    """Lines keyed by (job, seq): a line sent twice is stored once."""
+    """Chunks keyed by (job, seq): a chunk sent twice is stored once."""
 
-    def __init__(self, engine: Engine, *, budget: int):
+    def __init__(self, engine: Engine):
         self.engine = engine
-        self.budget = budget
         self.postgres = engine.dialect.name == "postgresql"
         p = "%s" if self.postgres else "?"
-        self.select_lines = (
-            f"SELECT seq, stream, text FROM log_line WHERE job_id = {p} AND seq >= {p}"
-            f" ORDER BY seq LIMIT {p}"
+        self.select_sizes = (
+            f"SELECT seq, length(data) FROM log_chunk WHERE job_id = {p} AND seq >= {p}"
+            f" ORDER BY seq LIMIT {PAGE_CHUNKS}"
+        )
+        self.select_chunks = (
+            f"SELECT seq, stream, at, data FROM log_chunk WHERE job_id = {p}"
+            f" AND seq >= {p} AND seq <= {p} ORDER BY seq"
+        )
+        self.select_back = (
+            f"SELECT seq, data FROM log_chunk WHERE job_id = {p} AND seq < {p}"
+            f" ORDER BY seq DESC LIMIT 64"
         )
 
-    def append(self, job_id: str, lines: Sequence[tuple[int, int, str]]) -> Appended:
-        """Stores what fits the job's budget; past it, one visible notice and nothing more."""
+    def append(self, job_id: str, chunks: Sequence[Chunk], limit: int) -> Appended:
+        """Stores the job's output up to `limit` bytes; past it, one visible notice.
+
+        laino's own notices (SYSTEM) are kept past the limit: they say how the job ended.
+        """
         with self.engine.begin() as conn:
             row = conn.execute(
-                text("SELECT lines, truncated FROM log_budget WHERE job_id = :job"), {"job": job_id}
+                text("SELECT bytes, truncated FROM log_budget WHERE job_id = :job"),
+                {"job": job_id},
             ).first()
             used, truncated = row if row else (0, 0)
-            if truncated:
-                return Appended(0, len(lines))
-            keep = list(lines[: max(0, self.budget - used)])
-            added = self._insert(conn, job_id, keep)
-            if len(keep) < len(lines):
-                notice = f"laino: log truncated: the job exceeded its budget of {self.budget} lines"
-                self._insert(conn, job_id, [(lines[len(keep)][0], SYSTEM, notice)])
-                truncated = 1
+            stored = self._stored(conn, job_id, chunks)
+            keep: list[Chunk] = []
+            added = dropped = 0
+            for chunk in chunks:
+                if chunk.seq in stored:  # an agent sending again what was acknowledged
+                    continue
+                if chunk.stream == SYSTEM:
+                    keep.append(chunk)
+                elif truncated or used + added + len(chunk.data) > limit:
+                    dropped += len(chunk.data)
+                    if not truncated:  # the first chunk past the limit says so, in its place
+                        notice = f"laino: log truncated: the job wrote more than {limit} bytes\n"
+                        keep.append(Chunk(chunk.seq, SYSTEM, chunk.at, notice.encode()))
+                        truncated = 1
+                else:
+                    keep.append(chunk)
+                    added += len(chunk.data)
+            self._insert(conn, job_id, keep)
             conn.execute(
                 text(
                     "INSERT INTO log_budget VALUES (:job, :added, :truncated) ON CONFLICT (job_id)"
-                    " DO UPDATE SET lines = log_budget.lines + excluded.lines,"
+                    " DO UPDATE SET bytes = log_budget.bytes + excluded.bytes,"
                     " truncated = excluded.truncated"
                 ),
                 {"job": job_id, "added": added, "truncated": truncated},
             )
-        return Appended(added, len(lines) - len(keep))
+        return Appended(added, dropped)
 
-    def _insert(self, conn: Connection, job_id: str, lines: Sequence[tuple[int, int, str]]) -> int:
-        """Inserts what is new; the hot path of ingestion, so in the driver's own terms."""
-        if not lines:
-            return 0
+    def _stored(self, conn: Connection, job_id: str, chunks: Sequence[Chunk]) -> set[int]:
+        if not chunks:
+            return set()
+        rows = conn.execute(
+            text("SELECT seq FROM log_chunk WHERE job_id = :job AND seq BETWEEN :first AND :last"),
+            {"job": job_id, "first": chunks[0].seq, "last": chunks[-1].seq},
+        )
+        return {seq for (seq,) in rows}
+
+    def _insert(self, conn: Connection, job_id: str, chunks: Sequence[Chunk]) -> None:
+        """The hot path of ingestion, so in the driver's own terms."""
+        if not chunks:
+            return
         if self.postgres:
-            # One statement for the whole batch: executemany would make a round trip per line.
-            seqs, streams, texts = zip(*lines, strict=True)
-            return conn.exec_driver_sql(
-                "INSERT INTO log_line SELECT %s, u.* FROM unnest(%s::bigint[], %s::integer[],"
-                " %s::text[]) AS u ON CONFLICT DO NOTHING",
-                (job_id, list(seqs), list(streams), list(texts)),
-            ).rowcount
-        insert = "INSERT INTO log_line VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-        return conn.exec_driver_sql(insert, [(job_id, *line) for line in lines]).rowcount
+            # One statement for the whole batch: executemany would make a round trip per chunk.
+            conn.exec_driver_sql(
+                "INSERT INTO log_chunk SELECT %s, u.* FROM unnest(%s::bigint[], %s::integer[],"
+                " %s::double precision[], %s::bytea[]) AS u ON CONFLICT DO NOTHING",
+                (
+                    job_id,
+                    [c.seq for c in chunks],
+                    [c.stream for c in chunks],
+                    [c.at for c in chunks],
+                    [c.data for c in chunks],
+                ),
+            )
+            return
+        insert = "INSERT INTO log_chunk VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        rows = [(job_id, c.seq, c.stream, c.at, c.data) for c in chunks]
+        conn.exec_driver_sql(insert, rows)
 
-    def read(self, job_id: str, from_seq: int, limit: int = 5000) -> list[Line]:
+    def read(self, job_id: str, from_seq: int, max_bytes: int = PAGE_BYTES) -> list[Chunk]:
+        """Chunks from `from_seq` on, in order: at least one, and past the first at most
+        `max_bytes` in all."""
         with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(self.select_lines, (job_id, from_seq, limit)).all()
-        return [Line(*row) for row in rows]
+            sizes = conn.exec_driver_sql(self.select_sizes, (job_id, from_seq)).all()
+            if not sizes:
+                return []
+            total, last = 0, sizes[0][0]
+            for seq, size in sizes:
+                if total and total + size > max_bytes:
+                    break
+                total, last = total + size, seq
+            rows = conn.exec_driver_sql(self.select_chunks, (job_id, from_seq, last)).all()
+        return [Chunk(seq, stream, at, bytes(data)) for seq, stream, at, data in rows]
 
     def last_seq(self, job_id: str) -> int:
         with self.engine.connect() as conn:
             found = conn.execute(
-                text("SELECT MAX(seq) FROM log_line WHERE job_id = :job"), {"job": job_id}
+                text("SELECT MAX(seq) FROM log_chunk WHERE job_id = :job"), {"job": job_id}
             ).scalar()
         return int(found or 0)
 
-    def tail_start(self, job_id: str, count: int) -> int:
-        """The seq from which the last `count` lines start."""
+    def since(self, job_id: str, at: float) -> int:
+        """The seq of the first chunk read at or after `at`; past the log's end if none was."""
         with self.engine.connect() as conn:
             found = conn.execute(
-                text(
-                    "SELECT MIN(seq) FROM (SELECT seq FROM log_line WHERE job_id = :job"
-                    " ORDER BY seq DESC LIMIT :count) AS last"
-                ),
-                {"job": job_id, "count": count},
+                text("SELECT MIN(seq) FROM log_chunk WHERE job_id = :job AND at >= :at"),
+                {"job": job_id, "at": at},
             ).scalar()
-        return int(found or 0)
+        return int(found) if found is not None else self.last_seq(job_id) + 1
+
+    def tail(self, job_id: str, lines: int) -> tuple[int, int]:
+        """Where the last `lines` lines start: a seq, and how many bytes of that chunk to skip.
+
+        A line ends with a newline; output after the last newline is a line too.
+        """
+        before, after, first = MAX_SEQ + 1, 0, True
+        with self.engine.connect() as conn:
+            while rows := conn.exec_driver_sql(self.select_back, (job_id, before)).all():
+                for seq, data in rows:
+                    end = len(data)
+                    if first and data.endswith(b"\n"):
+                        end -= 1  # the newline ending the log ends its last line
+                    first = False
+                    while (found := bytes(data).rfind(b"\n", 0, end)) >= 0:
+                        lines -= 1
+                        if lines == 0:
+                            return (seq, found + 1) if found + 1 < len(data) else (after, 0)
+                        end = found
+                    after = seq
+                before = rows[-1][0]
+        return 0, 0

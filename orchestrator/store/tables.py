@@ -8,6 +8,7 @@ from sqlalchemy import (
     Double,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -67,19 +68,21 @@ shared_secret = Table(
     Column("name", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
-log_line = Table(
-    "log_line",
+log_chunk = Table(
+    "log_chunk",
     metadata,
     Column("job_id", Text, primary_key=True),
     Column("seq", BigInteger, primary_key=True),
     Column("stream", Integer, nullable=False),
-    Column("text", Text, nullable=False),
+    # When the agent read it (Unix seconds).
+    Column("at", Double, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
 log_budget = Table(
     "log_budget",
     metadata,
     Column("job_id", Text, primary_key=True),
-    Column("lines", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
     Column("truncated", Integer, nullable=False),
 )
 

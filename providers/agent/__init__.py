@@ -42,8 +42,9 @@ TOKEN_WAIT_SECONDS = 30.0
 BROKEN = (grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError)
 # prctl(2): whether a process may be dumped, or attached to, by others of its user.
 PR_SET_DUMPABLE = 4
-# Unacknowledged lines kept for a resend after a reconnect; past this the command waits.
-WINDOW_LINES = 200_000
+# Unacknowledged bytes of output kept for a resend after a reconnect; past this the command
+# waits.
+WINDOW_BYTES = 16 * 1024 * 1024
 
 
 class Agent:
@@ -69,7 +70,7 @@ class Agent:
         self.session = ""
         self.heartbeat = 1.0
         self.unacked: deque[pb.LogBatch] = deque()
-        self.unacked_lines = 0
+        self.unacked_bytes = 0
         self.window = asyncio.Event()
         self.window.set()
         self.wake = asyncio.Event()
@@ -183,9 +184,9 @@ class Agent:
             # Clear before looking: whatever is shipped while we send wakes the next pass.
             self.wake.clear()
             for batch in list(self.unacked):
-                if batch.lines[-1].seq > sent_upto:
+                if batch.chunks[-1].seq > sent_upto:
                     await call.write(pb.AgentMessage(logs=batch))
-                    sent_upto = batch.lines[-1].seq
+                    sent_upto = batch.chunks[-1].seq
             while self.control:
                 await call.write(self.control.pop(0))
             if self.result is not None and not self.unacked and not result_sent:
@@ -223,7 +224,12 @@ class Agent:
         self.wake.set()
         if self.job is None:
             self.job = job
-            batcher = Batcher(self._ship, self._room, first_seq=order.first_seq or 1)
+            batcher = Batcher(
+                self._ship,
+                self._room,
+                first_seq=order.first_seq or 1,
+                limit=order.spec.log_limit_bytes,
+            )
             self.run = Run(
                 order.spec,
                 batcher,
@@ -255,19 +261,19 @@ class Agent:
         self.wake.set()
 
     async def _room(self) -> None:
-        while self.unacked_lines >= WINDOW_LINES:
+        while self.unacked_bytes >= WINDOW_BYTES:
             self.window.clear()
             await self.window.wait()
 
-    def _ship(self, lines: list[pb.LogLine]) -> None:
+    def _ship(self, chunks: list[pb.LogChunk]) -> None:
         assert self.job is not None
-        self.unacked.append(pb.LogBatch(job_id=self.job[0], attempt=self.job[1], lines=lines))
-        self.unacked_lines += len(lines)
+        self.unacked.append(pb.LogBatch(job_id=self.job[0], attempt=self.job[1], chunks=chunks))
+        self.unacked_bytes += sum(len(c.data) for c in chunks)
         self.wake.set()
 
     def _acked(self, up_to: int) -> None:
-        while self.unacked and self.unacked[0].lines[-1].seq <= up_to:
-            self.unacked_lines -= len(self.unacked.popleft().lines)
+        while self.unacked and self.unacked[0].chunks[-1].seq <= up_to:
+            self.unacked_bytes -= sum(len(c.data) for c in self.unacked.popleft().chunks)
         self.window.set()
         self.wake.set()
 

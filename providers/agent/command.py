@@ -13,21 +13,26 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from laino.providers.cgroups import oom_kills
 from laino.v1 import laino_pb2 as pb
 
-MAX_LINE = 64 * 1024
 # The agent's settings (the server's address, tracing's exporter and its credentials): never
 # the job's.
 AGENT_ONLY = ("LAINO_", "OTEL_")
 # Shorter secret values are not masked: "***" in place of every "a" would hide the log.
 MASK_MIN = 4
-BATCH_LINES = 2000
-BATCH_BYTES = 512 * 1024
+READ_BYTES = 64 * 1024
+# Reads of one stream that follow each other in a batch become one chunk up to this size.
+CHUNK_BYTES = 256 * 1024
+BATCH_BYTES = 1024 * 1024
 FLUSH_SECONDS = 0.02
+# Bytes held back (half a character, what may be the start of a secret) are sent anyway
+# after this long without more output.
+HOLD_SECONDS = 0.5
 # After the command exits, how long a background child may hold its output pipe open, silent.
 DRAIN_SECONDS = 2.0
 
-Emit = Callable[[list[pb.LogLine]], None]
+Emit = Callable[[list[pb.LogChunk]], None]
 Room = Callable[[], Awaitable[None]]
 
 
@@ -40,36 +45,121 @@ class Outcome:
 
 
 class Batcher:
-    """Numbers lines in the order they were read and hands them on in batches.
+    """Numbers chunks in the order they were read and hands them on in batches.
 
-    Handing on never waits, so cancelling a reader or the ticker can lose no line: back
-    pressure is applied by `room` before a reader takes more output from its pipe.
+    Handing on never waits, so cancelling a reader or the ticker can lose no byte: back
+    pressure is applied by `room` before a reader takes more output from its pipe. Past
+    `limit` bytes of output, one notice says so and the rest is read and dropped.
     """
 
-    def __init__(self, emit: Emit, room: Room, first_seq: int = 1):
+    def __init__(self, emit: Emit, room: Room, first_seq: int = 1, limit: int = 0):
         self.emit = emit
         self.room = room
         self.next_seq = first_seq
-        self.lines: list[pb.LogLine] = []
+        self.limit = limit
+        self.written = 0
+        self.chunks: list[pb.LogChunk] = []
         self.size = 0
 
-    def add(self, stream: int, text: str) -> None:
-        self.lines.append(pb.LogLine(seq=self.next_seq, stream=stream, text=text))
-        self.next_seq += 1
-        self.size += len(text)
-        if len(self.lines) >= BATCH_LINES or self.size >= BATCH_BYTES:
+    def add(self, stream: int, data: bytes, at: float | None = None) -> None:
+        if not data:
+            return
+        if stream != pb.SYSTEM and self.limit:
+            room = self.limit - self.written
+            if room < 0:
+                return
+            self.written += len(data)
+            if len(data) > room:
+                if room:
+                    self._append(stream, data[:room], at)
+                notice = f"laino: log truncated: the job wrote more than {self.limit} bytes\n"
+                data, stream = notice.encode(), pb.SYSTEM
+                self.written = self.limit + 1  # said once
+        self._append(stream, data, at)
+
+    def _append(self, stream: int, data: bytes, at: float | None) -> None:
+        last = self.chunks[-1] if self.chunks else None
+        if last is not None and last.stream == stream and len(last.data) + len(data) <= CHUNK_BYTES:
+            last.data += data
+        else:
+            seq, self.next_seq = self.next_seq, self.next_seq + 1
+            self.chunks.append(
+                pb.LogChunk(seq=seq, stream=stream, data=data, time=at or time.time())
+            )
+        self.size += len(data)
+        if self.size >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
-        lines, self.lines, self.size = self.lines, [], 0
-        if lines:
-            self.emit(lines)
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        if chunks:
+            self.emit(chunks)
 
-    async def tick(self) -> None:
+    async def tick(self, *held: Held) -> None:
         """Flushes on a short interval, so a slow trickle of output still shows at once."""
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
+            for stream in held:
+                stream.release(HOLD_SECONDS)
             self.flush()
+
+
+class Held:
+    """One stream's output on its way to the batcher: secrets masked, characters whole.
+
+    A read may end inside a UTF-8 character or inside a secret: those last bytes wait for
+    the next read (or, after a while, go as they are), so a chunk of text is always text and
+    no secret slips through between two reads.
+    """
+
+    def __init__(self, stream: int, batcher: Batcher, masks: list[bytes]):
+        self.stream = stream
+        self.batcher = batcher
+        self.masks = masks
+        self.held = b""
+        self.since = 0.0
+        self.at = 0.0
+
+    def feed(self, data: bytes) -> None:
+        now = time.time()
+        at = self.at if self.held else now
+        data = self.held + data
+        for secret in self.masks:
+            data = data.replace(secret, b"***")
+        keep = max(_partial_char(data), _secret_start(data, self.masks))
+        ready, held = data[: len(data) - keep], data[len(data) - keep :]
+        self.batcher.add(self.stream, ready, at)
+        if held and (ready or not self.held):  # bytes of this read wait from now
+            self.since, self.at = time.monotonic(), now
+        self.held = held
+
+    def release(self, after: float = 0.0) -> None:
+        if self.held and time.monotonic() - self.since >= after:
+            data, self.held = self.held, b""
+            self.batcher.add(self.stream, data, self.at)
+
+
+def _partial_char(data: bytes) -> int:
+    """How many bytes at the end begin a UTF-8 character that the data does not finish."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return 0
+        if byte >= 0xC0:  # a lead byte: how long its character is
+            length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return back if length > back else 0
+    return 0
+
+
+def _secret_start(data: bytes, masks: list[bytes]) -> int:
+    """The longest end of `data` that a secret starts with."""
+    longest = 0
+    for secret in masks:
+        for size in range(min(len(secret) - 1, len(data)), longest, -1):
+            if data.endswith(secret[:size]):
+                longest = size
+                break
+    return longest
 
 
 class Run:
@@ -91,7 +181,7 @@ class Run:
         self.secrets = dict(secrets or {})
         # Each line of each value, longest first, so that no part of a longer one survives.
         parts = {p for v in self.secrets.values() for p in v.splitlines() if len(p) >= MASK_MIN}
-        self.masks = sorted(parts, key=len, reverse=True)
+        self.masks = [p.encode() for p in sorted(parts, key=len, reverse=True)]
         self.cancelled = asyncio.Event()
         self.grace = 3.0
         self.proc: asyncio.subprocess.Process | None = None
@@ -116,7 +206,7 @@ class Run:
         try:
             user = job_user()
         except KeyError as err:
-            self.batcher.add(pb.SYSTEM, f"laino: no user to run the job as: {err}")
+            self.batcher.add(pb.SYSTEM, f"laino: no user to run the job as: {err}\n".encode())
             self.batcher.flush()
             return Outcome(126, error=f"no user to run the job as: {err}")
         command = list(self.spec.command)
@@ -135,15 +225,16 @@ class Run:
                 process_group=0,
             )
         except OSError as err:
-            self.batcher.add(pb.SYSTEM, f"laino: cannot start the command: {err}")
+            self.batcher.add(pb.SYSTEM, f"laino: cannot start the command: {err}\n".encode())
             self.batcher.flush()
             return Outcome(127 if isinstance(err, FileNotFoundError) else 126, error=str(err))
         if self.spec.memory_bytes:
             _oom_first(self.proc.pid)
-        ticker = asyncio.create_task(self.batcher.tick())
+        held = [Held(kind, self.batcher, self.masks) for kind in (pb.STDOUT, pb.STDERR)]
+        ticker = asyncio.create_task(self.batcher.tick(*held))
         readers = [
-            asyncio.create_task(self._pump(self.proc.stdout, pb.STDOUT)),
-            asyncio.create_task(self._pump(self.proc.stderr, pb.STDERR)),
+            asyncio.create_task(self._pump(self.proc.stdout, held[0])),
+            asyncio.create_task(self._pump(self.proc.stderr, held[1])),
         ]
         outcome = await self._wait()
         # Read to the end; give up only when a pipe stays open but silent (a background child).
@@ -156,6 +247,8 @@ class Run:
                     task.cancel()
                 break
         ticker.cancel()
+        for stream in held:
+            stream.release()
         self.batcher.flush()
         return outcome
 
@@ -164,21 +257,21 @@ class Run:
         waiter = asyncio.create_task(self._exited())
         cancel = asyncio.create_task(self.cancelled.wait())
         timeout = self.spec.timeout_seconds or None
-        ooms = _oom_kills()
+        ooms = oom_kills()
         done, _ = await asyncio.wait(
             {waiter, cancel}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
         )
         cancel.cancel()
         if waiter in done:
             code = _exit_code(waiter.result())
-            if code == 128 + signal.SIGKILL and _oom_kills() > ooms:
+            if code == 128 + signal.SIGKILL and oom_kills() > ooms:
                 mib = self.spec.memory_bytes // 2**20
                 limit = f" at its {mib} MiB limit" if mib else ""
-                return Outcome(code, error=f"out of memory: the kernel killed the job{limit}")
+                return Outcome(code, error=f"out of memory{limit}: the kernel killed the job")
             return Outcome(code)
         timed_out = not done
         note = "timed out" if timed_out else "cancelled"
-        self.batcher.add(pb.SYSTEM, f"laino: {note}: stopping the job's processes")
+        self.batcher.add(pb.SYSTEM, f"laino: {note}: stopping the job's processes\n".encode())
         code = await self._kill_group(waiter)
         return Outcome(code, timed_out=timed_out, cancelled=not timed_out)
 
@@ -204,9 +297,8 @@ class Run:
         _signal_group(pgid, signal.SIGKILL)
         return _exit_code(await waiter)
 
-    async def _pump(self, stream: asyncio.StreamReader | None, kind: int) -> None:
-        assert stream is not None
-        partial = b""
+    async def _pump(self, pipe: asyncio.StreamReader | None, stream: Held) -> None:
+        assert pipe is not None
         while True:
             self.waiting_for_room += 1
             try:
@@ -214,24 +306,11 @@ class Run:
             finally:
                 self.waiting_for_room -= 1
             self.last_read = time.monotonic()
-            chunk = await stream.read(256 * 1024)
-            if not chunk:
-                break
+            data = await pipe.read(READ_BYTES)
+            if not data:
+                return
             self.last_read = time.monotonic()
-            *lines, partial = (partial + chunk).split(b"\n")
-            for line in lines:
-                self._line(kind, line)
-            while len(partial) > MAX_LINE:
-                self._line(kind, partial[:MAX_LINE])
-                partial = partial[MAX_LINE:]
-        if partial:
-            self._line(kind, partial)
-
-    def _line(self, kind: int, raw: bytes) -> None:
-        text = raw[:MAX_LINE].decode("utf-8", errors="replace")
-        for secret in self.masks:
-            text = text.replace(secret, "***")
-        self.batcher.add(kind, text)
+            stream.feed(data)
 
 
 def job_user() -> pwd.struct_passwd | None:
@@ -285,14 +364,3 @@ def _oom_first(pid: int) -> None:
     """
     with contextlib.suppress(OSError), open(f"/proc/{pid}/oom_score_adj", "w") as f:
         f.write("1000")
-
-
-def _oom_kills() -> int:
-    """How many processes the kernel killed for memory in this cgroup (v2, then v1)."""
-    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
-        with contextlib.suppress(OSError), open(path) as f:
-            for line in f:
-                name, _, count = line.partition(" ")
-                if name == "oom_kill":
-                    return int(count)
-    return 0

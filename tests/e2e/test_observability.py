@@ -135,7 +135,9 @@ def test_metrics_move_as_jobs_run_and_end(tmp_path: Path) -> None:
         assert after["laino_job_time_to_terminal_seconds_count"] == 3
         assert after["laino_job_time_to_terminal_seconds_sum"] >= 3  # one job slept 3 s
         assert after['laino_provider_call_seconds_count{call="start",provider="process"}'] == 3
-        assert after["laino_log_lines_ingested_total"] >= 500
+        assert after["laino_log_bytes_ingested_total"] >= len(
+            "".join(f"{i}\n" for i in range(1, 501))
+        )
         compensated = 'laino_saga_compensations_total{outcome="succeeded",step="provision_worker"}'
         assert after[compensated] == 3
 

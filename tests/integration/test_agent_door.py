@@ -43,7 +43,7 @@ def door(tmp_path: Path) -> Iterator[Door]:
     engine = database.engine()
     jobs = JobsApp(database.event_store("jobs"))
     workers = WorkersApp(database.event_store("workers"), secret=b"k" * 32, token_ttl=60)
-    logs = LogStore(engine, budget=1000)
+    logs = LogStore(engine)
     gateway = AgentGateway(
         settings=Settings(home=tmp_path),
         availability=Availability(),
@@ -78,8 +78,8 @@ def _dispatched(door: Door) -> tuple[WorkerView, Session]:
 
 
 def _lines(worker: WorkerView, *seqs: int) -> pb.AgentMessage:
-    lines = [pb.LogLine(seq=seq, stream=pb.STDOUT, text=f"line {seq}") for seq in seqs]
-    batch = pb.LogBatch(job_id=str(worker.job_id), attempt=worker.attempt, lines=lines)
+    chunks = [pb.LogChunk(seq=seq, stream=pb.STDOUT, data=b"line %d\n" % seq) for seq in seqs]
+    batch = pb.LogBatch(job_id=str(worker.job_id), attempt=worker.attempt, chunks=chunks)
     return pb.AgentMessage(logs=batch)
 
 
@@ -89,7 +89,7 @@ def _finished(worker: WorkerView, exit_code: int) -> pb.AgentMessage:
 
 
 def _stored(door: Door, worker: WorkerView) -> list[int]:
-    return [line.seq for line in door.logs.read(str(worker.job_id), 0)]
+    return [chunk.seq for chunk in door.logs.read(str(worker.job_id), 0)]
 
 
 def test_a_result_before_the_dispatch_is_refused_and_the_job_does_not_succeed(door: Door) -> None:

@@ -42,10 +42,10 @@ async def _scenario() -> tuple[int, bool]:
     rpc.add_WorkerServiceServicer_to_server(door, server)
     await server.start()
     agent = Agent(f"127.0.0.1:{port}", "w", "t", orphan_seconds=60)
-    # Lines the agent holds and must write first on every stream: 50 batches of 2,000.
+    # Output the agent holds and must write first on every stream: 50 batches of 200 KB.
     for n in range(50):
-        lines = [pb.LogLine(seq=n * 2000 + i + 1, text="x" * 100) for i in range(2000)]
-        agent.unacked.append(pb.LogBatch(job_id="j", attempt=1, lines=lines))
+        chunks = [pb.LogChunk(seq=n * 2000 + i + 1, data=b"x" * 100) for i in range(2000)]
+        agent.unacked.append(pb.LogBatch(job_id="j", attempt=1, chunks=chunks))
     serving = asyncio.create_task(agent._serve())
     await asyncio.sleep(3)
     crashed = serving.done()

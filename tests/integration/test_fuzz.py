@@ -92,13 +92,13 @@ def test_fuzzed_listings_never_break(
 
 
 @FUZZ
-@given(job_id=IDS, from_seq=UINT64, tail=st.integers(0, 2**32 - 1))
+@given(job_id=IDS, from_seq=UINT64, tail=st.integers(0, 2**32 - 1), since=st.floats())
 def test_fuzzed_reads_of_a_job_never_break(
-    fuzzed: Server, job_id: str, from_seq: int, tail: int
+    fuzzed: Server, job_id: str, from_seq: int, tail: int, since: float
 ) -> None:
     real = fuzzed.submit("true")
     for target in (job_id, real):
-        logs = pb.StreamLogsRequest(job_id=target, from_seq=from_seq, tail=tail)
+        logs = pb.StreamLogsRequest(job_id=target, from_seq=from_seq, tail=tail, since=since)
         _answer(lambda t=target: fuzzed.jobs.GetJob(pb.GetJobRequest(job_id=t), timeout=10))
         _answer(lambda r=logs: fuzzed.jobs.StreamLogs(r, timeout=10))
         _answer(lambda t=target: fuzzed.jobs.GetJobEvents(pb.GetJobEventsRequest(job_id=t)))
@@ -110,12 +110,17 @@ messages = st.one_of(
     ),
     st.just(pb.AgentMessage(heartbeat=pb.Heartbeat())),
     st.builds(
-        lambda j, a, s: pb.AgentMessage(
-            logs=pb.LogBatch(job_id=j, attempt=a, lines=[pb.LogLine(seq=s, text="x")])
+        lambda j, a, s, k, t, d: pb.AgentMessage(
+            logs=pb.LogBatch(
+                job_id=j, attempt=a, chunks=[pb.LogChunk(seq=s, stream=k, time=t, data=d)]
+            )
         ),
         IDS,
         INT32,
         UINT64,
+        st.integers(0, 2**31 - 1),
+        st.floats(),
+        st.binary(max_size=64),
     ),
     st.builds(
         lambda j, a, c: pb.AgentMessage(finished=pb.JobFinished(job_id=j, attempt=a, exit_code=c)),

@@ -37,7 +37,7 @@ def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
         workers=workers,
         sagas=sagas,
         views=Views(engine, jobs, workers, sagas),
-        logs=LogStore(engine, budget=1000),
+        logs=LogStore(engine),
         secrets=SecretStore(engine, b"k" * 32),
         providers={},
         sessions=Sessions(),

@@ -40,7 +40,7 @@ STDERR: LogStream
 SYSTEM: LogStream
 
 class JobSpec(_message.Message):
-    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus")
+    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class JobSpec(_message.Message):
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     RETRY_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
+    LOG_LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
     command: _containers.RepeatedScalarFieldContainer[str]
     image: str
     env: _containers.ScalarMap[str, str]
@@ -79,7 +80,8 @@ class JobSpec(_message.Message):
     max_attempts: int
     retry_on_failure: bool
     gpus: int
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ...) -> None: ...
+    log_limit_bytes: int
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "spec", "attempt", "exit_code", "failure_reason", "message", "worker_id", "created_at", "updated_at", "trace_id", "submitter")
@@ -179,33 +181,37 @@ class WatchJobRequest(_message.Message):
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
 
-class LogLine(_message.Message):
-    __slots__ = ("seq", "stream", "text")
+class LogChunk(_message.Message):
+    __slots__ = ("seq", "stream", "data", "time")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
-    TEXT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
     seq: int
     stream: LogStream
-    text: str
-    def __init__(self, seq: _Optional[int] = ..., stream: _Optional[_Union[LogStream, str]] = ..., text: _Optional[str] = ...) -> None: ...
+    data: bytes
+    time: float
+    def __init__(self, seq: _Optional[int] = ..., stream: _Optional[_Union[LogStream, str]] = ..., data: _Optional[bytes] = ..., time: _Optional[float] = ...) -> None: ...
 
 class StreamLogsRequest(_message.Message):
-    __slots__ = ("job_id", "from_seq", "follow", "tail")
+    __slots__ = ("job_id", "from_seq", "follow", "tail", "since")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     TAIL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     from_seq: int
     follow: bool
     tail: int
-    def __init__(self, job_id: _Optional[str] = ..., from_seq: _Optional[int] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ...) -> None: ...
+    since: float
+    def __init__(self, job_id: _Optional[str] = ..., from_seq: _Optional[int] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ..., since: _Optional[float] = ...) -> None: ...
 
-class LogChunk(_message.Message):
-    __slots__ = ("lines",)
-    LINES_FIELD_NUMBER: _ClassVar[int]
-    lines: _containers.RepeatedCompositeFieldContainer[LogLine]
-    def __init__(self, lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
+class LogPage(_message.Message):
+    __slots__ = ("chunks",)
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[LogChunk]
+    def __init__(self, chunks: _Optional[_Iterable[_Union[LogChunk, _Mapping]]] = ...) -> None: ...
 
 class LogsEnd(_message.Message):
     __slots__ = ("state", "exit_code", "last_seq")
@@ -218,12 +224,12 @@ class LogsEnd(_message.Message):
     def __init__(self, state: _Optional[_Union[JobState, str]] = ..., exit_code: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
 
 class StreamLogsResponse(_message.Message):
-    __slots__ = ("chunk", "end")
-    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("page", "end")
+    PAGE_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
-    chunk: LogChunk
+    page: LogPage
     end: LogsEnd
-    def __init__(self, chunk: _Optional[_Union[LogChunk, _Mapping]] = ..., end: _Optional[_Union[LogsEnd, _Mapping]] = ...) -> None: ...
+    def __init__(self, page: _Optional[_Union[LogPage, _Mapping]] = ..., end: _Optional[_Union[LogsEnd, _Mapping]] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("version", "type", "timestamp", "data_json", "source")
@@ -370,14 +376,14 @@ class JobAccepted(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class LogBatch(_message.Message):
-    __slots__ = ("job_id", "attempt", "lines")
+    __slots__ = ("job_id", "attempt", "chunks")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
-    LINES_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     attempt: int
-    lines: _containers.RepeatedCompositeFieldContainer[LogLine]
-    def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., lines: _Optional[_Iterable[_Union[LogLine, _Mapping]]] = ...) -> None: ...
+    chunks: _containers.RepeatedCompositeFieldContainer[LogChunk]
+    def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., chunks: _Optional[_Iterable[_Union[LogChunk, _Mapping]]] = ...) -> None: ...
 
 class JobFinished(_message.Message):
     __slots__ = ("job_id", "attempt", "exit_code", "timed_out", "cancelled", "error")
