@@ -20,12 +20,12 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 class Progress:
     """A one-line indicator on a terminal's stderr while the job waits for its worker."""
 
-    def __init__(self, stub: rpc.JobServiceStub, job_id: str):
+    def __init__(self, stub: rpc.JobServiceStub, job_id: str, *, enabled: bool = True):
         self.stub = stub
         self.job_id = job_id
         self.state = "QUEUED"
         self.done = threading.Event()
-        self.enabled = sys.stderr.isatty()
+        self.enabled = enabled and sys.stderr.isatty()
         self.shown = False
 
     def start(self) -> None:

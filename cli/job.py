@@ -25,6 +25,7 @@ from laino.cli.client import (
 from laino.cli.follow import LogFollower, Progress
 from laino.cli.output import age, command_text, emit_json, event_dict, job_dict, table
 from laino.cli.printer import Printer, chunk_json
+from laino.cli.stdin import StdinSender, raw_terminal
 from laino.cli.units import Since, Size
 from laino.providers.tracing import TRACEPARENT, Tracing
 from laino.v1 import laino_pb2 as pb
@@ -101,6 +102,8 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
         cpu=options["cpu"],
         memory_bytes=options["memory"],
         log_limit_bytes=options["log_limit"],
+        stdin=bool(options.get("interactive")),
+        tty=bool(options.get("tty")),
         gpus=options["gpus"],
         provider=options["provider"],
         max_attempts=options["max_attempts"],
@@ -122,10 +125,16 @@ COMMAND_LINE = {"allow_interspersed_args": False}
 
 @job.command(context_settings=COMMAND_LINE)
 @click.option("--detach", "-d", is_flag=True, help="Print the job id and return at once.")
+@click.option(
+    "--interactive", "-i", is_flag=True, help="Send this stdin to the job (else /dev/null)."
+)
+@click.option("--tty", "-t", is_flag=True, help="Run the job on a terminal; with -i, this one.")
 @spec_options
 @reports_errors
 def run(detach: bool, **options: object) -> None:
     """Run a command as a job, follow its output, and exit with its exit code."""
+    if options["tty"] and not any(e.startswith("TERM=") for e in options["env"]):  # type: ignore[attr-defined]
+        options["env"] = (*options["env"], f"TERM={os.environ.get('TERM') or 'xterm'}")  # type: ignore[misc]
     # The CLI's span is the root of the job's trace, when tracing is on (OTEL_TRACES_EXPORTER).
     with Tracing("laino-cli").span("laino job run") as span:
         submitted = _submit(options, span.traceparent)
@@ -133,14 +142,20 @@ def run(detach: bool, **options: object) -> None:
         if detach:
             click.echo(submitted.job.id)
             return
-        code = _follow(str(options["server"]), submitted.job.id)
+        server, job_id = str(options["server"]), submitted.job.id
+        if not options["interactive"]:
+            code = _follow(server, job_id)
+        else:
+            StdinSender(jobs_stub(server), job_id, terminal=bool(options["tty"])).start()
+            with raw_terminal() if options["tty"] else contextlib.nullcontext():
+                code = _follow(server, job_id, spinner=not options["tty"])
     sys.exit(code)
 
 
-def _follow(server: str, job_id: str) -> int:
+def _follow(server: str, job_id: str, *, spinner: bool = True) -> int:
     """Prints the job's output as it comes; returns the exit code `job run` ends with."""
     stub = jobs_stub(server)
-    progress = Progress(stub, job_id)
+    progress = Progress(stub, job_id, enabled=spinner)
     progress.start()
     follower = LogFollower(stub, job_id, show=Printer().write, progress=progress)
     try:

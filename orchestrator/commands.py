@@ -35,5 +35,15 @@ def cancel(job_id: UUID, grace_seconds: float) -> pb.ServerMessage:
     return pb.ServerMessage(cancel=pb.CancelJob(job_id=str(job_id), grace_seconds=grace_seconds))
 
 
+def stdin(
+    job_id: UUID, offset: int, data: bytes, *, eof: bool, size: tuple[int, int]
+) -> pb.ServerMessage:
+    rows, cols = size
+    piece = pb.StdinData(
+        job_id=str(job_id), offset=offset, data=data, eof=eof, rows=rows, cols=cols
+    )
+    return pb.ServerMessage(stdin=piece)
+
+
 def shutdown() -> pb.ServerMessage:
     return pb.ServerMessage(shutdown=pb.Shutdown())

@@ -37,6 +37,7 @@ from laino.orchestrator.reconciler import Reconciler
 from laino.orchestrator.runner import SagaRunner
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.stdin import StdinRelay
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.secrets import SecretStore
@@ -170,6 +171,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             sagas=sagas,
             views=views,
             followers=followers,
+            stdin=StdinRelay(jobs, sessions, hub),
             tracing=tracing,
             secrets=secret_store,
         ),

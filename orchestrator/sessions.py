@@ -20,12 +20,22 @@ class Session:
     next_seq: int = 0
 
 
+@dataclass(eq=False)
+class Taken:
+    """How much input a job's stdin has taken, as its agent last said, for whoever sends it."""
+
+    written: int = 0
+    closed: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class Sessions:
     """At most one stream per worker: a reconnect replaces the stream it left behind."""
 
     def __init__(self) -> None:
         self._open: dict[UUID, Session] = {}
         self._seen: dict[UUID, float] = {}
+        self._stdin: dict[UUID, Taken] = {}
 
     def open(self, worker_id: UUID) -> Session:
         old = self._open.get(worker_id)
@@ -55,6 +65,21 @@ class Sessions:
     def silent_for(self, worker_id: UUID, since: float) -> float:
         """Seconds since the worker last spoke, counting from `since` if it never did."""
         return time.monotonic() - max(self._seen.get(worker_id, since), since)
+
+    def watch_stdin(self, job_id: UUID) -> Taken:
+        """What the job's stdin takes from now on, until `unwatch_stdin`."""
+        return self._stdin.setdefault(job_id, Taken())
+
+    def unwatch_stdin(self, job_id: UUID) -> None:
+        self._stdin.pop(job_id, None)
+
+    def stdin_taken(self, job_id: UUID, written: int, *, closed: bool) -> None:
+        taken = self._stdin.get(job_id)
+        if taken is not None:
+            taken.written = max(taken.written, written)
+            taken.closed = taken.closed or closed
+            taken.changed.set()
+            taken.changed = asyncio.Event()
 
     def excuse(self) -> None:
         """Counts every worker as heard from now: after a stall, silence was ours, not theirs."""

@@ -91,6 +91,11 @@ class AgentGateway:
             return self._logs(worker, session, message.logs)
         if kind == "finished":
             return self._finished(worker, message.finished)
+        if kind == "stdin_taken":
+            taken = message.stdin_taken
+            self._check_job(worker, taken.job_id, taken.attempt)
+            self.sessions.stdin_taken(worker.job_id, taken.written, closed=taken.closed)
+            return None
         raise MalformedMessage(f"unexpected message {kind or '(empty)'} on an open stream")
 
     def _logs(self, worker: WorkerView, session: Session, batch: pb.LogBatch) -> pb.ServerMessage:

@@ -16,6 +16,7 @@ CALLER: ContextVar[Caller] = ContextVar("laino_caller")
 NEEDS = {
     "/laino.v1.JobService/SubmitJob": Role.SUBMIT,
     "/laino.v1.JobService/CancelJob": Role.SUBMIT,
+    "/laino.v1.JobService/AttachStdin": Role.SUBMIT,
 }
 ADMIN_SERVICES = ("/laino.v1.TokenService/",)
 

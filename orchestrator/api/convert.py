@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
 from laino.orchestrator.access import InvalidTokenRequest, TokenView
@@ -13,6 +13,7 @@ from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.spec import PROVIDERS, JobSpec
 from laino.orchestrator.history import Entry
+from laino.orchestrator.stdin import Piece
 from laino.orchestrator.store.logstore import MAX_SEQ, Chunk
 from laino.providers.tracing import trace_id
 from laino.v1 import laino_pb2 as pb
@@ -45,6 +46,8 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
         max_attempts=message.max_attempts,
         retry_on_failure=message.retry_on_failure,
         log_limit_bytes=message.log_limit_bytes,
+        stdin=message.stdin,
+        tty=message.tty,
     )
 
 
@@ -79,6 +82,29 @@ def seq_from(value: int) -> int:
     if value > MAX_SEQ + 1:
         raise InvalidRequest(f"from_seq: sequence numbers end at {MAX_SEQ}")
     return value
+
+
+MAX_WINDOW = 10_000
+
+
+async def stdin_pieces(
+    first: pb.StdinRequest, rest: AsyncIterator[pb.StdinRequest]
+) -> AsyncIterator[Piece]:
+    """The input of one AttachStdin call: each piece where the one before it ended."""
+    end = first.offset
+    request: pb.StdinRequest | None = first
+    while request is not None:
+        if request.job_id and request.job_id != first.job_id:
+            raise InvalidRequest("job_id: one call sends one job its input")
+        if request.offset != end:
+            raise InvalidRequest(f"offset: the input continues at {end}, not {request.offset}")
+        if request.rows > MAX_WINDOW or request.cols > MAX_WINDOW:
+            raise InvalidRequest(f"rows, cols: at most {MAX_WINDOW}")
+        yield Piece(request.offset, request.data, request.eof, (request.rows, request.cols))
+        end = request.offset + len(request.data)
+        if request.eof:
+            return
+        request = await anext(rest, None)
 
 
 def since_from(value: float) -> float:

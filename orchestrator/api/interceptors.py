@@ -20,6 +20,7 @@ from laino.orchestrator.access import (
 from laino.orchestrator.api.agents import MalformedMessage
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.convert import InvalidRequest
+from laino.orchestrator.stdin import NotAttachable
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
 from laino.orchestrator.cluster.health import Availability, DatabaseAway
 from laino.orchestrator.domain.jobs import IllegalTransition
@@ -41,6 +42,7 @@ CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (InvalidSpec, grpc.StatusCode.INVALID_ARGUMENT),
     (MalformedMessage, grpc.StatusCode.INVALID_ARGUMENT),
     (IllegalTransition, grpc.StatusCode.FAILED_PRECONDITION),
+    (NotAttachable, grpc.StatusCode.FAILED_PRECONDITION),
     (KeyConflict, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidToken, grpc.StatusCode.UNAUTHENTICATED),
     (WorkerError, grpc.StatusCode.UNAUTHENTICATED),

@@ -21,6 +21,7 @@ from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history
 from laino.orchestrator.sessions import Session
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.stdin import StdinRelay
 from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.views import Views
 from laino.providers.tracing import TRACEPARENT, Tracing
@@ -40,6 +41,7 @@ class JobService(rpc.JobServiceServicer):
     sagas: SagasApp
     views: Views
     followers: Followers
+    stdin: StdinRelay
     tracing: Tracing
     secrets: SecretStore
 
@@ -103,6 +105,17 @@ class JobService(rpc.JobServiceServicer):
                 yield convert.chunks_message(item)
             else:
                 yield convert.end_message(item, last_seq)
+
+    async def AttachStdin(
+        self, requests: AsyncIterator[pb.StdinRequest], context: Context
+    ) -> AsyncIterator[pb.StdinProgress]:
+        first = await anext(aiter(requests), None)
+        if first is None:
+            return
+        job_id = convert.job_id(first.job_id)
+        pieces = convert.stdin_pieces(first, requests)
+        async for progress in self.stdin.relay(job_id, await anext(pieces), pieces):
+            yield pb.StdinProgress(written=progress.written, closed=progress.closed)
 
     async def GetJobEvents(
         self, request: pb.GetJobEventsRequest, context: Context

@@ -1,11 +1,12 @@
 """Several orchestrators on one NATS: what crosses between them.
 
-Three things, all on core NATS subjects scoped to the installation, none of them state:
+Four things, all on core NATS subjects scoped to the installation, none of them state:
 - wake-ups: a change seen by one server wakes the waiters of every server (followers, the
   saga runner), who then read the shared stores as they always do;
 - presence: each server tells the others which workers are connected to it, and when they
   last spoke, so that the saga runner, wherever it runs, sees every worker's heartbeat;
-- commands: a message for a worker connected elsewhere goes to the server that holds its stream.
+- commands: a message for a worker connected elsewhere goes to the server that holds its stream;
+- input taken: how much of a job's stdin its agent has written, for the server relaying it.
 
 A message lost in an outage is harmless: wake-ups have a poll behind them, and the runner
 re-sends what a worker has not acknowledged.
@@ -14,6 +15,7 @@ re-sends what a worker has not acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -49,6 +51,7 @@ class ClusterSessions(Sessions):
         await nc.subscribe(f"{self.prefix}.seen.*", cb=self._on_seen)
         await nc.subscribe(f"{self.prefix}.gone.*", cb=self._on_gone)
         await nc.subscribe(f"{self.prefix}.command.*", cb=self._on_command)
+        await nc.subscribe(f"{self.prefix}.stdin.*", cb=self._on_stdin)
 
     def open(self, worker_id: UUID) -> Session:
         session = super().open(worker_id)
@@ -91,6 +94,11 @@ class ClusterSessions(Sessions):
         self._told.pop(worker_id, None)
         self._publish(f"command.{worker_id}", CLOSE)
 
+    def stdin_taken(self, job_id: UUID, written: int, *, closed: bool) -> None:
+        """Told by the agent connected here; whoever sends the job's input may be elsewhere."""
+        super().stdin_taken(job_id, written, closed=closed)
+        self._publish(f"stdin.{job_id}", f"{written} {int(closed)}".encode())
+
     def _tell(self, what: str, worker_id: UUID) -> None:
         self._publish(f"{what}.{worker_id}", b"")
 
@@ -105,6 +113,11 @@ class ClusterSessions(Sessions):
 
     async def _on_gone(self, msg: Any) -> None:
         self._remote.pop(_worker(msg), None)
+
+    async def _on_stdin(self, msg: Any) -> None:
+        written, _, closed = msg.data.decode().partition(" ")
+        with contextlib.suppress(ValueError):
+            super().stdin_taken(_worker(msg), int(written), closed=closed == "1")
 
     async def _on_command(self, msg: Any) -> None:
         worker_id = _worker(msg)

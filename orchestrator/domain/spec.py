@@ -34,6 +34,9 @@ class JobSpec:
     retry_on_failure: bool = False
     # Bytes of output the job's log keeps; 0 until the server's limit is filled in.
     log_limit_bytes: int = 0
+    # Reads input sent to it (else /dev/null); runs on a pseudo-terminal.
+    stdin: bool = False
+    tty: bool = False
 
     def __post_init__(self) -> None:
         # Events store the command as a JSON list; compare and hash it as a tuple.
@@ -120,11 +123,14 @@ class JobSpec:
             raise InvalidSpec(
                 "log_limit_bytes", f"at most {log_limit} bytes (the server's --log-limit)"
             )
+        if (self.stdin or self.tty) and (self.max_attempts > 1 or self.retry_on_failure):
+            # Its input was read once: another attempt would not get it again.
+            raise InvalidSpec("max_attempts", "a job that reads input or a terminal runs once")
         return JobSpec(
             **{
                 **self.as_dict(),
                 "provider": self.provider or provider,
-                "max_attempts": self.max_attempts or max_attempts,
+                "max_attempts": 1 if self.stdin or self.tty else self.max_attempts or max_attempts,
                 "log_limit_bytes": self.log_limit_bytes or log_limit,
             }
         )
@@ -144,6 +150,8 @@ class JobSpec:
             "max_attempts": self.max_attempts,
             "retry_on_failure": self.retry_on_failure,
             "log_limit_bytes": self.log_limit_bytes,
+            "stdin": self.stdin,
+            "tty": self.tty,
         }
 
 

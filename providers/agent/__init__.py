@@ -15,6 +15,7 @@ import grpc
 
 from laino.providers import logfmt
 from laino.providers.agent.command import Batcher, Outcome, Run
+from laino.providers.agent.stdin import Input
 from laino.providers.tracing import TRACEPARENT_ENV, Tracing, TracingUnavailable
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
@@ -79,6 +80,7 @@ class Agent:
         self.run: Run | None = None
         self.task: asyncio.Task[None] | None = None
         self.result: pb.JobFinished | None = None
+        self.input = Input(self._stdin_taken)
         self.stopping = False
         # When the orchestrator last answered; an agent alone too long ends its job and exits.
         self.last_heard = time.monotonic()
@@ -210,6 +212,8 @@ class Agent:
             self._acked(message.log_ack.up_to_seq)
         elif kind == "finished_ack":
             self.result = None
+        elif kind == "stdin":
+            self.input.put(message.stdin)
         elif kind == "shutdown":
             self.stopping = True
             self._abandon()
@@ -236,6 +240,7 @@ class Agent:
                 job_id=order.job_id,
                 attempt=order.attempt,
                 secrets=order.secrets,
+                stdin=self.input,
             )
             self.task = asyncio.get_running_loop().create_task(self._execute(self.run, order))
 
@@ -258,6 +263,14 @@ class Agent:
             cancelled=outcome.cancelled,
             error=outcome.error,
         )
+        self.wake.set()
+
+    def _stdin_taken(self, written: int, closed: bool) -> None:
+        if self.job is None:
+            return
+        job_id, attempt = self.job
+        taken = pb.StdinTaken(job_id=job_id, attempt=attempt, written=written, closed=closed)
+        self.control.append(pb.AgentMessage(stdin_taken=taken))
         self.wake.set()
 
     async def _room(self) -> None:

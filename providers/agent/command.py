@@ -13,6 +13,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from laino.providers import sessions
+from laino.providers.agent.stdin import Input
+from laino.providers.agent.terminal import CONTROLLING, Terminal
 from laino.providers.cgroups import oom_kills
 from laino.v1 import laino_pb2 as pb
 
@@ -173,8 +176,11 @@ class Run:
         job_id: str = "",
         attempt: int = 0,
         secrets: Mapping[str, str] | None = None,
+        stdin: Input | None = None,
     ):
         self.spec = spec
+        self.input = stdin
+        self.terminal: Terminal | None = None
         self.batcher = batcher
         self.job_id = job_id
         self.attempt = attempt
@@ -214,29 +220,40 @@ class Run:
             # The job cannot read the agent's memory, its token or its files.
             command = [*_become(user), *command]
             env.update(USER=user.pw_name, LOGNAME=user.pw_name)
+        if self.spec.tty:
+            self.terminal = Terminal()
+            command = [*CONTROLLING, *command]
+            stdio = self.terminal.stdio()
+        else:  # a process group of its own, which cancel and timeout end whole
+            reads = asyncio.subprocess.PIPE if self.spec.stdin else asyncio.subprocess.DEVNULL
+            pipe = asyncio.subprocess.PIPE
+            stdio = {"stdin": reads, "stdout": pipe, "stderr": pipe, "process_group": 0}
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                *command,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.spec.working_dir or None,
-                env=env,
-                process_group=0,
+                *command, cwd=self.spec.working_dir or None, env=env, **stdio
             )
         except OSError as err:
             self.batcher.add(pb.SYSTEM, f"laino: cannot start the command: {err}\n".encode())
             self.batcher.flush()
             return Outcome(127 if isinstance(err, FileNotFoundError) else 126, error=str(err))
+        finally:
+            if self.terminal is not None:
+                self.terminal.started()
         if self.spec.memory_bytes:
             _oom_first(self.proc.pid)
         held = [Held(kind, self.batcher, self.masks) for kind in (pb.STDOUT, pb.STDERR)]
         ticker = asyncio.create_task(self.batcher.tick(*held))
-        readers = [
-            asyncio.create_task(self._pump(self.proc.stdout, held[0])),
-            asyncio.create_task(self._pump(self.proc.stderr, held[1])),
-        ]
+        if self.terminal is not None:
+            readers = [asyncio.create_task(self._pump(await self.terminal.output(), held[0]))]
+        else:
+            readers = [
+                asyncio.create_task(self._pump(self.proc.stdout, held[0])),
+                asyncio.create_task(self._pump(self.proc.stderr, held[1])),
+            ]
+        feeding = self._feed()
         outcome = await self._wait()
+        if feeding is not None:
+            feeding.cancel()
         # Read to the end; give up only when a pipe stays open but silent (a background child).
         pending = set(readers)
         while pending:
@@ -250,7 +267,27 @@ class Run:
         for stream in held:
             stream.release()
         self.batcher.flush()
+        if self.terminal is not None:
+            self.terminal.close()
         return outcome
+
+    def _feed(self) -> asyncio.Task[None] | None:
+        """Writes the input sent for the job into its stdin, when it reads one."""
+        assert self.proc is not None
+        if self.input is None or not self.spec.stdin:
+            return None
+        if self.terminal is not None:
+            self.input.resize = self.terminal.resize
+            feed = self.input.feed(self.terminal.write, self.terminal.end_input)
+            return asyncio.create_task(feed)
+        stdin = self.proc.stdin
+        assert stdin is not None
+
+        async def write(data: bytes) -> None:
+            stdin.write(data)
+            await stdin.drain()
+
+        return asyncio.create_task(self.input.feed(write, stdin.close))
 
     async def _wait(self) -> Outcome:
         assert self.proc is not None
@@ -287,9 +324,16 @@ class Run:
         return self.proc.returncode
 
     async def _kill_group(self, waiter: asyncio.Task[int]) -> int:
-        """SIGTERM the process group, SIGKILL it after the grace period."""
+        """SIGTERM the process group, SIGKILL it after the grace period.
+
+        On a terminal, the job leads a session of its own (a shell's jobs are groups in it):
+        the whole session goes.
+        """
         assert self.proc is not None
         pgid = self.proc.pid
+        if self.terminal is not None:
+            await asyncio.to_thread(sessions.end, pgid, self.grace)
+            return _exit_code(await waiter)
         _signal_group(pgid, signal.SIGTERM)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(waiter), self.grace)
@@ -306,7 +350,10 @@ class Run:
             finally:
                 self.waiting_for_room -= 1
             self.last_read = time.monotonic()
-            data = await pipe.read(READ_BYTES)
+            try:
+                data = await pipe.read(READ_BYTES)
+            except OSError:  # a terminal whose job ended: EIO
+                return
             if not data:
                 return
             self.last_read = time.monotonic()

@@ -40,7 +40,7 @@ STDERR: LogStream
 SYSTEM: LogStream
 
 class JobSpec(_message.Message):
-    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes")
+    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes", "stdin", "tty")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,8 @@ class JobSpec(_message.Message):
     RETRY_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     GPUS_FIELD_NUMBER: _ClassVar[int]
     LOG_LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STDIN_FIELD_NUMBER: _ClassVar[int]
+    TTY_FIELD_NUMBER: _ClassVar[int]
     command: _containers.RepeatedScalarFieldContainer[str]
     image: str
     env: _containers.ScalarMap[str, str]
@@ -81,7 +83,9 @@ class JobSpec(_message.Message):
     retry_on_failure: bool
     gpus: int
     log_limit_bytes: int
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ...) -> None: ...
+    stdin: bool
+    tty: bool
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "spec", "attempt", "exit_code", "failure_reason", "message", "worker_id", "created_at", "updated_at", "trace_id", "submitter")
@@ -230,6 +234,30 @@ class StreamLogsResponse(_message.Message):
     page: LogPage
     end: LogsEnd
     def __init__(self, page: _Optional[_Union[LogPage, _Mapping]] = ..., end: _Optional[_Union[LogsEnd, _Mapping]] = ...) -> None: ...
+
+class StdinRequest(_message.Message):
+    __slots__ = ("job_id", "offset", "data", "eof", "rows", "cols")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    offset: int
+    data: bytes
+    eof: bool
+    rows: int
+    cols: int
+    def __init__(self, job_id: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
+
+class StdinProgress(_message.Message):
+    __slots__ = ("written", "closed")
+    WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    written: int
+    closed: bool
+    def __init__(self, written: _Optional[int] = ..., closed: _Optional[bool] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("version", "type", "timestamp", "data_json", "source")
@@ -401,19 +429,33 @@ class JobFinished(_message.Message):
     error: str
     def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., cancelled: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
+class StdinTaken(_message.Message):
+    __slots__ = ("job_id", "attempt", "written", "closed")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    attempt: int
+    written: int
+    closed: bool
+    def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., written: _Optional[int] = ..., closed: _Optional[bool] = ...) -> None: ...
+
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "heartbeat", "accepted", "logs", "finished")
+    __slots__ = ("hello", "heartbeat", "accepted", "logs", "finished", "stdin_taken")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     LOGS_FIELD_NUMBER: _ClassVar[int]
     FINISHED_FIELD_NUMBER: _ClassVar[int]
+    STDIN_TAKEN_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     heartbeat: Heartbeat
     accepted: JobAccepted
     logs: LogBatch
     finished: JobFinished
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., accepted: _Optional[_Union[JobAccepted, _Mapping]] = ..., logs: _Optional[_Union[LogBatch, _Mapping]] = ..., finished: _Optional[_Union[JobFinished, _Mapping]] = ...) -> None: ...
+    stdin_taken: StdinTaken
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., accepted: _Optional[_Union[JobAccepted, _Mapping]] = ..., logs: _Optional[_Union[LogBatch, _Mapping]] = ..., finished: _Optional[_Union[JobFinished, _Mapping]] = ..., stdin_taken: _Optional[_Union[StdinTaken, _Mapping]] = ...) -> None: ...
 
 class RunJob(_message.Message):
     __slots__ = ("job_id", "attempt", "spec", "first_seq", "secrets")
@@ -462,16 +504,34 @@ class Shutdown(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class StdinData(_message.Message):
+    __slots__ = ("job_id", "offset", "data", "eof", "rows", "cols")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    offset: int
+    data: bytes
+    eof: bool
+    rows: int
+    cols: int
+    def __init__(self, job_id: _Optional[str] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., eof: _Optional[bool] = ..., rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
+
 class ServerMessage(_message.Message):
-    __slots__ = ("run", "cancel", "log_ack", "finished_ack", "shutdown")
+    __slots__ = ("run", "cancel", "log_ack", "finished_ack", "shutdown", "stdin")
     RUN_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     LOG_ACK_FIELD_NUMBER: _ClassVar[int]
     FINISHED_ACK_FIELD_NUMBER: _ClassVar[int]
     SHUTDOWN_FIELD_NUMBER: _ClassVar[int]
+    STDIN_FIELD_NUMBER: _ClassVar[int]
     run: RunJob
     cancel: CancelJob
     log_ack: LogAck
     finished_ack: FinishedAck
     shutdown: Shutdown
-    def __init__(self, run: _Optional[_Union[RunJob, _Mapping]] = ..., cancel: _Optional[_Union[CancelJob, _Mapping]] = ..., log_ack: _Optional[_Union[LogAck, _Mapping]] = ..., finished_ack: _Optional[_Union[FinishedAck, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ...) -> None: ...
+    stdin: StdinData
+    def __init__(self, run: _Optional[_Union[RunJob, _Mapping]] = ..., cancel: _Optional[_Union[CancelJob, _Mapping]] = ..., log_ack: _Optional[_Union[LogAck, _Mapping]] = ..., finished_ack: _Optional[_Union[FinishedAck, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., stdin: _Optional[_Union[StdinData, _Mapping]] = ...) -> None: ...

@@ -64,6 +64,11 @@ class JobServiceStub:
                 request_serializer=laino_dot_v1_dot_laino__pb2.StreamLogsRequest.SerializeToString,
                 response_deserializer=laino_dot_v1_dot_laino__pb2.StreamLogsResponse.FromString,
                 _registered_method=True)
+        self.AttachStdin = channel.stream_stream(
+                '/laino.v1.JobService/AttachStdin',
+                request_serializer=laino_dot_v1_dot_laino__pb2.StdinRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.StdinProgress.FromString,
+                _registered_method=True)
         self.GetJobEvents = channel.unary_unary(
                 '/laino.v1.JobService/GetJobEvents',
                 request_serializer=laino_dot_v1_dot_laino__pb2.GetJobEventsRequest.SerializeToString,
@@ -116,6 +121,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AttachStdin(self, request_iterator, context):
+        """Sends input to a job submitted with `stdin`; one call at a time per job. Progress comes
+        back as the job takes it, and holding back its reads holds back the caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetJobEvents(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -160,6 +173,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.StreamLogs,
                     request_deserializer=laino_dot_v1_dot_laino__pb2.StreamLogsRequest.FromString,
                     response_serializer=laino_dot_v1_dot_laino__pb2.StreamLogsResponse.SerializeToString,
+            ),
+            'AttachStdin': grpc.stream_stream_rpc_method_handler(
+                    servicer.AttachStdin,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.StdinRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.StdinProgress.SerializeToString,
             ),
             'GetJobEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJobEvents,
@@ -334,6 +352,33 @@ class JobService:
             '/laino.v1.JobService/StreamLogs',
             laino_dot_v1_dot_laino__pb2.StreamLogsRequest.SerializeToString,
             laino_dot_v1_dot_laino__pb2.StreamLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttachStdin(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/laino.v1.JobService/AttachStdin',
+            laino_dot_v1_dot_laino__pb2.StdinRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.StdinProgress.FromString,
             options,
             channel_credentials,
             insecure,
