@@ -20,13 +20,13 @@ from laino.orchestrator.access import (
 from laino.orchestrator.api.agents import MalformedMessage
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.convert import InvalidRequest
-from laino.orchestrator.stdin import NotAttachable
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
 from laino.orchestrator.cluster.health import Availability, DatabaseAway
 from laino.orchestrator.domain.jobs import IllegalTransition
 from laino.orchestrator.domain.spec import InvalidSpec
 from laino.orchestrator.domain.tokens import InvalidTokenName
 from laino.orchestrator.domain.workers import WorkerError
+from laino.orchestrator.stdin import NotAttachable
 
 log = logging.getLogger("laino.api")
 
