@@ -114,7 +114,9 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
         if name not in os.environ:
             raise click.BadParameter(f"${name} is not set", param_hint="--secret-env")
         secrets[name] = os.environ[name]
-    request = pb.SubmitJobRequest(spec=spec, idempotency_key=str(options["key"]), secrets=secrets)
+    request = pb.SubmitJobRequest(
+        spec=spec, idempotency_key=str(options["key"]), secrets=secrets, client_dir=_cwd()
+    )
     metadata = [(TRACEPARENT, traceparent)] if traceparent else None
     return jobs_stub(str(options["server"])).SubmitJob(request, metadata=metadata)
 
@@ -314,6 +316,12 @@ def logs(
     except KeyboardInterrupt:
         # Like `tail -f`: Ctrl-C only stops the printing, quietly; the job runs on.
         sys.exit(EXIT_CANCELLED)
+
+
+def _cwd() -> str:
+    with contextlib.suppress(OSError):  # a folder removed under our feet
+        return os.getcwd()
+    return ""
 
 
 def _json_lines(chunks: Sequence[pb.LogChunk]) -> None:

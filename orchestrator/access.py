@@ -31,6 +31,11 @@ class Caller:
         if not self.role.allows(role):
             raise PermissionDenied(f"token {self.name!r} is {self.role}: this needs {role}")
 
+    def host_folders(self, allowed: tuple[str, ...], *, local: bool) -> tuple[str, ...]:
+        """The folders of the server's machine a process job of this caller may run in: any,
+        for an admin on that machine (its owner); else those the server allows."""
+        return ("/",) if local and self.role == Role.ADMIN else allowed
+
     def require_provider(self, provider: str) -> None:
         if self.providers and provider not in self.providers:
             allowed = ", ".join(self.providers)

@@ -72,11 +72,11 @@ class StdinRelay:
         more = asyncio.Event()
         reader = asyncio.create_task(self._read(rest, held, taken, more))
         try:
-            worker = await self._dispatched(job_id)
+            worker = await self._dispatched(job_id, reader)
             if worker is None:
                 yield Progress(taken.written, True)
                 return
-            async for progress in self._send(job_id, worker, held, taken, more):
+            async for progress in self._send(job_id, worker, held, taken, more, reader):
                 yield progress
         finally:
             reader.cancel()
@@ -86,19 +86,23 @@ class StdinRelay:
     async def _read(
         self, rest: AsyncIterator[Piece], held: deque[Piece], taken: Taken, more: asyncio.Event
     ) -> None:
-        async for piece in rest:
-            held.append(piece)
-            more.set()
-            # Hold back the client while the job has not taken what came before.
-            while sum(len(p.data) for p in held) > WINDOW:
-                await asyncio.sleep(0.01)
-            if piece.eof:
-                return
+        try:
+            async for piece in rest:
+                held.append(piece)
+                more.set()
+                # Hold back the client while the job has not taken what came before.
+                while sum(len(p.data) for p in held) > WINDOW:
+                    await asyncio.sleep(0.01)
+                if piece.eof:
+                    return
+        finally:
+            more.set()  # an end, or an error the relay raises
 
-    async def _dispatched(self, job_id: UUID) -> UUID | None:
+    async def _dispatched(self, job_id: UUID, reader: asyncio.Task[None]) -> UUID | None:
         """The job's worker once the job was sent to it; None if the job ended first."""
         with self.hub.watch(job_topic(job_id)) as wake:
             while True:
+                _check(reader)
                 job = self.jobs.get_job(job_id)
                 if job.state in DISPATCHED and job.worker_id is not None:
                     return job.worker_id
@@ -113,11 +117,13 @@ class StdinRelay:
         held: deque[Piece],
         taken: Taken,
         more: asyncio.Event,
+        reader: asyncio.Task[None],
     ) -> AsyncIterator[Progress]:
         sent = 0  # how many of the held pieces went to the agent
         shown = -1
         with self.hub.watch(job_topic(job_id)) as ended:
             while True:
+                _check(reader)
                 while sent and held[0].end <= taken.written and not held[0].eof:
                     held.popleft()  # sent, and taken
                     sent -= 1
@@ -136,6 +142,12 @@ class StdinRelay:
                     return
                 if not await _first(taken.changed, more, ended):
                     sent = 0  # nothing taken for a while: send what is held again
+
+
+def _check(reader: asyncio.Task[None]) -> None:
+    """Raises what ended the reading of the client's call (bad input), if anything did."""
+    if reader.done() and not reader.cancelled() and reader.exception() is not None:
+        raise reader.exception()  # type: ignore[misc]
 
 
 async def _first(*events: asyncio.Event) -> bool:

@@ -16,7 +16,7 @@ from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import CALLER
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.domain.jobs import Job
-from laino.orchestrator.domain.spec import validate_secrets
+from laino.orchestrator.domain.spec import in_client_dir, validate_secrets
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history
 from laino.orchestrator.sessions import Session
@@ -53,8 +53,11 @@ class JobService(rpc.JobServiceServicer):
             max_attempts=self.settings.max_attempts,
             log_limit=self.settings.log_limit_bytes,
         )
-        spec.check_working_dir(self.settings.allowed_workdirs)
         caller = CALLER.get()
+        folders = caller.host_folders(self.settings.allowed_workdirs, local=_local(context))
+        if spec.provider == "process" and not spec.working_dir.startswith("/"):
+            spec = in_client_dir(spec, request.client_dir, folders)
+        spec.check_working_dir(folders)
         caller.require_provider(spec.provider)
         secrets = dict(request.secrets)
         validate_secrets(secrets)
@@ -129,6 +132,11 @@ class JobService(rpc.JobServiceServicer):
         self.views.catch_up()
         workers = self.views.list_workers()
         return pb.ListWorkersResponse(workers=[convert.worker_message(w) for w in workers])
+
+
+def _local(context: Context) -> bool:
+    """Whether the caller is on this machine: over loopback or a Unix socket."""
+    return context.peer().startswith(("ipv4:127.", "ipv6:[::1]", "unix:"))
 
 
 @dataclass(eq=False)

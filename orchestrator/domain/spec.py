@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import posixpath
 from dataclasses import dataclass, field
@@ -105,9 +106,7 @@ class JobSpec:
         wd = self.working_dir
         if self.provider != "process" or not wd.startswith("/"):
             return
-        path = posixpath.normpath(wd)
-        roots = [posixpath.normpath(root) for root in allowed]
-        if not any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots):
+        if not within(wd, allowed):
             hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
             raise InvalidSpec(
                 "working_dir",
@@ -153,6 +152,22 @@ class JobSpec:
             "stdin": self.stdin,
             "tty": self.tty,
         }
+
+
+def in_client_dir(spec: JobSpec, client_dir: str, folders: tuple[str, ...]) -> JobSpec:
+    """The spec running in the client's directory (a relative working_dir, from there), if it
+    is one of `folders`; else as it is, in a folder of its own."""
+    if not client_dir.startswith("/") or "\0" in client_dir or not within(client_dir, folders):
+        return spec
+    where = posixpath.normpath(posixpath.join(client_dir, spec.working_dir))
+    return dataclasses.replace(spec, working_dir=where)
+
+
+def within(path: str, roots: tuple[str, ...]) -> bool:
+    """Whether the absolute `path` is one of `roots` or inside one."""
+    path = posixpath.normpath(path)
+    normal = [posixpath.normpath(root) for root in roots]
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in normal)
 
 
 def validate_secrets(secrets: dict[str, str]) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, shared_folder
+from tests.conftest import LAINO, Server, shared_folder
 
 LEAKS = {"LAINO_TEST_DATABASE_PASSWORD": "hunter2", "AWS_SECRET_ACCESS_KEY": "AKIAXXXXXXXX"}
 # What a process job inherits: PATH, HOME, LANG, TZ (when set), USER and LOGNAME, and its ids.
@@ -77,19 +78,57 @@ def test_a_docker_job_runs_as_the_images_user_and_cannot_read_its_agent(
     assert (done.returncode, done.stdout) == (0, "1000\n"), done.stderr
 
 
-def test_a_working_directory_stays_in_the_jobs_folder_or_an_allowed_one(tmp_path: Path) -> None:
+def _pwd(server: Server, *options: str, cwd: Path, token: str = "") -> tuple[int, str, str]:
+    env = server.environ(**({"LAINO_TOKEN": token} if token else {}))
+    done = subprocess.run(
+        [LAINO, "job", "run", *options, "--", "pwd"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode, done.stdout.strip(), done.stderr
+
+
+def test_a_submit_tokens_job_stays_in_its_folder_or_an_allowed_one(tmp_path: Path) -> None:
     allowed = shared_folder()
     server = Server(tmp_path, **{"allow-workdir": str(allowed)})
     server.start()
     try:
+        token = server.cli("token", "create", "ci", "--role", "submit", check=True).stdout
+        token = token.split()[-1]
         for workdir, says in [
             ("../..", "spec.working_dir: '../..' leaves the job's own folder"),
             ("/root", "spec.working_dir: '/root' is outside the job's folder"),
             (f"{allowed}/../etc", f"spec.working_dir: '{allowed}/../etc' is outside"),
         ]:
-            done = server.cli("job", "run", "--workdir", workdir, "--", "pwd")
-            assert done.returncode == 1 and done.stderr.startswith(f"laino: {says}"), done.stderr
-        done = server.cli("job", "run", "--workdir", str(allowed), "--", "pwd")
-        assert (done.returncode, done.stdout) == (0, f"{allowed}\n"), done.stderr
+            code, _, err = _pwd(server, "--workdir", workdir, cwd=tmp_path, token=token)
+            assert code == 1 and err.startswith(f"laino: {says}"), err
+        assert _pwd(server, "--workdir", str(allowed), cwd=tmp_path, token=token)[:2] == (
+            0,
+            str(allowed),
+        )
+        # Its own folder, not the client's (which it may not use), unless that is allowed.
+        code, where, _ = _pwd(server, cwd=tmp_path, token=token)
+        assert code == 0 and where != str(tmp_path) and "laino-" in where
+        assert _pwd(server, cwd=allowed, token=token)[1] == str(allowed)
+    finally:
+        server.stop()
+
+
+def test_the_local_owners_job_runs_where_its_cli_was_started(tmp_path: Path) -> None:
+    project = shared_folder()
+    (project / "sub").mkdir()
+    server = Server(tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    server.start()
+    try:
+        assert _pwd(server, cwd=project) == (0, str(project), "")
+        assert _pwd(server, "--workdir", "sub", cwd=project)[1] == f"{project}/sub"
+        assert _pwd(server, "--workdir", "/", cwd=project)[1] == "/"
+        ls = subprocess.run(
+            [LAINO, "job", "run", "ls"], env=server.environ(), cwd=project, capture_output=True
+        )
+        assert ls.stdout == b"sub\n"
     finally:
         server.stop()

@@ -116,7 +116,7 @@ class Job(_message.Message):
     def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., attempt: _Optional[int] = ..., exit_code: _Optional[int] = ..., failure_reason: _Optional[str] = ..., message: _Optional[str] = ..., worker_id: _Optional[str] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ..., trace_id: _Optional[str] = ..., submitter: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("spec", "idempotency_key", "secrets")
+    __slots__ = ("spec", "idempotency_key", "secrets", "client_dir")
     class SecretsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -127,10 +127,12 @@ class SubmitJobRequest(_message.Message):
     SPEC_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_DIR_FIELD_NUMBER: _ClassVar[int]
     spec: JobSpec
     idempotency_key: str
     secrets: _containers.ScalarMap[str, str]
-    def __init__(self, spec: _Optional[_Union[JobSpec, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    client_dir: str
+    def __init__(self, spec: _Optional[_Union[JobSpec, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., secrets: _Optional[_Mapping[str, str]] = ..., client_dir: _Optional[str] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job", "created")
