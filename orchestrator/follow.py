@@ -6,24 +6,53 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.hub import Hub, job_topic, logs_topic, wait
-from laino.orchestrator.store.logstore import PAGE_BYTES, Chunk, LogStore
+from laino.orchestrator.store.logstore import Chunk, LogStore
 
 # Fallback poll: notifications are only wake-ups, the stores decide what is sent.
 POLL = 1.0
 # The newest output of a followed job that this server keeps for its followers.
 FEED_BYTES = 8 * 1024 * 1024
+# What one message to a follower carries at most (past its first page): what each follower's
+# stream may hold in the server's memory while its client reads.
+SEND_BYTES = 256 * 1024
+# After each read, a feed waits this long per follower (at most PACE_MAX), so that many
+# followers get fewer, larger messages: a message costs about as much whatever it carries.
+PACE_PER_FOLLOWER = 0.0001
+PACE_MAX = 0.1
+
+
+@dataclass(eq=False)
+class Page:
+    """Chunks in order, as one read found them; encoded once, for every follower sent it."""
+
+    chunks: list[Chunk]
+    encoded: bytes = b""
+
+    @property
+    def first(self) -> int:
+        return self.chunks[0].seq
+
+    @property
+    def next(self) -> int:
+        return self.chunks[-1].seq + 1
+
+    @property
+    def size(self) -> int:
+        return sum(len(c.data) for c in self.chunks)
 
 
 class Feed:
     """A followed job's newest output, read from the store once for all its followers here.
 
-    One task reads what the job adds; each follower takes it from memory at its own pace. A
-    follower further behind than the feed keeps reads the store itself, off the event loop,
-    so that neither a thousand followers nor a slow one can hold up ingestion.
+    One task reads what the job adds, a page per read; each follower takes the pages from
+    memory at its own pace, all it has not had at once. A follower further behind than the
+    feed keeps reads the store itself, off the event loop, so that neither a thousand
+    followers nor a slow one can hold up ingestion.
     """
 
     def __init__(self, job_id: UUID, jobs: JobsApp, logs: LogStore, hub: Hub):
@@ -31,7 +60,7 @@ class Feed:
         self.jobs = jobs
         self.logs = logs
         self.hub = hub
-        self.chunks: deque[Chunk] = deque()
+        self.pages: deque[Page] = deque()
         self.size = 0
         self.next_seq = logs.last_seq(str(job_id)) + 1
         # The job's final view, once it ended and its last chunk is here.
@@ -42,19 +71,26 @@ class Feed:
 
     @property
     def first_seq(self) -> int:
-        return self.chunks[0].seq if self.chunks else self.next_seq
+        return self.pages[0].first if self.pages else self.next_seq
 
-    def after(self, seq: int) -> list[Chunk]:
-        """What the feed holds from `seq` on, up to a page."""
-        found: list[Chunk] = []
+    def after(self, seq: int) -> list[Page]:
+        """The pages the feed holds from `seq` on, SEND_BYTES at most (one page at least).
+
+        A follower part way into a page gets the rest of it as a page of its own.
+        """
+        found: list[Page] = []
         size = 0
-        for chunk in self.chunks:  # followers are near the end: most skip little
-            if chunk.seq < seq:
-                continue
-            if found and size + len(chunk.data) > PAGE_BYTES:
+        for page in reversed(self.pages):  # followers are near the end
+            if page.next <= seq:
                 break
-            found.append(chunk)
-            size += len(chunk.data)
+            found.append(page)
+        found.reverse()
+        if found and found[0].first < seq:
+            found[0] = Page([c for c in found[0].chunks if c.seq >= seq])
+        for n, page in enumerate(found):
+            size += page.size
+            if n and size > SEND_BYTES:
+                return found[:n]
         return found
 
     async def _read(self) -> None:
@@ -64,9 +100,11 @@ class Feed:
                 # State before chunks: a terminal state is recorded only after the job's last
                 # chunk was stored, so an empty read after it means there is nothing more.
                 job = self.jobs.get_job(self.job_id)
-                chunks = await asyncio.to_thread(self.logs.read, key, self.next_seq)
+                read = self.logs.read
+                chunks = await asyncio.to_thread(read, key, self.next_seq, SEND_BYTES)
                 if chunks:
-                    self._add(chunks)
+                    self._add(Page(chunks))
+                    await asyncio.sleep(min(PACE_MAX, self.followers * PACE_PER_FOLLOWER))
                 elif job.state.terminal:
                     self.ended = job
                     self._wake()
@@ -74,12 +112,12 @@ class Feed:
                 else:
                     await wait(wake, POLL)
 
-    def _add(self, chunks: list[Chunk]) -> None:
-        self.chunks.extend(chunks)
-        self.size += sum(len(c.data) for c in chunks)
-        self.next_seq = chunks[-1].seq + 1
-        while self.size > FEED_BYTES and len(self.chunks) > 1:
-            self.size -= len(self.chunks.popleft().data)
+    def _add(self, page: Page) -> None:
+        self.pages.append(page)
+        self.size += page.size
+        self.next_seq = page.next
+        while self.size > FEED_BYTES and len(self.pages) > 1:
+            self.size -= self.pages.popleft().size
         self._wake()
 
     def _wake(self) -> None:
@@ -107,8 +145,8 @@ class Followers:
 
     async def logs_of(
         self, job_id: UUID, *, from_seq: int, follow: bool, tail: int, since: float
-    ) -> AsyncIterator[list[Chunk] | JobView]:
-        """Yields pages of chunks in order, each once; the job's final view comes last.
+    ) -> AsyncIterator[list[Page] | JobView]:
+        """Yields pages of chunks in order, each chunk once; the job's final view comes last.
 
         With `tail`, the first chunk may start part way: at the first of the last lines.
         """
@@ -126,18 +164,20 @@ class Followers:
         feed = self._feed(job_id) if follow else None
         try:
             while True:
-                chunks: list[Chunk] = []
+                pages: list[Page] = []
                 if feed is None or next_seq < feed.first_seq:
-                    chunks = await asyncio.to_thread(self.logs.read, key, next_seq)
-                if feed is not None and not chunks:
-                    chunks = feed.after(next_seq)
-                if chunks:
+                    chunks = await asyncio.to_thread(self.logs.read, key, next_seq, SEND_BYTES)
+                    pages = [Page(chunks)] if chunks else []
+                if feed is not None and not pages:
+                    pages = feed.after(next_seq)
+                if pages:
                     if skip:
-                        first = chunks[0]
-                        chunks[0] = Chunk(first.seq, first.stream, first.at, first.data[skip:])
+                        first, *rest = pages[0].chunks
+                        cut = Chunk(first.seq, first.stream, first.at, first.data[skip:])
+                        pages[0] = Page([cut, *rest])
                         skip = 0
-                    next_seq = chunks[-1].seq + 1
-                    yield chunks
+                    next_seq = pages[-1].next
+                    yield pages
                 elif feed is None:
                     # State before chunks, as the feed does: then one more read says it all.
                     job = self.jobs.get_job(job_id)

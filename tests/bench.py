@@ -1,6 +1,6 @@
 """`just bench`: latency and log throughput on the embedded defaults, the docker provider's cost
-over a raw container start, what tokens and TLS cost a call, and jobs per second on each
-database with the CPU each part spent; prints, asserts nothing."""
+over a raw container start, a thousand followers of one job, what tokens and TLS cost a call,
+and jobs per second on each database with the CPU each part spent; prints, asserts nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from laino.orchestrator.access import TokensApp
 from laino.v1 import laino_pb2 as pb
 from tests.conftest import LAINO, Server, free_port
+from tests.crowd import follow
 from tests.nats import Nats
 from tests.otlp import Receiver
 from tests.postgres import Postgres
@@ -341,6 +342,52 @@ def access_cost() -> None:
             server.cleanup_workers()
 
 
+# 2,000 lines a second for 10 seconds; and 500,000 lines as fast as the job can write them.
+PACED = (
+    "import sys, time\n"
+    "for t in range(1000):\n"
+    "    sys.stdout.write(''.join('line %06d\\n' % (t * 20 + i) for i in range(20)))\n"
+    "    sys.stdout.flush(); time.sleep(0.01)\n"
+)
+FLAT_OUT = "import sys\nfor n in range(500_000): sys.stdout.write('fast %06d\\n' % n)\n"
+
+
+def followers_cost() -> None:
+    """One job followed by none and by 1,000: what each follower got, how late, the server's
+    peak memory, and how fast the job's output was stored."""
+    print("followers of one job (all clients in this process, on this machine):")
+    for name, script, lines in (("2,000 lines/s", PACED, 20_000), ("flat out", FLAT_OUT, 500_000)):
+        for crowd in (0, 1000):
+            server = Server(Path(tempfile.mkdtemp(prefix="laino-bench-")))
+            server.start()
+            try:
+                job_id = server.submit("python3", "-c", script)
+                followers = follow(server.address, server.token, job_id, max(crowd, 1))
+                job = server.wait_state(job_id, {"SUCCEEDED"}, timeout=300)
+                expected = len(followers[0].data)
+                whole = sum(1 for f in followers if len(f.data) == expected and f.ended)
+                delays = sorted(d for f in followers for d in f.delays)
+                assert server.proc is not None
+                peak = _peak_kib(server.proc.pid)
+                seconds = job["updated_at"] - job["created_at"]
+            finally:
+                server.stop()
+                server.cleanup_workers()
+            print(
+                f"  {name:13} {crowd:5d} followers: {whole}/{len(followers)} got all"
+                f" {expected:,} bytes; {lines / seconds:8,.0f} lines/s in;"
+                f" p99 read-to-follower {delays[int(len(delays) * 0.99)] * 1000:6.0f} ms;"
+                f" server peak {peak / 1024:4.0f} MiB"
+            )
+
+
+def _peak_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="laino-bench-"))
     server = Server(home)
@@ -373,6 +420,7 @@ def main() -> None:
     finally:
         server.stop()
         server.cleanup_workers()
+    followers_cost()
     access_cost()
     observability_cost()
     throughput_by_database(BATCH)

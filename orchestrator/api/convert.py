@@ -12,9 +12,10 @@ from laino.orchestrator.apps import JobNotFound, JobView, WorkerView
 from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.spec import PROVIDERS, JobSpec
+from laino.orchestrator.follow import Page
 from laino.orchestrator.history import Entry
 from laino.orchestrator.stdin import Piece
-from laino.orchestrator.store.logstore import MAX_SEQ, Chunk
+from laino.orchestrator.store.logstore import MAX_SEQ
 from laino.providers.tracing import trace_id
 from laino.v1 import laino_pb2 as pb
 
@@ -125,11 +126,14 @@ def page_from(request: pb.ListJobsRequest) -> tuple[int, int]:
     return min(request.page_size or 100, MAX_PAGE), int(token or 0)
 
 
-def chunks_message(chunks: list[Chunk]) -> pb.StreamLogsResponse:
-    page = pb.LogPage(
-        chunks=[pb.LogChunk(seq=c.seq, stream=c.stream, data=c.data, time=c.at) for c in chunks]
-    )
-    return pb.StreamLogsResponse(page=page)
+def encoded_page(page: Page) -> bytes:
+    """A StreamLogsResponse with the page's chunks, encoded once for all who are sent it."""
+    if not page.encoded:
+        chunks = [
+            pb.LogChunk(seq=c.seq, stream=c.stream, data=c.data, time=c.at) for c in page.chunks
+        ]
+        page.encoded = pb.StreamLogsResponse(page=pb.LogPage(chunks=chunks)).SerializeToString()
+    return page.encoded
 
 
 def end_message(job: JobView, last_seq: int) -> pb.StreamLogsResponse:

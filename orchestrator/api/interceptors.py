@@ -101,7 +101,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
             return grpc.unary_stream_rpc_method_handler(
                 _streaming(handler.unary_stream, admit),
                 request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                response_serializer=_encoded_or(handler.response_serializer),
             )
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(
@@ -113,6 +113,15 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
 
 Admit = Callable[[grpc.aio.ServicerContext], None]
+
+
+def _encoded_or(serializer: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    """A streaming servicer may yield a message already encoded, shared by many calls."""
+
+    def serialize(message: Any) -> bytes:
+        return message if isinstance(message, bytes) else serializer(message)
+
+    return serialize
 
 
 def _unary(behaviour: Callable[..., Any], admit: Admit) -> Callable[..., Any]:

@@ -104,8 +104,9 @@ class JobService(rpc.JobServiceServicer):
         )
         async for item in items:
             if isinstance(item, list):
-                last_seq = item[-1].seq
-                yield convert.chunks_message(item)
+                last_seq = item[-1].next - 1
+                # Encoded pages concatenated are one message with all their chunks.
+                yield b"".join(convert.encoded_page(page) for page in item)
             else:
                 yield convert.end_message(item, last_seq)
 
