@@ -68,6 +68,15 @@ def test_alternating_streams_keep_their_order_each_and_together(server: Server) 
     assert {c["stream"] for c in chunks} == {"stdout", "stderr"}
 
 
+def test_quick_alternating_writes_keep_each_streams_order(server: Server) -> None:
+    # Writes closer together than the agent can read may come in either order across the two
+    # streams (as in `docker logs`); within each stream, never.
+    script = "for i in $(seq 1 500); do echo out$i; echo err$i >&2; done"
+    run = server.cli_bytes("job", "run", "--", "sh", "-c", script)
+    assert run.stdout == b"".join(b"out%d\n" % i for i in range(1, 501))
+    assert run.stderr == b"".join(b"err%d\n" % i for i in range(1, 501))
+
+
 def test_json_logs_carry_bytes_that_are_not_utf8_as_base64(server: Server) -> None:
     job_id = server.submit("python3", "-c", INVALID_UTF8)
     server.wait_state(job_id, {"SUCCEEDED"})
