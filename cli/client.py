@@ -30,6 +30,8 @@ EXIT_CANCELLED = 130
 F = TypeVar("F", bound=Callable[..., Any])
 # What gRPC's error says when a TLS handshake failed, whichever side broke it.
 _TLS_FAILURE = "handshake"
+# What a server says while its database is away (api/interceptors.py).
+DATABASE_AWAY = "the database is unavailable; try again"
 
 _server = click.option(
     "--server",
@@ -161,6 +163,9 @@ def reports_errors(command: F) -> F:
                     if os.environ.get("LAINO_TLS_CA")
                     else f"the server at {server} speaks TLS: give LAINO_TLS_CA"
                 )
+            elif code == grpc.StatusCode.UNAVAILABLE and details == DATABASE_AWAY:
+                server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
+                message = f"the laino server at {server} cannot reach its database; try again"
             elif code == grpc.StatusCode.UNAVAILABLE:
                 server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
                 message = f"cannot reach the laino server at {server} (is `laino server` running?)"

@@ -282,12 +282,18 @@ class SagaRunner:
         await self._attempt_failed(job, message, retryable=retryable)
 
     async def _attempt_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:
-        """Undo the attempt first, so that a retry never runs beside its predecessor."""
+        """Records the failure, then undoes the attempt.
+
+        In that order: an agent given up for lost may still be there, and the command's report
+        of how undoing it ended it (cancelled) must find the attempt over, not end the job. A
+        retry still never runs beside its predecessor: RETRYING undoes the last attempt before
+        the next begins, here or, after a crash, wherever the saga resumes.
+        """
         log.warning("attempt %d failed: %s", job.attempt, message)
-        await self._compensate(job, job.attempt)
         self._system_lines(job, [f"attempt {job.attempt} failed: {message}"])
         retry_at = time.time() + retry_delay(job.attempt)
         self.jobs.fail_attempt(job.id, job.attempt, message, retry_at=retry_at, retryable=retryable)
+        await self._compensate(self.jobs.get_job(job.id), job.attempt)
 
     async def _compensate(self, job: JobView, attempt: int) -> None:
         """Undoes, latest first, every step of the attempt that began."""

@@ -97,13 +97,16 @@ class Cgroups:
 def oom_kills() -> int:
     """How many processes the kernel killed for memory in this process's group (v2, then v1).
 
-    A container sees its own group as the root; a local worker finds its group by name.
+    A local worker finds its group by name; a container, whose /proc names a group of the
+    host, sees its own group where the hierarchy's root is.
     """
     own = _own_groups()
     places = [
         ROOT / own.get("", "/").lstrip("/") / "memory.events",
         ROOT / "unified" / own.get("", "/").lstrip("/") / "memory.events",
         ROOT / "memory" / own.get("memory", "/").lstrip("/") / "memory.oom_control",
+        ROOT / "memory.events",
+        ROOT / "memory" / "memory.oom_control",
     ]
     for path in places:
         for line in _read(path).splitlines():

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from laino.orchestrator.apps import JobsApp
 from laino.orchestrator.store.database import Database
@@ -106,7 +106,15 @@ class Chaos:
             'echo run >> "$0/$LAINO_JOB_ID"; i=1; while [ $i -le '
             f'{LINES} ]; do echo "line $i"; i=$((i+1)); sleep {pause:.3f}; done; exit {code}'
         )
-        job_id = self.server.submit("sh", "-c", script, str(self.marks), options=options)
+        # As a client in an outage would: again, with the same key, until the server takes it.
+        key = ("--key", str(uuid4()))
+        command = ("job", "submit", *options, *key, "--", "sh", "-c", script, str(self.marks))
+        deadline = time.monotonic() + 30
+        while (done := self.server.cli(*command)).returncode:
+            assert "try again" in done.stderr or "cannot reach" in done.stderr, done.stderr
+            assert time.monotonic() < deadline, done.stderr
+            time.sleep(0.5)
+        job_id = done.stdout.strip()
         self.expected[job_id] = code
         return job_id
 

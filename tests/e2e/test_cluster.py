@@ -238,6 +238,11 @@ def test_restarting_nats_and_postgres_during_50_jobs_loses_none(
     assert_eventually(lambda: health(server) == "SERVING", timeout=15)
     postgres.stop()
     assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=40)
+    listing = server.cli("job", "list")
+    assert listing.returncode == 1
+    assert listing.stderr == (
+        f"laino: the laino server at {server.address} cannot reach its database; try again\n"
+    )
     # Taken, and acknowledged, only once the database has it.
     publish(nats, json.dumps({"command": ["echo", "during the outage"]}).encode())
     time.sleep(1)

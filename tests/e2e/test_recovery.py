@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import contextlib
 import os
 import signal
 import time
@@ -67,3 +68,24 @@ def test_a_stopped_agent_does_not_hold_up_its_jobs_cancel(server: Server) -> Non
     assert job["state"] == "CANCELLED"
     assert time.monotonic() - started < 5  # it used to wait 8 s for a report that cannot come
     assert_eventually(lambda: processes_with("sleep 4249") == [], timeout=10)
+
+
+def test_an_agent_that_wakes_after_it_was_given_up_does_not_end_its_job(server: Server) -> None:
+    # Silent past the heartbeat timeout, then back just as the attempt is undone: the cancel
+    # that undoing sends must not end the job as CANCELLED, which nobody asked for.
+    job_id = server.submit("sh", "-c", "sleep 6; echo attempt $LAINO_ATTEMPT")
+    server.wait_state(job_id, {"RUNNING"})
+    agent = server.worker_pid(job_id, 1)
+    os.kill(agent, signal.SIGSTOP)
+
+    def given_up() -> bool:
+        job = server.job(job_id)
+        lost = '"state": "LOST"' in server.cli("worker", "list", "-o", "json").stdout
+        return lost or job["state"] != "RUNNING" or job["attempt"] > 1
+
+    assert_eventually(given_up, timeout=20, interval=0.1)
+    with contextlib.suppress(ProcessLookupError):  # its worker may be gone already
+        os.kill(agent, signal.SIGCONT)
+    job = server.wait_state(job_id, TERMINAL, timeout=60)
+    assert (job["state"], job["attempt"]) == ("SUCCEEDED", 2), job["message"]
+    assert server.cli("job", "logs", job_id).stdout.endswith("attempt 2\n")
