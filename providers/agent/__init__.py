@@ -14,7 +14,8 @@ from collections import deque
 import grpc
 
 from laino.providers import logfmt
-from laino.providers.agent.command import Batcher, Outcome, Run
+from laino.providers.agent.command import Outcome, Run
+from laino.providers.agent.output import Batcher
 from laino.providers.agent.stdin import Input
 from laino.providers.tracing import TRACEPARENT_ENV, Tracing, TracingUnavailable
 from laino.v1 import laino_pb2 as pb

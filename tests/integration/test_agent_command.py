@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from laino.providers.agent.command import DRAIN_SECONDS, Batcher, Run
+from laino.providers.agent.command import DRAIN_SECONDS, Run
+from laino.providers.agent.output import Batcher
 from laino.v1 import laino_pb2 as pb
 
 
