@@ -92,10 +92,13 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
 
 
 def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobResponse:
+    env = _pairs(options["env"], "--env")  # type: ignore[arg-type]
+    if options.get("tty"):  # what the terminal is, as `docker run -t` says, unless given
+        env.setdefault("TERM", os.environ.get("TERM") or "xterm")
     spec = pb.JobSpec(
         command=list(options["command"]),  # type: ignore[call-overload]
         image=options["image"],
-        env=_pairs(options["env"], "--env"),  # type: ignore[arg-type]
+        env=env,
         labels=_pairs(options["labels"], "--label"),  # type: ignore[arg-type]
         working_dir=options["workdir"],
         timeout_seconds=options["timeout"],
@@ -135,8 +138,6 @@ COMMAND_LINE = {"allow_interspersed_args": False}
 @reports_errors
 def run(detach: bool, **options: object) -> None:
     """Run a command as a job, follow its output, and exit with its exit code."""
-    if options["tty"] and not any(e.startswith("TERM=") for e in options["env"]):  # type: ignore[attr-defined]
-        options["env"] = (*options["env"], f"TERM={os.environ.get('TERM') or 'xterm'}")  # type: ignore[misc]
     # The CLI's span is the root of the job's trace, when tracing is on (OTEL_TRACES_EXPORTER).
     with Tracing("laino-cli").span("laino job run") as span:
         submitted = _submit(options, span.traceparent)
