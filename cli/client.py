@@ -30,8 +30,9 @@ EXIT_CANCELLED = 130
 F = TypeVar("F", bound=Callable[..., Any])
 # What gRPC's error says when a TLS handshake failed, whichever side broke it.
 _TLS_FAILURE = "handshake"
-# What a server says while its database is away (api/interceptors.py).
+# What a server says while its database is away, or full (api/interceptors.py).
 DATABASE_AWAY = "the database is unavailable; try again"
+STORAGE_FULL = "the server's storage is full; try again once space is freed"
 
 _server = click.option(
     "--server",
@@ -166,6 +167,9 @@ def reports_errors(command: F) -> F:
             elif code == grpc.StatusCode.UNAVAILABLE and details == DATABASE_AWAY:
                 server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
                 message = f"the laino server at {server} cannot reach its database; try again"
+            elif code == grpc.StatusCode.UNAVAILABLE and details == STORAGE_FULL:
+                server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
+                message = f"the laino server at {server}: its storage is full; try again later"
             elif code == grpc.StatusCode.UNAVAILABLE:
                 server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
                 message = f"cannot reach the laino server at {server} (is `laino server` running?)"

@@ -53,14 +53,19 @@ CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (sqlalchemy.exc.InterfaceError, grpc.StatusCode.UNAVAILABLE),
 ]
 UNAVAILABLE = "the database is unavailable; try again"
+STORAGE_FULL = "the server's storage is full; try again once space is freed"
+# How SQLite and PostgreSQL say that a write found no room (SQLITE_FULL; class 53, disk full).
+FULL = ("database or disk is full", "No space left on device", "could not extend file")
 
 
 def status_of(err: Exception) -> tuple[grpc.StatusCode, str]:
     for kind, code in CODES:
         if isinstance(err, kind):
             if code == grpc.StatusCode.UNAVAILABLE:
-                log.warning("%s: %s", UNAVAILABLE, err)
-                return code, UNAVAILABLE
+                # Nothing was written: the caller (an agent, a client) may send it again.
+                said = STORAGE_FULL if any(f in str(err) for f in FULL) else UNAVAILABLE
+                log.warning("%s: %s", said, err)
+                return code, said
             field = getattr(err, "field", None)
             return code, f"spec.{err}" if field else str(err)
     log.exception("internal error", exc_info=err)
