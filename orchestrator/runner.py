@@ -20,6 +20,7 @@ from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.store.database import FAILURES
 from laino.orchestrator.store.logstore import SYSTEM, Chunk, LogStore
 from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.teardown import TICK, Teardown
@@ -103,6 +104,10 @@ class SagaRunner:
             with self.hub.watch(job_topic(job_id)) as wake:
                 while not await self._step(job_id):
                     await wait(wake, TICK)
+        except FAILURES as err:  # away or full: a line, not a stack, and the next pass resumes
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            log.warning("saga of job %s paused, the database failed: %s", job_id, first)
+            await asyncio.sleep(1.0)
         except Exception:
             log.exception("saga of job %s stopped; it resumes on the next pass", job_id)
             await asyncio.sleep(1.0)

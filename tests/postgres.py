@@ -22,11 +22,11 @@ def _as_postgres(*args: str) -> None:
 class Postgres:
     """initdb in a temporary folder, a server on a free port, trust auth on loopback only."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, root: Path | None = None):
         _install()
         self.port = port
         # pytest's tmp folders are 0700 root: the postgres user could not reach a cluster there.
-        self.root = Path(tempfile.mkdtemp(prefix="laino-pg-"))
+        self.root = root or Path(tempfile.mkdtemp(prefix="laino-pg-"))
         self.root.chmod(0o755)
         shutil.chown(self.root, "postgres")
         self.data = self.root / "data"

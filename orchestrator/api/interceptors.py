@@ -6,9 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import eventsourcing.persistence
 import grpc
-import sqlalchemy.exc
 
 from laino.orchestrator.access import (
     InvalidTokenRequest,
@@ -27,10 +25,11 @@ from laino.orchestrator.domain.spec import InvalidSpec
 from laino.orchestrator.domain.tokens import InvalidTokenName
 from laino.orchestrator.domain.workers import WorkerError
 from laino.orchestrator.stdin import NotAttachable
+from laino.orchestrator.store.database import FAILURES
 
 log = logging.getLogger("laino.api")
 
-CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
+CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode]] = [
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (JobNotFound, grpc.StatusCode.NOT_FOUND),
@@ -47,10 +46,7 @@ CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (InvalidToken, grpc.StatusCode.UNAUTHENTICATED),
     (WorkerError, grpc.StatusCode.UNAUTHENTICATED),
     (DatabaseAway, grpc.StatusCode.UNAVAILABLE),
-    (eventsourcing.persistence.OperationalError, grpc.StatusCode.UNAVAILABLE),
-    (eventsourcing.persistence.InterfaceError, grpc.StatusCode.UNAVAILABLE),
-    (sqlalchemy.exc.OperationalError, grpc.StatusCode.UNAVAILABLE),
-    (sqlalchemy.exc.InterfaceError, grpc.StatusCode.UNAVAILABLE),
+    (FAILURES, grpc.StatusCode.UNAVAILABLE),
 ]
 UNAVAILABLE = "the database is unavailable; try again"
 STORAGE_FULL = "the server's storage is full; try again once space is freed"

@@ -6,12 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import eventsourcing.persistence
+import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine, event
 
 from laino import migrations
 from laino.providers.logfmt import redacted
 
 APPS = ("jobs", "workers", "sagas", "tokens")
+# How a database that is away, or full, fails a call: nothing was written, it may be tried again.
+FAILURES = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+)
 
 
 @dataclass(frozen=True)
