@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 import grpc
 
+from laino.cli.output import state_text
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
@@ -41,13 +42,13 @@ class Progress:
                 sys.stderr.flush()
 
     def _watch(self) -> None:
-        try:
-            for job in self.stub.WatchJob(pb.WatchJobRequest(job_id=self.job_id)):
-                self.state = pb.JobState.Name(job.state)
-                if self.done.is_set():
-                    return
-        except grpc.RpcError:
-            pass
+        """The state, and while queued the place in the queue, which no event announces."""
+        while not self.done.wait(0.5):
+            try:
+                job = self.stub.GetJob(pb.GetJobRequest(job_id=self.job_id), timeout=5)
+            except grpc.RpcError:
+                continue
+            self.state = state_text(job)
 
     def _spin(self) -> None:
         started = time.monotonic()

@@ -23,7 +23,15 @@ from laino.cli.client import (
     server_option,
 )
 from laino.cli.follow import LogFollower, Progress
-from laino.cli.output import age, command_text, emit_json, event_dict, job_dict, table
+from laino.cli.output import (
+    age,
+    command_text,
+    emit_json,
+    event_dict,
+    job_dict,
+    state_text,
+    table,
+)
 from laino.cli.printer import Printer, chunk_json
 from laino.cli.stdin import StdinSender, raw_terminal
 from laino.cli.units import Since, Size
@@ -256,7 +264,7 @@ def list_jobs(
     rows = [
         [
             j.id,
-            pb.JobState.Name(j.state),
+            state_text(j),
             str(j.attempt),
             str(j.exit_code) if j.HasField("exit_code") else "-",
             age(j.created_at),

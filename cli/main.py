@@ -61,6 +61,11 @@ def cli() -> None:
 )
 @click.option("--max-attempts", type=int, default=None, help="Default attempts per job.")
 @click.option(
+    "--capacity",
+    default=None,
+    help="Most workers at once: PROVIDER=N,… [process: cores, docker: 2 x cores, kubernetes: 50].",
+)
+@click.option(
     "--log-limit",
     "log_limit_bytes",
     type=Size(),
@@ -112,6 +117,10 @@ def server(**options: object) -> None:
     from laino.orchestrator.store.database import UnsupportedDatabase
 
     settings = Settings.from_env(**options)
+    try:
+        settings.capacities  # noqa: B018 (a bad --capacity is refused before anything starts)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     refusals = (
         ListenRefused,
         JobUserUnknown,

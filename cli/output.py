@@ -26,6 +26,7 @@ def job_dict(job: pb.Job) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "trace_id": job.trace_id or None,
         "submitter": job.submitter or None,
+        "queue_position": job.queue_position or None,
         "spec": {**spec, "command": list(job.spec.command)},
     }
 
@@ -64,6 +65,12 @@ def age(timestamp: float) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def state_text(job: pb.Job) -> str:
+    """The state, with the place in the queue while queued: QUEUED #12."""
+    state = pb.JobState.Name(job.state)
+    return f"{state} #{job.queue_position}" if job.queue_position else state
 
 
 def command_text(spec: pb.JobSpec, width: int = 40) -> str:

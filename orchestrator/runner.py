@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -65,6 +66,8 @@ class SagaRunner:
     # Each open saga, as its task has it: that task alone changes it while this runner holds
     # the lease, so it is read once, not before every step (see _saga).
     held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
+    # Each driven or queued job's provider, for counting what runs where against capacity.
+    providers_of: dict[UUID, str] = field(default_factory=dict)
 
     @functools.cached_property
     def teardown(self) -> Teardown:
@@ -89,14 +92,45 @@ class SagaRunner:
                         # hour has little to catch up; the sagas' own, used below, each pass.
                         self.views.catch_up()
                         listed = time.monotonic()
-                    for job_id in self.views.open_sagas():
-                        if job_id not in self.tasks:
-                            self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+                    for job_id in self._admitted(self.views.open_sagas()):
+                        self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
                     await wait(wake, TICK * 2)
         finally:
             # Stopped (shut down, or the lease lost): whoever runs next resumes every saga.
             for task in list(self.tasks.values()):
                 task.cancel()
+
+    def _admitted(self, open_sagas: list[UUID]) -> list[UUID]:
+        """The open sagas to drive now: every one under way, and queued jobs, oldest first,
+        while their provider runs fewer workers than its capacity.
+
+        A saga being driven holds its provider's room until it is finished, its worker
+        destroyed. Only the lease holder drives sagas, so the capacity holds however many
+        servers there are; after a restart, what was under way resumes first.
+        """
+        capacity = self.settings.capacities
+        busy = Counter(self._provider_of(job_id) for job_id in self.tasks)
+        go, queued = [], []
+        for job_id in open_sagas:
+            if job_id in self.tasks:
+                continue
+            job = self.jobs.get_job(job_id)
+            if job.state != State.QUEUED or job.cancel_requested:
+                go.append(job_id)  # under way, or ending before it began: no room needed
+            else:
+                queued.append(job)
+        for job in sorted(queued, key=lambda j: j.created_at):
+            provider = self._provider_of(job.id)
+            if busy[provider] < capacity.get(provider, 1):
+                busy[provider] += 1
+                go.append(job.id)
+        return go
+
+    def _provider_of(self, job_id: UUID) -> str:
+        found = self.providers_of.get(job_id)
+        if found is None:  # a spec never changes: read once
+            found = self.providers_of[job_id] = self.jobs.get_job(job_id).spec.provider
+        return found
 
     async def _drive(self, job_id: UUID) -> None:
         logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
@@ -114,6 +148,7 @@ class SagaRunner:
         finally:
             self.tasks.pop(job_id, None)
             self.held.pop(job_id, None)
+            self.providers_of.pop(job_id, None)
             self.hub.changed(SAGAS)
 
     async def _step(self, job_id: UUID) -> bool:

@@ -43,6 +43,8 @@ class Settings:
     # Comma-separated absolute folders a process job may name as its working directory.
     allow_workdir: str = ""
     max_attempts: int = 3
+    # PROVIDER=N,…: the most workers each provider runs at once; see `capacities`.
+    capacity: str = ""
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 10.0
     register_timeout: float = 30.0
@@ -79,6 +81,22 @@ class Settings:
         if "home" in values:
             values["home"] = Path(str(values["home"]))
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def capacities(self) -> dict[str, int]:
+        """The most workers at once, by provider: the machine's cores for process workers,
+        twice that for containers, 50 pods; `capacity` sets any of them."""
+        cores = os.cpu_count() or 1
+        found = {"process": cores, "docker": 2 * cores, "kubernetes": 50}
+        for part in filter(None, (p.strip() for p in self.capacity.split(","))):
+            name, _, count = part.partition("=")
+            if name not in found or not count.isdigit() or int(count) < 1:
+                raise ValueError(
+                    f"--capacity: {part!r} is not PROVIDER=N with N at least 1"
+                    f" (providers: {', '.join(found)})"
+                )
+            found[name] = int(count)
+        return found
 
     @property
     def allowed_workdirs(self) -> tuple[str, ...]:

@@ -145,6 +145,29 @@ class Views:
             for i, j, a, s, p, n, m, c in rows
         ]
 
+    def queue_position(self, job_id: UUID) -> int:
+        """Its place among the queued jobs, from 1, as the listing view has it."""
+        with self.engine.connect() as conn:
+            ahead = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM job_view WHERE state = :queued"
+                    " AND n < (SELECT n FROM job_view WHERE id = :id)"
+                ),
+                {"queued": State.QUEUED.value, "id": str(job_id)},
+            ).scalar()
+        return int(ahead or 0) + 1
+
+    def queue_positions(self) -> dict[UUID, int]:
+        """Every queued job's place, from 1: for a page of the listing at once."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, ROW_NUMBER() OVER (ORDER BY n) FROM job_view WHERE state = :queued"
+                ),
+                {"queued": State.QUEUED.value},
+            )
+            return {UUID(i): int(place) for i, place in rows}
+
     def open_sagas(self) -> list[UUID]:
         """Jobs whose saga is not finished; only the sagas' view is brought up to date for it."""
         self._follow(self.sagas, self._sagas)

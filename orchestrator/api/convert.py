@@ -52,8 +52,9 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
     )
 
 
-def job_message(job: JobView) -> pb.Job:
+def job_message(job: JobView, queue_position: int = 0) -> pb.Job:
     message = pb.Job(
+        queue_position=queue_position if job.state == State.QUEUED else 0,
         id=str(job.id),
         state=pb.JobState.Value(job.state),
         spec=spec_message(job.spec),
@@ -144,13 +145,16 @@ def end_message(job: JobView, last_seq: int) -> pb.StreamLogsResponse:
 
 
 def jobs_page(
-    found: list[tuple[int, UUID]], size: int, get: Callable[[UUID], JobView]
+    found: list[tuple[int, UUID]],
+    size: int,
+    get: Callable[[UUID], JobView],
+    positions: dict[UUID, int],
 ) -> pb.ListJobsResponse:
     """A page of jobs that also ends before MAX_PAGE_BYTES, whatever the jobs hold."""
     jobs: list[pb.Job] = []
     total = 0
     for n, (_, job_id) in enumerate(found):
-        message = job_message(get(job_id))
+        message = job_message(get(job_id), positions.get(job_id, 0))
         total += message.ByteSize()
         if jobs and total > MAX_PAGE_BYTES:
             return pb.ListJobsResponse(jobs=jobs, next_page_token=str(found[n - 1][0]))

@@ -15,7 +15,7 @@ from laino.orchestrator.api import convert
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import CALLER
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
-from laino.orchestrator.domain.jobs import Job
+from laino.orchestrator.domain.jobs import Job, State
 from laino.orchestrator.domain.spec import in_client_dir, validate_secrets
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history
@@ -73,14 +73,18 @@ class JobService(rpc.JobServiceServicer):
         return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
-        return convert.job_message(self.jobs.get_job(convert.job_id(request.job_id)))
+        job = self.jobs.get_job(convert.job_id(request.job_id))
+        if job.state != State.QUEUED:
+            return convert.job_message(job)
+        self.views.catch_up()  # the queue as it is now, not as the view last saw it
+        return convert.job_message(job, self.views.queue_position(job.id))
 
     async def ListJobs(self, request: pb.ListJobsRequest, context: Context) -> pb.ListJobsResponse:
         size, before = convert.page_from(request)
         states = convert.states_from(list(request.states))
         self.views.catch_up()
         found = self.views.list_jobs(states, dict(request.labels), size, before)
-        return convert.jobs_page(found, size, self.jobs.get_job)
+        return convert.jobs_page(found, size, self.jobs.get_job, self.views.queue_positions())
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
         return convert.job_message(self.jobs.cancel(convert.job_id(request.job_id)))
