@@ -86,19 +86,27 @@ class SagaRunner:
             with self.hub.watch(SAGAS) as wake:
                 listed = 0.0
                 while True:
-                    self.sagas.pull_and_process("Jobs")
-                    if time.monotonic() - listed >= LISTED_EVERY:
-                        # The listing views follow close behind, so that a list after a busy
-                        # hour has little to catch up; the sagas' own, used below, each pass.
-                        self.views.catch_up()
-                        listed = time.monotonic()
-                    for job_id in self._admitted(self.views.open_sagas()):
-                        self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+                    try:
+                        listed = self._pass(listed)
+                    except FAILURES as err:  # away or full: the next pass tries again
+                        log.warning("sagas not looked for: the database failed: %s", _first(err))
                     await wait(wake, TICK * 2)
         finally:
             # Stopped (shut down, or the lease lost): whoever runs next resumes every saga.
             for task in list(self.tasks.values()):
                 task.cancel()
+
+    def _pass(self, listed: float) -> float:
+        """Starts driving every saga that may go; returns when the listing views last caught up."""
+        self.sagas.pull_and_process("Jobs")
+        if time.monotonic() - listed >= LISTED_EVERY:
+            # The listing views follow close behind, so that a list after a busy hour has
+            # little to catch up; the sagas' own, used below, each pass.
+            self.views.catch_up()
+            listed = time.monotonic()
+        for job_id in self._admitted(self.views.open_sagas()):
+            self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+        return listed
 
     def _admitted(self, open_sagas: list[UUID]) -> list[UUID]:
         """The open sagas to drive now: every one under way, and queued jobs, oldest first,
@@ -139,8 +147,7 @@ class SagaRunner:
                 while not await self._step(job_id):
                     await wait(wake, TICK)
         except FAILURES as err:  # away or full: a line, not a stack, and the next pass resumes
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            log.warning("saga of job %s paused, the database failed: %s", job_id, first)
+            log.warning("saga of job %s paused, the database failed: %s", job_id, _first(err))
             await asyncio.sleep(1.0)
         except Exception:
             log.exception("saga of job %s stopped; it resumes on the next pass", job_id)
@@ -401,3 +408,8 @@ class SagaRunner:
     def _since(self, created_at: float) -> float:
         """A monotonic instant for a wall-clock time, never before this runner started."""
         return max(self.started, time.monotonic() - (time.time() - created_at))
+
+
+def _first(err: Exception) -> str:
+    """An error's first line: a database's own message, without the statement after it."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__

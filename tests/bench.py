@@ -381,6 +381,46 @@ def followers_cost() -> None:
             )
 
 
+def load(count: int = 2000) -> None:
+    """`count` jobs submitted at once to a server with its default capacity: how long they take,
+    how fast `job list` answers meanwhile, and the server's peak memory."""
+    server = Server(Path(tempfile.mkdtemp(prefix="laino-bench-")), capacity="")
+    server.start()
+    try:
+        started = time.monotonic()
+        spec = pb.JobSpec(command=["true"])
+        ids = [server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec)).job.id for _ in range(count)]
+        submitted = time.monotonic() - started
+        listing: list[float] = []
+        request = pb.ListJobsRequest(page_size=50)
+        ended = [pb.SUCCEEDED, pb.FAILED, pb.CANCELLED, pb.TIMED_OUT]
+        while True:
+            begun = time.monotonic()
+            page = server.jobs.ListJobs(request)
+            listing.append(time.monotonic() - begun)
+            # The newest 50 are the last to run: once they ended, all did.
+            if all(job.state in ended for job in page.jobs):
+                break
+            time.sleep(0.2)
+        took = time.monotonic() - started
+        states = {
+            pb.JobState.Name(server.jobs.GetJob(pb.GetJobRequest(job_id=i)).state) for i in ids
+        }
+        assert server.proc is not None
+        peak = _peak_kib(server.proc.pid)
+    finally:
+        server.stop()
+        server.cleanup_workers()
+    listing.sort()
+    print(
+        f"{count:,} jobs at once (default capacity, {os.cpu_count()} process workers):"
+        f" submitted in {submitted:.1f} s, all ended in {took:.0f} s ({states});"
+        f" job list p50 {listing[len(listing) // 2] * 1000:.0f} ms,"
+        f" p99 {listing[int(len(listing) * 0.99)] * 1000:.0f} ms,"
+        f" max {listing[-1] * 1000:.0f} ms; server peak {peak / 1024:.0f} MiB"
+    )
+
+
 def _peak_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -421,6 +461,7 @@ def main() -> None:
         server.stop()
         server.cleanup_workers()
     followers_cost()
+    load()
     access_cost()
     observability_cost()
     throughput_by_database(BATCH)

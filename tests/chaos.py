@@ -40,6 +40,7 @@ from tests.conftest import (
     processes_with,
     shared_folder,
 )
+from tests.disks import fill, small_disk
 from tests.nats import Nats
 from tests.postgres import Postgres
 
@@ -128,12 +129,20 @@ class Chaos:
         return True
 
     def settle(self, timeout: float = 60) -> None:
+        """Until every job ended and its saga finished (undoing what it began), or the timeout."""
         deadline = time.monotonic() + timeout
         for job_id in self.expected:
-            while self.server.job(job_id)["state"] not in TERMINAL:
+            while not self._finished(job_id):
                 if time.monotonic() > deadline:
                     return
                 time.sleep(0.2)
+
+    def _finished(self, job_id: str) -> bool:
+        if self.server.job(job_id)["state"] not in TERMINAL:
+            return False
+        events = json.loads(self.server.cli("job", "events", job_id, "-o", "json").stdout)
+        saga = [e for e in events if e["source"] == "saga"]
+        return bool(saga) and saga[-1]["type"] == "Finished"
 
     def check(self, faults: int) -> Tally:
         tally = Tally(faults=faults, jobs=len(self.expected))
@@ -337,12 +346,49 @@ def production_outages(root: Path) -> Tally:
         nats.destroy()
 
 
+def disks_full(root: Path) -> Tally:
+    """The file system under the home, then under PostgreSQL, filled to the last byte while
+    jobs run, and freed 3 s later."""
+    total = Tally()
+    with small_disk(root / "home", "60m") as home:
+        chaos = Chaos(home)
+        try:
+            total.add(_filled_while_running(chaos, home))
+        finally:
+            chaos.stop()
+    # Not under the chaos root alone: the postgres user must reach its cluster.
+    with small_disk(Path(tempfile.mkdtemp(prefix="laino-chaos-pg-")) / "pg", "120m") as disk:
+        database = Postgres(free_port(), root=disk)
+        url = database.new_database()
+        subprocess.run([LAINO, "db", "migrate", "--database", url], check=True, capture_output=True)
+        chaos = Chaos(root / "pg-home", database=url)
+        try:
+            total.add(_filled_while_running(chaos, disk))
+        finally:
+            chaos.stop()
+            database.destroy()
+    return total
+
+
+def _filled_while_running(chaos: Chaos, disk: Path) -> Tally:
+    chaos.start()
+    for _ in range(3):
+        chaos.submit(seconds=random.uniform(1.0, 2.0), code=random.choice([0, 4]))
+    time.sleep(random.uniform(0.3, 1.0))
+    filler = fill(disk)
+    time.sleep(3)
+    os.unlink(filler)
+    chaos.settle()
+    return chaos.check(1)
+
+
 SCENARIOS: dict[str, Callable[[Path, int], Tally]] = {
     "crash at every saga step": lambda root, rounds: crash_at_every_step(root),
     "server SIGKILLed at random": server_killed_at_random,
     "agent SIGKILLed, agent SIGSTOPped": lambda root, rounds: agents_killed_and_stopped(root),
     "container killed, container removed": lambda r, rounds: containers_killed_and_removed(r),
     "leader killed, PostgreSQL and NATS restarted": lambda r, rounds: production_outages(r),
+    "disk full under the home, under PostgreSQL": lambda root, rounds: disks_full(root),
 }
 
 

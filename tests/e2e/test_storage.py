@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import LAINO, Server, assert_eventually, free_port
+from tests.disks import fill, small_disk
 from tests.postgres import Postgres
 
 LINES = 1_000_000  # 10 MB of output
 SCRIPT = f"import sys\nfor i in range({LINES}): sys.stdout.write('%09d\\n' % i)"
-
-
-@contextlib.contextmanager
-def small_disk(where: Path, size: str) -> Iterator[Path]:
-    """A file system of its own (tmpfs: this needs root, as the suite has)."""
-    where.mkdir()
-    where.parent.chmod(0o755)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def _fill(disk: Path) -> Path:
-    """Leaves 3 MiB free; removing the file frees the rest."""
-    filler = disk / "filler"
-    with open(filler, "wb") as f:
-        f.write(b"\0" * (shutil.disk_usage(disk).free - 3 * 2**20))  # tmpfs: not sparse
-    return filler
 
 
 def test_a_full_home_holds_a_jobs_output_until_there_is_room_and_loses_none(
@@ -65,7 +43,7 @@ def test_a_full_postgresql_holds_a_jobs_output_until_there_is_room_and_loses_non
 def _held_until_room(server: Server, disk: Path, *, refuses: bool) -> None:
     server.start()
     try:
-        filler = _fill(disk)
+        filler = fill(disk, leave=3 * 2**20)
         run = subprocess.Popen(
             [LAINO, "job", "run", "--", "python3", "-c", SCRIPT],
             env=server.environ(),
