@@ -38,6 +38,18 @@ PROVISION = "provision_worker"
 DISPATCH = "dispatch_job"
 RESEND = 1.0
 LISTED_EVERY = 1.0
+# How often a job waiting for room is read again (a cancel while it waits shows then).
+RECHECK = 2.0
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A job waiting for its provider to have room: what ordering and counting it needs."""
+
+    created_at: float
+    provider: str
+    # When its state was last read (monotonic).
+    seen: float
 
 
 @dataclass(kw_only=True, eq=False)
@@ -66,8 +78,10 @@ class SagaRunner:
     # Each open saga, as its task has it: that task alone changes it while this runner holds
     # the lease, so it is read once, not before every step (see _saga).
     held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
-    # Each driven or queued job's provider, for counting what runs where against capacity.
+    # Each driven job's provider, for counting what runs where against capacity.
     providers_of: dict[UUID, str] = field(default_factory=dict)
+    # The jobs waiting for room, as last read.
+    queue: dict[UUID, Queued] = field(default_factory=dict)
 
     @functools.cached_property
     def teardown(self) -> Teardown:
@@ -117,28 +131,32 @@ class SagaRunner:
         servers there are; after a restart, what was under way resumes first.
         """
         capacity = self.settings.capacities
-        busy = Counter(self._provider_of(job_id) for job_id in self.tasks)
-        go, queued = [], []
+        busy = Counter(self.providers_of[job_id] for job_id in self.tasks)
+        now = time.monotonic()
+        go, waiting = [], []
         for job_id in open_sagas:
             if job_id in self.tasks:
                 continue
-            job = self.jobs.get_job(job_id)
-            if job.state != State.QUEUED or job.cancel_requested:
-                go.append(job_id)  # under way, or ending before it began: no room needed
-            else:
-                queued.append(job)
-        for job in sorted(queued, key=lambda j: j.created_at):
-            provider = self._provider_of(job.id)
+            queued = self.queue.get(job_id)
+            # A queued job is read again now and then only: a cancel while it waits is seen
+            # within RECHECK, and a long queue costs a pass little.
+            if queued is None or now - queued.seen > RECHECK:
+                job = self.jobs.get_job(job_id)
+                if job.state != State.QUEUED or job.cancel_requested:
+                    # Under way, or ending before it began: no room to wait for.
+                    self.providers_of[job_id] = job.spec.provider
+                    go.append(job_id)
+                    continue
+                queued = self.queue[job_id] = Queued(job.created_at, job.spec.provider, now)
+            waiting.append((queued.created_at, job_id))
+        for _, job_id in sorted(waiting):
+            provider = self.queue[job_id].provider
             if busy[provider] < capacity.get(provider, 1):
                 busy[provider] += 1
-                go.append(job.id)
+                self.providers_of[job_id] = provider
+                del self.queue[job_id]
+                go.append(job_id)
         return go
-
-    def _provider_of(self, job_id: UUID) -> str:
-        found = self.providers_of.get(job_id)
-        if found is None:  # a spec never changes: read once
-            found = self.providers_of[job_id] = self.jobs.get_job(job_id).spec.provider
-        return found
 
     async def _drive(self, job_id: UUID) -> None:
         logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))

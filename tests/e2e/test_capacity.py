@@ -63,3 +63,21 @@ def test_a_bad_capacity_is_refused_before_the_server_starts(tmp_path: Path) -> N
     server = Server(tmp_path, capacity="process=0")
     with pytest.raises(AssertionError, match="not PROVIDER=N"):
         server.start()
+
+
+def test_a_job_cancelled_while_it_waits_for_room_ends_without_a_worker(tmp_path: Path) -> None:
+    server = Server(tmp_path, capacity="process=1")
+    server.start()
+    try:
+        running = server.submit("sleep", "30")
+        server.wait_state(running, {"RUNNING"})
+        waiting = server.submit("echo", "never")
+        assert server.job(waiting)["state"] == "QUEUED"
+        assert server.job(waiting)["queue_position"] == 1
+        server.cli("job", "cancel", waiting, check=True)
+        assert server.wait_state(waiting, {"CANCELLED"}, timeout=10)["worker_id"] is None
+        assert server.job(running)["state"] == "RUNNING"  # it kept its room
+        server.cli("job", "cancel", running, check=True)
+    finally:
+        server.stop()
+        server.cleanup_workers()
