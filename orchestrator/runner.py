@@ -8,12 +8,12 @@ import functools
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.orchestrator import commands, faults
+from laino.orchestrator.admission import Admission
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.domain.jobs import State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
@@ -38,18 +38,6 @@ PROVISION = "provision_worker"
 DISPATCH = "dispatch_job"
 RESEND = 1.0
 LISTED_EVERY = 1.0
-# How often a job waiting for room is read again (a cancel while it waits shows then).
-RECHECK = 2.0
-
-
-@dataclass(frozen=True)
-class Queued:
-    """A job waiting for its provider to have room: what ordering and counting it needs."""
-
-    created_at: float
-    provider: str
-    # When its state was last read (monotonic).
-    seen: float
 
 
 @dataclass(kw_only=True, eq=False)
@@ -78,10 +66,11 @@ class SagaRunner:
     # Each open saga, as its task has it: that task alone changes it while this runner holds
     # the lease, so it is read once, not before every step (see _saga).
     held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
-    # Each driven job's provider, for counting what runs where against capacity.
-    providers_of: dict[UUID, str] = field(default_factory=dict)
-    # The jobs waiting for room, as last read.
-    queue: dict[UUID, Queued] = field(default_factory=dict)
+
+    @functools.cached_property
+    def admission(self) -> Admission:
+        """Which sagas may go: capacity."""
+        return Admission(self.settings.capacities, self.jobs)
 
     @functools.cached_property
     def teardown(self) -> Teardown:
@@ -118,45 +107,9 @@ class SagaRunner:
             # little to catch up; the sagas' own, used below, each pass.
             self.views.catch_up()
             listed = time.monotonic()
-        for job_id in self._admitted(self.views.open_sagas()):
+        for job_id in self.admission.admit(self.views.open_sagas(), self.tasks):
             self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
         return listed
-
-    def _admitted(self, open_sagas: list[UUID]) -> list[UUID]:
-        """The open sagas to drive now: every one under way, and queued jobs, oldest first,
-        while their provider runs fewer workers than its capacity.
-
-        A saga being driven holds its provider's room until it is finished, its worker
-        destroyed. Only the lease holder drives sagas, so the capacity holds however many
-        servers there are; after a restart, what was under way resumes first.
-        """
-        capacity = self.settings.capacities
-        busy = Counter(self.providers_of[job_id] for job_id in self.tasks)
-        now = time.monotonic()
-        go, waiting = [], []
-        for job_id in open_sagas:
-            if job_id in self.tasks:
-                continue
-            queued = self.queue.get(job_id)
-            # A queued job is read again now and then only: a cancel while it waits is seen
-            # within RECHECK, and a long queue costs a pass little.
-            if queued is None or now - queued.seen > RECHECK:
-                job = self.jobs.get_job(job_id)
-                if job.state != State.QUEUED or job.cancel_requested:
-                    # Under way, or ending before it began: no room to wait for.
-                    self.providers_of[job_id] = job.spec.provider
-                    go.append(job_id)
-                    continue
-                queued = self.queue[job_id] = Queued(job.created_at, job.spec.provider, now)
-            waiting.append((queued.created_at, job_id))
-        for _, job_id in sorted(waiting):
-            provider = self.queue[job_id].provider
-            if busy[provider] < capacity.get(provider, 1):
-                busy[provider] += 1
-                self.providers_of[job_id] = provider
-                del self.queue[job_id]
-                go.append(job_id)
-        return go
 
     async def _drive(self, job_id: UUID) -> None:
         logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
@@ -173,7 +126,7 @@ class SagaRunner:
         finally:
             self.tasks.pop(job_id, None)
             self.held.pop(job_id, None)
-            self.providers_of.pop(job_id, None)
+            self.admission.forget(job_id)
             self.hub.changed(SAGAS)
 
     async def _step(self, job_id: UUID) -> bool:
