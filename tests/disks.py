@@ -13,7 +13,7 @@ from pathlib import Path
 @contextlib.contextmanager
 def small_disk(where: Path, size: str) -> Iterator[Path]:
     """A file system of `size` (tmpfs) at `where`, created, reachable by other users."""
-    where.mkdir()
+    where.mkdir(parents=True)
     where.parent.chmod(0o755)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
     try:
