@@ -89,10 +89,9 @@ class SagaRunner:
             with self.hub.watch(SAGAS) as wake:
                 listed = 0.0
                 while True:
-                    try:
-                        listed = self._pass(listed)
-                    except FAILURES as err:  # away or full: the next pass tries again
-                        log.warning("sagas not looked for: the database failed: %s", _first(err))
+                    # A database that fails here ends the term (see cluster/lease.py): each
+                    # further pass would block the event loop on the driver's timeouts.
+                    listed = self._pass(listed)
                     await wait(wake, TICK * 2)
         finally:
             # Stopped (shut down, or the lease lost): whoever runs next resumes every saga.

@@ -73,9 +73,9 @@ class Server:
             "heartbeat-timeout": 3,
             "register-timeout": 10,
             "agent-listen": self.agent_address,
-            # Tests run jobs side by side on a 2-core machine, whose default would be 2 at once
-            # (test_capacity.py tests capacity itself).
-            "capacity": "process=8,docker=8",
+            # Tests run many jobs side by side on a 2-core machine, whose default would be 2 at
+            # once (test_capacity.py tests capacity itself).
+            "capacity": "process=64,docker=64",
             **flags,
         }
         self.proc: subprocess.Popen[bytes] | None = None

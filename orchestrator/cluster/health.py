@@ -1,7 +1,7 @@
 """Is the server fit to serve: the database, and NATS when it is used, must answer.
 
-A thread pings the database twice a second and records the answer, so that the API, the agents'
-streams and the saga runner stop touching a database that is away: each call would otherwise
+A thread pings the database twice a second and records the answer, so that the API and the
+agents' streams stop touching a database that is away: each call would otherwise
 stall the whole server in the driver's retries. Health says NOT_SERVING meanwhile.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 
 import sqlalchemy
 import sqlalchemy.exc
@@ -43,8 +45,11 @@ async def watch(
     sessions: Sessions,
 ) -> None:
     serving = None
+    # The pings run on a thread of their own, which marks the database away even while the
+    # event loop is stuck in a call to it: the agents' streams and the API then stop calling it
+    # at once, and the loop gets free to say NOT_SERVING.
+    threading.Thread(target=_ping, args=(engine, availability), daemon=True).start()
     while True:
-        availability.database = await asyncio.to_thread(_answers, engine)
         away = [
             name
             for name, answers in (
@@ -64,6 +69,12 @@ async def watch(
             status = HealthCheckResponse.SERVING if serving else HealthCheckResponse.NOT_SERVING
             await servicer.set("", status)
         await asyncio.sleep(EVERY)
+
+
+def _ping(engine: sqlalchemy.Engine, availability: Availability) -> None:
+    while True:
+        availability.database = _answers(engine)
+        time.sleep(EVERY)
 
 
 def _answers(engine: sqlalchemy.Engine) -> bool:

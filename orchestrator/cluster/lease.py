@@ -19,6 +19,8 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
+from laino.orchestrator.store.database import FAILURES
+
 log = logging.getLogger("laino.lease")
 
 # pg_advisory_lock's key for "the saga runner"; migrations use another (7411).
@@ -130,6 +132,12 @@ async def lead(lease: Lease, work: Callable[[], list[Awaitable[None]]]) -> None:
             for task in tasks:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     failure = task.exception()
-                    log.error("gave up the lease after a failure: %r", failure, exc_info=failure)
+                    if isinstance(failure, FAILURES):  # away or full: a line, not a stack
+                        first = str(failure).splitlines()[0] if str(failure) else repr(failure)
+                        log.warning("gave up the lease: the database failed: %s", first)
+                    else:
+                        log.error(
+                            "gave up the lease after a failure: %r", failure, exc_info=failure
+                        )
             log.warning("no longer holding the lease")
             await asyncio.sleep(AFTER_FAILURE)
