@@ -115,8 +115,9 @@ class ProcessProvider:
     def owned(self) -> list[Handle]:
         handles = []
         for path in sorted(self.state_dir.glob("*.json")):
-            labels = json.loads(path.read_text()).get("labels", {})
-            handles.append(Handle(self.name, path.stem, labels))
+            record = self._read(path.stem)
+            if record is not None:  # not removed by a destroy since the listing
+                handles.append(Handle(self.name, path.stem, record.get("labels", {})))
         return handles
 
     def _limits(self) -> Cgroups:
