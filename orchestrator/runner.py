@@ -21,7 +21,7 @@ from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
-from laino.orchestrator.store.database import FAILURES
+from laino.orchestrator.store.database import FAILURES, first_line
 from laino.orchestrator.store.logstore import SYSTEM, Chunk, LogStore
 from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.teardown import TICK, Teardown
@@ -117,7 +117,7 @@ class SagaRunner:
                 while not await self._step(job_id):
                     await wait(wake, TICK)
         except FAILURES as err:  # away or full: a line, not a stack, and the next pass resumes
-            log.warning("saga of job %s paused, the database failed: %s", job_id, _first(err))
+            log.warning("saga of job %s paused, the database failed: %s", job_id, first_line(err))
             await asyncio.sleep(1.0)
         except Exception:
             log.exception("saga of job %s stopped; it resumes on the next pass", job_id)
@@ -378,8 +378,3 @@ class SagaRunner:
     def _since(self, created_at: float) -> float:
         """A monotonic instant for a wall-clock time, never before this runner started."""
         return max(self.started, time.monotonic() - (time.time() - created_at))
-
-
-def _first(err: Exception) -> str:
-    """An error's first line: a database's own message, without the statement after it."""
-    return str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
-from laino.orchestrator.store.database import FAILURES
+from laino.orchestrator.store.database import FAILURES, first_line
 
 log = logging.getLogger("laino.lease")
 
@@ -133,8 +133,8 @@ async def lead(lease: Lease, work: Callable[[], list[Awaitable[None]]]) -> None:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     failure = task.exception()
                     if isinstance(failure, FAILURES):  # away or full: a line, not a stack
-                        first = str(failure).splitlines()[0] if str(failure) else repr(failure)
-                        log.warning("gave up the lease: the database failed: %s", first)
+                        said = first_line(failure)
+                        log.warning("gave up the lease: the database failed: %s", said)
                     else:
                         log.error(
                             "gave up the lease after a failure: %r", failure, exc_info=failure

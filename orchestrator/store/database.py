@@ -23,6 +23,11 @@ FAILURES = (
 )
 
 
+def first_line(err: Exception) -> str:
+    """A database error's first line: its own message, without the statement after it."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
 @dataclass(frozen=True)
 class Database:
     """The embedded default when `url` is empty; else a `postgresql://` URL."""
