@@ -111,8 +111,8 @@ class SagaRunner:
         return listed
 
     async def _drive(self, job_id: UUID) -> None:
-        logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
         try:
+            logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
             with self.hub.watch(job_topic(job_id)) as wake:
                 while not await self._step(job_id):
                     await wait(wake, TICK)

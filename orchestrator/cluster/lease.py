@@ -68,7 +68,10 @@ class AdvisoryLease:
     def release(self) -> None:
         if self.conn is not None:
             with contextlib.suppress(Exception):
-                self.conn.close()  # closing the session frees the lock
+                # Ending the session frees the lock. Closing alone would hand the connection,
+                # lock and all, back to the pool, and no other server could take the lease.
+                self.conn.invalidate()
+                self.conn.close()
             self.conn = None
 
 

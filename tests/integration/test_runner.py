@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import Engine
+
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.saga import COMPENSATED
@@ -20,9 +24,7 @@ from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
 
 
-def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
-    tmp_path: Path,
-) -> None:
+def _runner(tmp_path: Path) -> tuple[Database, Engine, JobsApp, SagasApp, SagaRunner]:
     database = Database(tmp_path)
     database.migrate()
     engine = database.engine()
@@ -46,6 +48,13 @@ def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
         installation="test",
         agent_address="127.0.0.1:9",
     )
+    return database, engine, jobs, sagas, runner
+
+
+def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
+    tmp_path: Path,
+) -> None:
+    database, engine, jobs, sagas, runner = _runner(tmp_path)
     job, _ = jobs.submit(JobSpec(command=["true"], provider="process"))
     sagas.pull_and_process(jobs.name)
 
@@ -69,3 +78,28 @@ def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
     saga = SagasApp(database.event_store("sagas")).get_saga(job.id)
     assert saga.finished and saga.status(PROVISION, 1) == COMPENSATED
     assert saga.order == [f"{PROVISION}#1"]  # the step begun by the other runner, once
+
+
+def test_a_saga_whose_first_read_fails_is_driven_again_on_the_next_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, engine, jobs, sagas, runner = _runner(tmp_path)
+    job, _ = jobs.submit(JobSpec(command=["true"], provider="process"))
+    read = jobs.get_job
+
+    def away_once(job_id: object) -> object:
+        monkeypatch.setattr(jobs, "get_job", read)
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("the database is away"))
+
+    async def scenario() -> None:
+        listed = runner._pass(0.0)  # the job is admitted, its task made
+        monkeypatch.setattr(jobs, "get_job", away_once)  # and the task's first read fails
+        await asyncio.wait(list(runner.tasks.values()))
+        runner._pass(listed)
+        await asyncio.wait(list(runner.tasks.values()), timeout=10)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.dispose()
+    assert jobs.get_job(job.id).state == State.FAILED  # driven to its end, not left queued
