@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.orchestrator.apps import WorkersApp, WorkerView
+from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.workers import ACCOUNTED
 from laino.providers.base import LABEL_WORKER, Handle, Provider, ProviderError
 
@@ -29,6 +30,7 @@ class Reconciler:
     providers: Callable[[], Iterable[Provider]]
     interval: float
     grace: float
+    availability: Availability = field(default_factory=Availability)
     # When each unaccounted worker was first seen: provider name → worker name → instant.
     suspects: dict[str, dict[str, float]] = field(default_factory=dict)
     unreachable: set[str] = field(default_factory=set)
@@ -36,6 +38,8 @@ class Reconciler:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            if not self.availability.database:
+                continue  # each read of a worker would hold up the server in the driver
             for provider in self.providers():
                 try:
                     await self.sweep(provider)

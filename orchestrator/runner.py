@@ -15,6 +15,7 @@ from uuid import UUID
 from laino.orchestrator import commands, faults
 from laino.orchestrator.admission import Admission
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
+from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
@@ -59,6 +60,9 @@ class SagaRunner:
     agent_address: str
     # The PEM that agents verify the server with; empty without TLS.
     agents_ca: str = ""
+    # While the database is away, no saga calls it: each call would hold up the whole server
+    # in the driver's retries, and keep it from saying it is not serving.
+    availability: Availability = field(default_factory=Availability)
     tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     # When this runner learnt that a worker registered (see _await_registration).
@@ -100,6 +104,7 @@ class SagaRunner:
 
     def _pass(self, listed: float) -> float:
         """Starts driving every saga that may go; returns when the listing views last caught up."""
+        self.availability.check()
         self.sagas.pull_and_process("Jobs")
         if time.monotonic() - listed >= LISTED_EVERY:
             # The listing views follow close behind, so that a list after a busy hour has
@@ -114,7 +119,10 @@ class SagaRunner:
         try:
             logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
             with self.hub.watch(job_topic(job_id)) as wake:
-                while not await self._step(job_id):
+                while True:
+                    self.availability.check()
+                    if await self._step(job_id):
+                        break
                     await wait(wake, TICK)
         except FAILURES as err:  # away or full: a line, not a stack, and the next pass resumes
             log.warning("saga of job %s paused, the database failed: %s", job_id, first_line(err))

@@ -220,6 +220,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             installation=installation,
             agent_address=settings.agent_address(agent_port),
             agents_ca=agents_ca,
+            availability=availability,
         )
         work: list[Awaitable[None]] = [runner.run()]
         if bus is not None:
@@ -232,7 +233,10 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
                     installation=installation,
                 ).run()
             )
-            work.append(Inbox(settings=settings, jobs=jobs, bus=bus, tracing=tracing).run())
+            inbox = Inbox(
+                settings=settings, jobs=jobs, bus=bus, tracing=tracing, availability=availability
+            )
+            work.append(inbox.run())
         return work
 
     lease = AdvisoryLease(engine) if database.dialect == "postgresql" else FileLease(home / "lease")
@@ -244,6 +248,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         providers=providers.values,
         interval=settings.reconcile_interval,
         grace=settings.reconcile_grace,
+        availability=availability,
     )
     reconciling = asyncio.create_task(reconciler.run())
     gauging = asyncio.create_task(_gauge(views, metrics)) if metrics.enabled else None

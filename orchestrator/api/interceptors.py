@@ -19,7 +19,7 @@ from laino.orchestrator.api.agents import MalformedMessage
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.convert import InvalidRequest
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
-from laino.orchestrator.cluster.health import Availability, DatabaseAway
+from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import IllegalTransition
 from laino.orchestrator.domain.spec import InvalidSpec
 from laino.orchestrator.domain.tokens import InvalidTokenName
@@ -45,7 +45,6 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (KeyConflict, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidToken, grpc.StatusCode.UNAUTHENTICATED),
     (WorkerError, grpc.StatusCode.UNAUTHENTICATED),
-    (DatabaseAway, grpc.StatusCode.UNAVAILABLE),
     (FAILURES, grpc.StatusCode.UNAVAILABLE),
 ]
 UNAVAILABLE = "the database is unavailable; try again"

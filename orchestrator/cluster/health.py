@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.sessions import Sessions
+from laino.orchestrator.store.database import DatabaseAway
 
 log = logging.getLogger("laino.health")
 
@@ -84,7 +85,3 @@ def _answers(engine: sqlalchemy.Engine) -> bool:
     except sqlalchemy.exc.SQLAlchemyError:
         return False
     return True
-
-
-class DatabaseAway(RuntimeError):
-    """The database did not answer the last check."""

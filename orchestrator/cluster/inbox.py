@@ -18,6 +18,7 @@ from typing import Any
 
 from laino.orchestrator.apps import JobsApp, KeyConflict
 from laino.orchestrator.cluster.bus import DEAD_SUBJECT, Bus
+from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.spec import InvalidSpec, JobSpec
 from laino.orchestrator.settings import Settings
 from laino.providers.tracing import TRACEPARENT, Tracing
@@ -37,6 +38,7 @@ class Inbox:
     jobs: JobsApp
     bus: Bus
     tracing: Tracing
+    availability: Availability
 
     async def run(self) -> None:
         import nats.errors
@@ -44,6 +46,11 @@ class Inbox:
         subscription = await self.bus.submissions()
         try:
             while True:
+                if not self.availability.database:
+                    # Left in the queue meanwhile: a delivery now would fail, and count
+                    # towards setting the submission aside.
+                    await asyncio.sleep(WAIT)
+                    continue
                 try:
                     for message in await subscription.fetch(BATCH, timeout=WAIT):
                         await self.take(message)

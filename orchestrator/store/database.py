@@ -14,8 +14,15 @@ from laino import migrations
 from laino.providers.logfmt import redacted
 
 APPS = ("jobs", "workers", "sagas", "tokens")
+
+
+class DatabaseAway(RuntimeError):
+    """The database did not answer the last check (cluster/health.py): not called at all."""
+
+
 # How a database that is away, or full, fails a call: nothing was written, it may be tried again.
 FAILURES = (
+    DatabaseAway,
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     eventsourcing.persistence.OperationalError,

@@ -83,7 +83,7 @@ def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
 def test_a_saga_whose_first_read_fails_is_driven_again_on_the_next_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, engine, jobs, sagas, runner = _runner(tmp_path)
+    _, engine, jobs, _, runner = _runner(tmp_path)
     job, _ = jobs.submit(JobSpec(command=["true"], provider="process"))
     read = jobs.get_job
 
