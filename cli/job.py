@@ -90,6 +90,19 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
             "--max-attempts", type=int, default=0, help="Attempts on infrastructure failure."
         ),
         click.option("--retry-on-failure", is_flag=True, help="Retry a non-zero exit too."),
+        click.option(
+            "--priority", type=int, default=0, help="Queued jobs go highest first [0; -1000..1000]."
+        ),
+        click.option(
+            "--concurrency",
+            default="",
+            help="GROUP[=N]: at most N of the group's jobs run at once, in order [N: 1].",
+        ),
+        click.option(
+            "--cancel-in-progress",
+            is_flag=True,
+            help="Cancel the group's earlier jobs, running or waiting.",
+        ),
         click.option("--key", default="", help="Idempotency key: the same key gives the same job."),
         click.argument("command", nargs=-1, required=True),
         server_option,
@@ -119,6 +132,9 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
         provider=options["provider"],
         max_attempts=options["max_attempts"],
         retry_on_failure=options["retry_on_failure"],
+        priority=options["priority"],
+        cancel_in_progress=options["cancel_in_progress"],
+        **_group(str(options["concurrency"])),
     )
     secrets = _pairs(options["secrets"], "--secret")  # type: ignore[arg-type]
     for name in options["secret_envs"]:  # type: ignore[attr-defined]
@@ -130,6 +146,16 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
     )
     metadata = [(TRACEPARENT, traceparent)] if traceparent else None
     return jobs_stub(str(options["server"])).SubmitJob(request, metadata=metadata)
+
+
+def _group(text: str) -> dict[str, object]:
+    """`--concurrency GROUP[=N]` as the spec's fields."""
+    group, _, limit = text.partition("=")
+    if not limit:
+        return {"concurrency": group}
+    if not limit.isdigit() or int(limit) < 1:
+        raise click.BadParameter(f"{limit!r} is not a number of jobs", param_hint="--concurrency")
+    return {"concurrency": group, "concurrency_limit": int(limit)}
 
 
 # The command line belongs to the command: options end at its first word (`--` works too).

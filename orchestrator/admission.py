@@ -1,14 +1,25 @@
-"""Admission: which open sagas the runner drives now, so no provider runs past its capacity."""
+"""Admission: which open sagas the runner drives now, and which jobs a newer one replaces.
+
+Every saga under way goes on. Queued jobs go while their provider drives fewer sagas than its
+capacity and their concurrency group fewer jobs than its limit: highest priority first; within
+a priority, submitters (tokens) take turns, so that one submitter's batch of 10,000 does not
+starve another's single job; and each submitter's jobs go oldest first. A job that cannot go
+(its group is full, say) lets the ones behind it past.
+
+A saga being driven holds its room until it is finished, its worker destroyed. Only the lease
+holder drives sagas, so all this holds however many servers there are; after a restart, what
+was under way resumes first.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
-from laino.orchestrator.apps import JobsApp
+from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.domain.jobs import State
 
 # How often a job waiting for room is read again (a cancel while it waits shows then).
@@ -16,37 +27,57 @@ RECHECK = 2.0
 
 
 @dataclass(frozen=True)
-class Queued:
-    """A job waiting for its provider to have room: what ordering and counting it needs."""
+class Claim:
+    """What admission knows of a job: what it takes room from, and how it is ordered."""
 
-    created_at: float
     provider: str
-    # When its state was last read (monotonic).
-    seen: float
+    group: str
+    group_limit: int
+    submitter: str
+    priority: int
+    created_at: float
+    cancel_in_progress: bool
+    # When the job was last read (monotonic).
+    seen: float = 0.0
+
+    @classmethod
+    def of(cls, job: JobView, seen: float) -> Claim:
+        spec = job.spec
+        return cls(
+            provider=spec.provider,
+            group=spec.concurrency,
+            group_limit=max(spec.concurrency_limit, 1),
+            submitter=job.submitter,
+            priority=spec.priority,
+            created_at=job.created_at,
+            cancel_in_progress=spec.cancel_in_progress,
+            seen=seen,
+        )
+
+
+@dataclass
+class Admitted:
+    """What a pass decided: the sagas to drive now, and the jobs to cancel first, each with the
+    newer job of its group that replaces it."""
+
+    go: list[UUID] = field(default_factory=list)
+    cancel: dict[UUID, UUID] = field(default_factory=dict)
 
 
 class Admission:
-    """Every saga under way goes on; queued jobs go oldest first, while their provider drives
-    fewer sagas than its capacity.
-
-    A saga being driven holds its provider's room until it is finished, its worker destroyed.
-    Only the lease holder drives sagas, so the capacity holds however many servers there are;
-    after a restart, what was under way resumes first.
-    """
-
     def __init__(self, capacity: dict[str, int], jobs: JobsApp):
         self.capacity = capacity
         self.jobs = jobs
-        # Each driven job's provider, for counting what runs where.
-        self.providers: dict[UUID, str] = {}
-        # The jobs waiting for room, as last read.
-        self.queue: dict[UUID, Queued] = {}
+        # The jobs driven here, and those waiting for room, as last read.
+        self.driven: dict[UUID, Claim] = {}
+        self.queue: dict[UUID, Claim] = {}
+        # Cancelled in favour of a newer job of their group: asked once.
+        self.replaced: set[UUID] = set()
 
-    def admit(self, open_sagas: list[UUID], driven: Collection[UUID]) -> list[UUID]:
+    def admit(self, open_sagas: list[UUID], driven: Collection[UUID]) -> Admitted:
         """Of the open sagas not driven yet, those to drive now."""
-        busy = Counter(self.providers[job_id] for job_id in driven)
         now = time.monotonic()
-        go, waiting = [], []
+        decided = Admitted()
         for job_id in open_sagas:
             if job_id in driven:
                 continue
@@ -57,19 +88,65 @@ class Admission:
                 job = self.jobs.get_job(job_id)
                 if job.state != State.QUEUED or job.cancel_requested:
                     # Under way, or ending before it began: no room to wait for.
-                    self.providers[job_id] = job.spec.provider
-                    go.append(job_id)
+                    self.queue.pop(job_id, None)
+                    self.driven[job_id] = Claim.of(job, now)
+                    decided.go.append(job_id)
                     continue
-                queued = self.queue[job_id] = Queued(job.created_at, job.spec.provider, now)
-            waiting.append((queued.created_at, job_id))
-        for _, job_id in sorted(waiting):
-            provider = self.queue[job_id].provider
-            if busy[provider] < self.capacity.get(provider, 1):
-                busy[provider] += 1
-                self.providers[job_id] = self.queue.pop(job_id).provider
-                go.append(job_id)
+                self.queue[job_id] = Claim.of(job, now)
+        decided.cancel = self._replaced()
+        for job_id in decided.cancel:
+            if job_id in self.queue:  # it ends without waiting for room
+                self.driven[job_id] = self.queue.pop(job_id)
+                decided.go.append(job_id)
+        decided.go += self._next()
+        return decided
+
+    def _replaced(self) -> dict[UUID, UUID]:
+        """The jobs of a group with a newer cancel-in-progress job, not cancelled yet."""
+        newest: dict[str, tuple[float, UUID]] = {}
+        for job_id, claim in self.queue.items():
+            if claim.cancel_in_progress:
+                newest[claim.group] = max(
+                    newest.get(claim.group, (0.0, job_id)), (claim.created_at, job_id)
+                )
+        return {
+            job_id: newest[claim.group][1]
+            for job_id, claim in (*self.driven.items(), *self.queue.items())
+            if claim.group in newest
+            and claim.created_at < newest[claim.group][0]
+            and job_id not in self.replaced
+        }
+
+    def _next(self) -> list[UUID]:
+        """The queued jobs that fit now, in turn."""
+        busy = Counter(claim.provider for claim in self.driven.values())
+        groups = Counter(claim.group for claim in self.driven.values() if claim.group)
+        turns = Counter(claim.submitter for claim in self.driven.values())
+        order = sorted(self.queue.items(), key=lambda item: (-item[1].priority, item[1].created_at))
+        # A submitter's k-th waiting job of a priority takes its turn after k jobs of each other
+        # submitter, counting those it runs already.
+        ranked = []
+        for job_id, claim in order:
+            ranked.append((-claim.priority, turns[claim.submitter], claim.created_at, job_id))
+            turns[claim.submitter] += 1
+        go = []
+        for _, _, _, job_id in sorted(ranked):
+            claim = self.queue[job_id]
+            if busy[claim.provider] >= self.capacity.get(claim.provider, 1):
+                continue
+            if claim.group and groups[claim.group] >= claim.group_limit:
+                continue
+            busy[claim.provider] += 1
+            groups[claim.group] += 1
+            self.driven[job_id] = self.queue.pop(job_id)
+            go.append(job_id)
         return go
+
+    def cancelled(self, job_id: UUID) -> None:
+        """A job `admit` replaced was asked to cancel."""
+        self.replaced.add(job_id)
 
     def forget(self, job_id: UUID) -> None:
         """Its saga is no longer driven here: its room is free."""
-        self.providers.pop(job_id, None)
+        self.driven.pop(job_id, None)
+        self.replaced.discard(job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -16,7 +17,7 @@ from laino.orchestrator import commands, faults
 from laino.orchestrator.admission import Admission
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.cluster.health import Availability
-from laino.orchestrator.domain.jobs import State, retry_delay
+from laino.orchestrator.domain.jobs import IllegalTransition, State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
@@ -111,9 +112,22 @@ class SagaRunner:
             # little to catch up; the sagas' own, used below, each pass.
             self.views.catch_up()
             listed = time.monotonic()
-        for job_id in self.admission.admit(self.views.open_sagas(), self.tasks):
+        admitted = self.admission.admit(self.views.open_sagas(), self.tasks)
+        for job_id, newer in admitted.cancel.items():
+            self._replace(job_id, newer)
+        for job_id in admitted.go:
             self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
         return listed
+
+    def _replace(self, job_id: UUID, newer: UUID) -> None:
+        """Cancels a job for a newer one of its concurrency group (--cancel-in-progress)."""
+        job = self.jobs.get_job(job_id)
+        if not job.state.terminal and not job.cancel_requested:
+            self._system_lines(job, [f"cancelled: job {newer} replaces it in its group"])
+            with contextlib.suppress(IllegalTransition):  # it ended meanwhile
+                self.jobs.cancel(job_id)
+            self.hub.changed(job_topic(job_id))
+        self.admission.cancelled(job_id)
 
     async def _drive(self, job_id: UUID) -> None:
         try:

@@ -60,8 +60,9 @@ class Views:
             job = self.jobs.get_job(job_id)
             conn.execute(
                 text(
-                    "INSERT INTO job_view (id, state, attempt, exit_code, created_at, updated_at)"
-                    " VALUES (:id, :state, :attempt, :exit_code, :created_at, :updated_at)"
+                    "INSERT INTO job_view"
+                    " (id, state, attempt, exit_code, created_at, updated_at, priority) VALUES"
+                    " (:id, :state, :attempt, :exit_code, :created_at, :updated_at, :priority)"
                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
                     " attempt = excluded.attempt, exit_code = excluded.exit_code,"
                     " updated_at = excluded.updated_at"
@@ -73,6 +74,7 @@ class Views:
                     "exit_code": job.exit_code,
                     "created_at": job.created_at,
                     "updated_at": job.updated_at,
+                    "priority": job.spec.priority,
                 },
             )
             labels = [{"job": str(job.id), "k": k, "v": v} for k, v in job.spec.labels.items()]
@@ -146,12 +148,14 @@ class Views:
         ]
 
     def queue_position(self, job_id: UUID) -> int:
-        """Its place among the queued jobs, from 1, as the listing view has it."""
+        """Its place among the queued jobs, from 1, as the listing view has it: by priority, then
+        by age (admission.py may let another submitter's job of the same priority go first)."""
         with self.engine.connect() as conn:
             ahead = conn.execute(
                 text(
-                    "SELECT COUNT(*) FROM job_view WHERE state = :queued"
-                    " AND n < (SELECT n FROM job_view WHERE id = :id)"
+                    "SELECT COUNT(*) FROM job_view AS q, job_view AS me WHERE me.id = :id"
+                    " AND q.state = :queued AND (q.priority > me.priority"
+                    " OR (q.priority = me.priority AND q.n < me.n))"
                 ),
                 {"queued": State.QUEUED.value, "id": str(job_id)},
             ).scalar()
@@ -162,7 +166,8 @@ class Views:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT id, ROW_NUMBER() OVER (ORDER BY n) FROM job_view WHERE state = :queued"
+                    "SELECT id, ROW_NUMBER() OVER (ORDER BY priority DESC, n) FROM job_view"
+                    " WHERE state = :queued"
                 ),
                 {"queued": State.QUEUED.value},
             )

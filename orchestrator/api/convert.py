@@ -49,6 +49,10 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
         log_limit_bytes=message.log_limit_bytes,
         stdin=message.stdin,
         tty=message.tty,
+        priority=message.priority,
+        concurrency=message.concurrency,
+        concurrency_limit=message.concurrency_limit,
+        cancel_in_progress=message.cancel_in_progress,
     )
 
 

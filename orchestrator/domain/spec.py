@@ -15,6 +15,9 @@ MAX_SPEC_BYTES = 256 * 1024
 MAX_ENV = 1000
 MAX_LABELS = 64
 MAX_SECRET_BYTES = 64 * 1024
+MAX_PRIORITY = 1000
+MAX_CONCURRENCY = 10_000
+MAX_GROUP = 200
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ class JobSpec:
     # Reads input sent to it (else /dev/null); runs on a pseudo-terminal.
     stdin: bool = False
     tty: bool = False
+    # Scheduling: see orchestrator/admission.py.
+    priority: int = 0
+    concurrency: str = ""
+    concurrency_limit: int = 0
+    cancel_in_progress: bool = False
 
     def __post_init__(self) -> None:
         # Events store the command as a JSON list; compare and hash it as a tuple.
@@ -62,6 +70,18 @@ class JobSpec:
             raise InvalidSpec("gpus", "gpus must not be negative")
         if self.log_limit_bytes < 0:
             raise InvalidSpec("log_limit_bytes", "the log limit must not be negative")
+        if not -MAX_PRIORITY <= self.priority <= MAX_PRIORITY:
+            raise InvalidSpec(
+                "priority", f"the priority must be from -{MAX_PRIORITY} to {MAX_PRIORITY}"
+            )
+        if not 0 <= self.concurrency_limit <= MAX_CONCURRENCY:
+            raise InvalidSpec(
+                "concurrency_limit", f"a group's limit must be from 1 to {MAX_CONCURRENCY}"
+            )
+        if (self.concurrency_limit or self.cancel_in_progress) and not self.concurrency:
+            raise InvalidSpec("concurrency", "a limit or cancel-in-progress needs a group")
+        if len(self.concurrency) > MAX_GROUP:
+            raise InvalidSpec("concurrency", f"a group's name is at most {MAX_GROUP} characters")
         if not 0 <= self.max_attempts <= MAX_ATTEMPTS:
             raise InvalidSpec("max_attempts", f"max attempts must be from 1 to {MAX_ATTEMPTS}")
         if self.provider and self.provider not in PROVIDERS:
@@ -83,6 +103,7 @@ class JobSpec:
             "labels": [*self.labels, *self.labels.values()],
             "image": [self.image],
             "working_dir": [self.working_dir],
+            "concurrency": [self.concurrency],
         }
         for name, values in texts.items():
             if any("\0" in value for value in values):
@@ -131,6 +152,7 @@ class JobSpec:
                 "provider": self.provider or provider,
                 "max_attempts": 1 if self.stdin or self.tty else self.max_attempts or max_attempts,
                 "log_limit_bytes": self.log_limit_bytes or log_limit,
+                "concurrency_limit": self.concurrency_limit or (1 if self.concurrency else 0),
             }
         )
 
@@ -151,6 +173,10 @@ class JobSpec:
             "log_limit_bytes": self.log_limit_bytes,
             "stdin": self.stdin,
             "tty": self.tty,
+            "priority": self.priority,
+            "concurrency": self.concurrency,
+            "concurrency_limit": self.concurrency_limit,
+            "cancel_in_progress": self.cancel_in_progress,
         }
 
 

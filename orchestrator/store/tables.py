@@ -27,7 +27,9 @@ job_view = Table(
     Column("exit_code", Integer),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+    Column("priority", Integer, nullable=False),
     Index("job_view_state", "state"),
+    Index("job_view_queue", "state", "priority", "n"),
 )
 job_label = Table(
     "job_label",

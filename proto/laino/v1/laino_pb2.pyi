@@ -40,7 +40,7 @@ STDERR: LogStream
 SYSTEM: LogStream
 
 class JobSpec(_message.Message):
-    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes", "stdin", "tty")
+    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes", "stdin", "tty", "priority", "concurrency", "concurrency_limit", "cancel_in_progress")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,10 @@ class JobSpec(_message.Message):
     LOG_LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
     STDIN_FIELD_NUMBER: _ClassVar[int]
     TTY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_IN_PROGRESS_FIELD_NUMBER: _ClassVar[int]
     command: _containers.RepeatedScalarFieldContainer[str]
     image: str
     env: _containers.ScalarMap[str, str]
@@ -85,7 +89,11 @@ class JobSpec(_message.Message):
     log_limit_bytes: int
     stdin: bool
     tty: bool
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ...) -> None: ...
+    priority: int
+    concurrency: str
+    concurrency_limit: int
+    cancel_in_progress: bool
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ..., priority: _Optional[int] = ..., concurrency: _Optional[str] = ..., concurrency_limit: _Optional[int] = ..., cancel_in_progress: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "spec", "attempt", "exit_code", "failure_reason", "message", "worker_id", "created_at", "updated_at", "trace_id", "submitter", "queue_position")

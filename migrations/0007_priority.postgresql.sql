@@ -1,0 +1,3 @@
+-- Queued jobs are placed by priority first (orchestrator/admission.py). Jobs from before had 0.
+ALTER TABLE job_view ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX job_view_queue ON job_view (state, priority, n);
