@@ -12,10 +12,11 @@ from laino.cli.db import db
 from laino.cli.events import events
 from laino.cli.job import job
 from laino.cli.output import age, emit_json, table, worker_dict
+from laino.cli.prune import prune
 from laino.cli.timeline import trace
 from laino.cli.tls import tls
 from laino.cli.token import token
-from laino.cli.units import Size
+from laino.cli.units import Duration, Size
 from laino.providers import logfmt
 from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2 as pb
@@ -71,6 +72,12 @@ def cli() -> None:
     type=Size(),
     default=None,
     help="Most bytes of output a job's log keeps; jobs may ask for less [64m].",
+)
+@click.option(
+    "--retain",
+    type=Duration(),
+    default=None,
+    help="How long a job's output is kept after it ends; its history stays [30d].",
 )
 @click.option(
     "--advertise",
@@ -169,6 +176,7 @@ def list_workers(output: str, server: str) -> None:
 
 
 job.add_command(trace)
+job.add_command(prune)
 cli.add_command(job)
 cli.add_command(db)
 cli.add_command(events)

@@ -32,6 +32,21 @@ class Size(click.ParamType):
         return int(found)
 
 
+class Duration(click.ParamType):
+    """Seconds: 30s, 10m, 1h30m, 7d."""
+
+    name = "duration"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: object) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        parts = DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            self.fail(f"{value!r} is not a duration like 30s, 10m, 1h30m or 7d", param)
+        return sum(float(n) * SECONDS[u] for n, u in parts)
+
+
 class Since(click.ParamType):
     """A Unix time: a duration back from now (10m, 1h30m, 45s) or an ISO 8601 time."""
 
@@ -41,7 +56,7 @@ class Since(click.ParamType):
         text = str(value).strip()
         parts = DURATION.findall(text)
         if parts and "".join(n + u for n, u in parts) == text:
-            return time.time() - sum(float(n) * SECONDS[u] for n, u in parts)
+            return time.time() - Duration().convert(text, param, ctx)
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:

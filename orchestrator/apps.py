@@ -73,6 +73,7 @@ class JobView:
     updated_at: float
     trace: str = ""
     submitter: str = ""
+    logs_expired_at: float = 0.0
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -91,6 +92,7 @@ class JobView:
             updated_at=job.modified_on.timestamp(),
             trace=job.trace,
             submitter=job.submitter,
+            logs_expired_at=job.logs_expired_at,
         )
 
 
@@ -122,6 +124,9 @@ class JobsApp(NotifyingApplication):
 
     def exists(self, job_id: UUID) -> bool:
         return self._find(job_id) is not None
+
+    def expire_logs(self, job_id: UUID, at: float) -> JobView:
+        return self._command(job_id, Job.expire_logs, at)
 
     def cancel(self, job_id: UUID) -> JobView:
         return self._command(job_id, Job.request_cancel)

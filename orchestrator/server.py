@@ -34,6 +34,7 @@ from laino.orchestrator.hub import EVENTS, SAGAS, Hub, job_topic
 from laino.orchestrator.metrics import Metrics
 from laino.orchestrator.providers import bridge_to_bind, kubernetes_checked, offered
 from laino.orchestrator.reconciler import Reconciler
+from laino.orchestrator.retention import Retention
 from laino.orchestrator.runner import SagaRunner
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
@@ -151,6 +152,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     logs = LogStore(engine)
     secret_store = SecretStore(engine, bytes.fromhex(secret))
     views = Views(engine, jobs, workers, sagas)
+    retention = Retention(jobs=jobs, views=views, logs=logs, hub=hub)
     followers = Followers(jobs, logs, hub)
     gateway = AgentGateway(
         settings=settings,
@@ -174,6 +176,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             stdin=StdinRelay(jobs, sessions, hub),
             tracing=tracing,
             secrets=secret_store,
+            retention=retention,
         ),
         server,
     )
@@ -222,7 +225,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             agents_ca=agents_ca,
             availability=availability,
         )
-        work: list[Awaitable[None]] = [runner.run()]
+        work: list[Awaitable[None]] = [runner.run(), retention.run(settings.retain, availability)]
         if bus is not None:
             work.append(
                 EventRelay(

@@ -61,11 +61,12 @@ class Views:
             conn.execute(
                 text(
                     "INSERT INTO job_view"
-                    " (id, state, attempt, exit_code, created_at, updated_at, priority) VALUES"
-                    " (:id, :state, :attempt, :exit_code, :created_at, :updated_at, :priority)"
+                    " (id, state, attempt, exit_code, created_at, updated_at, priority,"
+                    " logs_expired_at) VALUES (:id, :state, :attempt, :exit_code, :created_at,"
+                    " :updated_at, :priority, :logs_expired_at)"
                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
                     " attempt = excluded.attempt, exit_code = excluded.exit_code,"
-                    " updated_at = excluded.updated_at"
+                    " updated_at = excluded.updated_at, logs_expired_at = excluded.logs_expired_at"
                 ),
                 {
                     "id": str(job.id),
@@ -75,6 +76,7 @@ class Views:
                     "created_at": job.created_at,
                     "updated_at": job.updated_at,
                     "priority": job.spec.priority,
+                    "logs_expired_at": job.logs_expired_at,
                 },
             )
             labels = [{"job": str(job.id), "k": k, "v": v} for k, v in job.spec.labels.items()]
@@ -172,6 +174,21 @@ class Views:
                 {"queued": State.QUEUED.value},
             )
             return {UUID(i): int(place) for i, place in rows}
+
+    def expiring(self, ended_before: float, limit: int) -> list[UUID]:
+        """Jobs that ended before then and still have their output, oldest first."""
+        terminal = sorted(s.value for s in State if s.terminal)
+        names = ", ".join(f":s{i}" for i in range(len(terminal)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT id FROM job_view WHERE state IN ({names}) AND logs_expired_at = 0"
+                    " AND updated_at < :before ORDER BY updated_at LIMIT :limit"
+                ),
+                {"before": ended_before, "limit": limit}
+                | {f"s{i}": s for i, s in enumerate(terminal)},
+            )
+            return [UUID(row[0]) for row in rows]
 
     def open_sagas(self) -> list[UUID]:
         """Jobs whose saga is not finished; only the sagas' view is brought up to date for it."""

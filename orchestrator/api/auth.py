@@ -17,6 +17,7 @@ NEEDS = {
     "/laino.v1.JobService/SubmitJob": Role.SUBMIT,
     "/laino.v1.JobService/CancelJob": Role.SUBMIT,
     "/laino.v1.JobService/AttachStdin": Role.SUBMIT,
+    "/laino.v1.JobService/PruneLogs": Role.ADMIN,
 }
 ADMIN_SERVICES = ("/laino.v1.TokenService/",)
 

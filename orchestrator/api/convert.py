@@ -84,6 +84,12 @@ def states_from(values: list[int]) -> list[State]:
     return [State(pb.JobState.Name(v)) for v in values]
 
 
+def seconds_from(value: float, name: str) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise InvalidRequest(f"{name}: a finite number of seconds, at least 0")
+    return value
+
+
 def seq_from(value: int) -> int:
     if value > MAX_SEQ + 1:
         raise InvalidRequest(f"from_seq: sequence numbers end at {MAX_SEQ}")

@@ -19,6 +19,7 @@ from laino.orchestrator.domain.jobs import Job, State
 from laino.orchestrator.domain.spec import in_client_dir, validate_secrets
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history
+from laino.orchestrator.retention import Retention
 from laino.orchestrator.sessions import Session
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.stdin import StdinRelay
@@ -44,6 +45,7 @@ class JobService(rpc.JobServiceServicer):
     stdin: StdinRelay
     tracing: Tracing
     secrets: SecretStore
+    retention: Retention
 
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
@@ -137,6 +139,17 @@ class JobService(rpc.JobServiceServicer):
         self.views.catch_up()
         workers = self.views.list_workers()
         return pb.ListWorkersResponse(workers=[convert.worker_message(w) for w in workers])
+
+    async def PruneLogs(
+        self, request: pb.PruneLogsRequest, context: Context
+    ) -> pb.PruneLogsResponse:
+        older_than = convert.seconds_from(request.older_than_seconds, "older_than_seconds")
+        why = "it was pruned (laino job prune)"
+        total = 0
+        while expired := self.retention.expire(older_than, why):
+            total += expired
+            await asyncio.sleep(0)  # a long backlog goes in batches, the server answering others
+        return pb.PruneLogsResponse(jobs=total)
 
 
 def _local(context: Context) -> bool:

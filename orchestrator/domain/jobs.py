@@ -55,6 +55,10 @@ def retry_delay(attempt: int) -> float:
 class Job(Aggregate):
     """A job: its spec, its current attempt, and how it ended."""
 
+    # When its output was deleted for its age (orchestrator/retention.py); 0 while it is kept.
+    # A class attribute: jobs recorded before the event existed have it too.
+    logs_expired_at = 0.0
+
     @staticmethod
     def create_id(key: str) -> UUID:
         return uuid5(NAMESPACE, f"job:{key}")
@@ -176,6 +180,16 @@ class Job(Aggregate):
     @event("CancelRequested")
     def _cancel_requested(self) -> None:
         self.cancel_requested = True
+
+    def expire_logs(self, at: float) -> None:
+        if not self.state.terminal:
+            raise IllegalTransition(f"a {self.state} job keeps its output")
+        if not self.logs_expired_at:
+            self._logs_expired(at)
+
+    @event("LogsExpired")
+    def _logs_expired(self, at: float) -> None:
+        self.logs_expired_at = at
 
     def end_cancelled(self) -> None:
         """Cancel took effect without a report from an agent (no worker ran the command)."""

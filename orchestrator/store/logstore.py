@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -90,6 +91,18 @@ class LogStore:
                 {"job": job_id, "added": added, "truncated": truncated},
             )
         return Appended(added, dropped)
+
+    def expire(self, job_id: str, notice: str) -> None:
+        """Deletes the job's output, leaving one notice after where it ended."""
+        with self.engine.begin() as conn:
+            job = {"job": job_id}
+            last = conn.execute(
+                text("SELECT MAX(seq) FROM log_chunk WHERE job_id = :job"), job
+            ).scalar()
+            conn.execute(text("DELETE FROM log_chunk WHERE job_id = :job"), job)
+            conn.execute(text("DELETE FROM log_budget WHERE job_id = :job"), job)
+            said = Chunk(int(last or 0) + 1, SYSTEM, time.time(), notice.encode())
+            self._insert(conn, job_id, [said])
 
     def _stored(self, conn: Connection, job_id: str, chunks: Sequence[Chunk]) -> set[int]:
         if not chunks:

@@ -28,6 +28,7 @@ job_view = Table(
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
     Column("priority", Integer, nullable=False),
+    Column("logs_expired_at", Double, nullable=False),
     Index("job_view_state", "state"),
     Index("job_view_queue", "state", "priority", "n"),
 )

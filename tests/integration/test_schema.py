@@ -118,7 +118,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
         "0004 tokens",
         "0005 secrets",
         "0006 log_bytes",
-        "0007 priority",
+        "0007 scheduling",
     ]
     assert "".join(f"applied {m}\n" for m in applied) in migrate.stdout
     current = _status("--database", url)
@@ -133,7 +133,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
             " stream INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (job_id, seq))"
         )
         conn.execute("ALTER TABLE log_budget RENAME COLUMN bytes TO lines")
-        conn.execute("ALTER TABLE job_view DROP COLUMN priority")
+        conn.execute("ALTER TABLE job_view DROP COLUMN priority, DROP COLUMN logs_expired_at")
     behind = _status("--database", url)
     assert behind.returncode == 2
     assert behind.stdout.startswith(

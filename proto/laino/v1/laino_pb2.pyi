@@ -325,6 +325,18 @@ class ListWorkersResponse(_message.Message):
     workers: _containers.RepeatedCompositeFieldContainer[Worker]
     def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ...) -> None: ...
 
+class PruneLogsRequest(_message.Message):
+    __slots__ = ("older_than_seconds",)
+    OLDER_THAN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    older_than_seconds: float
+    def __init__(self, older_than_seconds: _Optional[float] = ...) -> None: ...
+
+class PruneLogsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: int
+    def __init__(self, jobs: _Optional[int] = ...) -> None: ...
+
 class Token(_message.Message):
     __slots__ = ("name", "role", "providers", "expires_at", "issued_by", "created_at", "revoked_at")
     NAME_FIELD_NUMBER: _ClassVar[int]

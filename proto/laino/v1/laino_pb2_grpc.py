@@ -79,6 +79,11 @@ class JobServiceStub:
                 request_serializer=laino_dot_v1_dot_laino__pb2.ListWorkersRequest.SerializeToString,
                 response_deserializer=laino_dot_v1_dot_laino__pb2.ListWorkersResponse.FromString,
                 _registered_method=True)
+        self.PruneLogs = channel.unary_unary(
+                '/laino.v1.JobService/PruneLogs',
+                request_serializer=laino_dot_v1_dot_laino__pb2.PruneLogsRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.PruneLogsResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -141,6 +146,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PruneLogs(self, request, context):
+        """Deletes now the output of jobs that ended more than older_than_seconds ago (admin only);
+        the server does it by itself past its --retain.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -188,6 +201,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=laino_dot_v1_dot_laino__pb2.ListWorkersRequest.FromString,
                     response_serializer=laino_dot_v1_dot_laino__pb2.ListWorkersResponse.SerializeToString,
+            ),
+            'PruneLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.PruneLogs,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.PruneLogsRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.PruneLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -433,6 +451,33 @@ class JobService:
             '/laino.v1.JobService/ListWorkers',
             laino_dot_v1_dot_laino__pb2.ListWorkersRequest.SerializeToString,
             laino_dot_v1_dot_laino__pb2.ListWorkersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PruneLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.JobService/PruneLogs',
+            laino_dot_v1_dot_laino__pb2.PruneLogsRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.PruneLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,
