@@ -256,12 +256,20 @@ def submit(**options: object) -> None:
 @job.command(name="list")
 @click.option("--state", "states", multiple=True, help="Only jobs in this state; repeatable.")
 @click.option("--label", "-l", "labels", multiple=True, help="KEY=VALUE, repeatable.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--since", type=Since(), default=None, help="Only jobs submitted since: 1h, 2d, or a time."
+)
 @output_option
 @server_option
 @reports_errors
 def list_jobs(
-    states: tuple[str, ...], labels: tuple[str, ...], limit: int, output: str, server: str
+    states: tuple[str, ...],
+    labels: tuple[str, ...],
+    limit: int,
+    since: float | None,
+    output: str,
+    server: str,
 ) -> None:
     """List jobs, newest first."""
     names = [pb.JobState.Name(v) for v in pb.JobState.values() if v]
@@ -278,6 +286,7 @@ def list_jobs(
             labels=_pairs(labels, "--label"),
             page_size=min(limit - len(jobs), 1000),
             page_token=token,
+            created_since=since or 0.0,
         )
         page = stub.ListJobs(request)
         jobs.extend(page.jobs)

@@ -153,18 +153,44 @@ def agent() -> None:
     sys.exit(main())
 
 
+WORKER_STATES = [
+    "PROVISIONING",
+    "REGISTERED",
+    "BUSY",
+    "TERMINATING",
+    "TERMINATED",
+    "LOST",
+    "FAILED",
+]
+# Those a provider may still run.
+LIVE_WORKERS = WORKER_STATES[:4]
+
+
 @cli.group()
 def worker() -> None:
     """Inspect workers."""
 
 
 @worker.command(name="list")
+@click.option("--all", "every", is_flag=True, help="Ended workers too.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(WORKER_STATES, case_sensitive=False),
+    help="Only workers in this state; repeatable.",
+)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @output_option
 @server_option
 @reports_errors
-def list_workers(output: str, server: str) -> None:
-    """List workers, newest first."""
-    workers = list(jobs_stub(server).ListWorkers(pb.ListWorkersRequest()).workers)
+def list_workers(
+    every: bool, states: tuple[str, ...], limit: int, output: str, server: str
+) -> None:
+    """List live workers, newest first (--all: ended ones too)."""
+    wanted = [s.upper() for s in states] or ([] if every else LIVE_WORKERS)
+    request = pb.ListWorkersRequest(states=wanted, limit=limit)
+    workers = list(jobs_stub(server).ListWorkers(request).workers)
     if output == "json":
         emit_json([worker_dict(w) for w in workers])
         return

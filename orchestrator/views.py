@@ -120,11 +120,16 @@ class Views:
                 )
 
     def list_jobs(
-        self, states: Sequence[State], labels: dict[str, str], limit: int, before: int
+        self,
+        states: Sequence[State],
+        labels: dict[str, str],
+        limit: int,
+        before: int,
+        since: float = 0.0,
     ) -> list[tuple[int, UUID]]:
         """Newest first, as (cursor, job id); pass the last cursor as `before` for the next page."""
-        sql = "SELECT n, id FROM job_view WHERE n < :before"
-        args: dict[str, object] = {"before": before or 2**62, "limit": limit}
+        sql = "SELECT n, id FROM job_view WHERE n < :before AND created_at >= :since"
+        args: dict[str, object] = {"before": before or 2**62, "limit": limit, "since": since}
         if states:
             names = [f"s{i}" for i in range(len(states))]
             sql += f" AND state IN ({', '.join(':' + n for n in names)})"
@@ -136,14 +141,18 @@ class Views:
         with self.engine.connect() as conn:
             return [(n, UUID(i)) for n, i in conn.execute(text(sql), args)]
 
-    def list_workers(self) -> list[WorkerView]:
+    def list_workers(self, states: Sequence[WorkerState], limit: int) -> list[WorkerView]:
+        """Newest first; of every state when `states` is empty."""
+        sql = (
+            "SELECT id, job_id, attempt, state, provider, name, message, created_at"
+            " FROM worker_view"
+        )
+        args: dict[str, object] = {"limit": limit}
+        if states:
+            sql += f" WHERE state IN ({', '.join(f':s{i}' for i in range(len(states)))})"
+            args.update({f"s{i}": s.value for i, s in enumerate(states)})
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT id, job_id, attempt, state, provider, name, message, created_at"
-                    " FROM worker_view ORDER BY created_at DESC"
-                )
-            ).all()
+            rows = conn.execute(text(sql + " ORDER BY created_at DESC LIMIT :limit"), args).all()
         return [
             WorkerView(UUID(i), UUID(j), a, WorkerState(s), p, n, m, c)
             for i, j, a, s, p, n, m, c in rows

@@ -12,6 +12,7 @@ from laino.orchestrator.apps import JobNotFound, JobView, WorkerView
 from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.spec import PROVIDERS, JobSpec
+from laino.orchestrator.domain.workers import WorkerState
 from laino.orchestrator.follow import Page
 from laino.orchestrator.history import Entry
 from laino.orchestrator.stdin import Piece
@@ -82,6 +83,21 @@ def states_from(values: list[int]) -> list[State]:
         names = ", ".join(pb.JobState.Name(v) for v in known)
         raise InvalidRequest(f"states: unknown state {unknown[0]}; one of {names}")
     return [State(pb.JobState.Name(v)) for v in values]
+
+
+def worker_states_from(names: list[str]) -> list[WorkerState]:
+    known = [s.value for s in WorkerState]
+    if unknown := [n for n in names if n not in known]:
+        raise InvalidRequest(
+            f"states: unknown state {unknown[0][:40]!r}; one of {', '.join(known)}"
+        )
+    return [WorkerState(n) for n in names]
+
+
+def limit_from(value: int) -> int:
+    if value > MAX_PAGE:
+        raise InvalidRequest(f"limit: at most {MAX_PAGE}")
+    return value or 100
 
 
 def seconds_from(value: float, name: str) -> float:

@@ -85,7 +85,8 @@ class JobService(rpc.JobServiceServicer):
         size, before = convert.page_from(request)
         states = convert.states_from(list(request.states))
         self.views.catch_up()
-        found = self.views.list_jobs(states, dict(request.labels), size, before)
+        since = convert.seconds_from(request.created_since, "created_since")
+        found = self.views.list_jobs(states, dict(request.labels), size, before, since)
         return convert.jobs_page(found, size, self.jobs.get_job, self.views.queue_positions())
 
     async def CancelJob(self, request: pb.CancelJobRequest, context: Context) -> pb.Job:
@@ -136,8 +137,10 @@ class JobService(rpc.JobServiceServicer):
     async def ListWorkers(
         self, request: pb.ListWorkersRequest, context: Context
     ) -> pb.ListWorkersResponse:
+        states = convert.worker_states_from(list(request.states))
+        limit = convert.limit_from(request.limit)
         self.views.catch_up()
-        workers = self.views.list_workers()
+        workers = self.views.list_workers(states, limit)
         return pb.ListWorkersResponse(workers=[convert.worker_message(w) for w in workers])
 
     async def PruneLogs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
@@ -96,6 +97,11 @@ def test_list_filters_by_state_and_label(server: Server) -> None:
     failed = server.cli("job", "list", "--state", "FAILED", "-o", "json").stdout
     assert team_a.count('"id"') == 1 and '"SUCCEEDED"' in team_a
     assert failed.count('"id"') == 1 and '"team": "b"' in failed
+    time.sleep(1.5)
+    newest = server.submit("true")
+    recent = json.loads(server.cli("job", "list", "--since", "1s", "-o", "json").stdout)
+    assert [job["id"] for job in recent] == [newest]
+    assert server.cli("job", "list", "--since", "someday").returncode == 2
 
 
 def test_job_events_tell_the_whole_story(server: Server) -> None:
@@ -112,8 +118,14 @@ def test_job_events_tell_the_whole_story(server: Server) -> None:
         "Finished",
     ):
         assert name in events
-    workers = server.cli("worker", "list", check=True).stdout
+    workers = server.cli("worker", "list", "--all", check=True).stdout
     assert "TERMINATED" in workers
+    live = server.cli("worker", "list", check=True).stdout  # live workers only, by default
+    assert live.splitlines() == ["ID  JOB  ATTEMPT  STATE  PROVIDER  AGE  MESSAGE"]
+    ended = server.cli("worker", "list", "--state", "terminated", "--limit", "1", "-o", "json")
+    assert [w["state"] for w in json.loads(ended.stdout)] == ["TERMINATED"]
+    bad = server.cli("worker", "list", "--state", "GONE")
+    assert bad.returncode == 2 and "'GONE' is not one of" in bad.stderr
 
 
 def test_fast_producer_that_exits_at_once_loses_no_line(server: Server) -> None:

@@ -38,7 +38,7 @@ def test_killed_agent_is_lost_and_its_job_runs_again_on_a_new_worker(server: Ser
     assert_eventually(lambda: server.job(job_id)["attempt"] == 2, timeout=3 + 5)
     job = server.wait_state(job_id, TERMINAL, timeout=20)
     assert (job["state"], job["attempt"]) == ("SUCCEEDED", 2)
-    workers = server.cli("worker", "list", "-o", "json", check=True).stdout
+    workers = server.cli("worker", "list", "--all", "-o", "json", check=True).stdout
     assert "worker lost: it exited" in workers
     events = json.loads(server.cli("job", "events", job_id, "-o", "json", check=True).stdout)
     (lost,) = [e for e in events if e["type"] == "Lost"]
@@ -80,7 +80,7 @@ def test_an_agent_that_wakes_after_it_was_given_up_does_not_end_its_job(server: 
 
     def given_up() -> bool:
         job = server.job(job_id)
-        lost = '"state": "LOST"' in server.cli("worker", "list", "-o", "json").stdout
+        lost = '"state": "LOST"' in server.cli("worker", "list", "--all", "-o", "json").stdout
         return lost or job["state"] != "RUNNING" or job["attempt"] > 1
 
     assert_eventually(given_up, timeout=20, interval=0.1)

@@ -39,7 +39,7 @@ def test_retry_on_failure_leaves_no_worker_of_an_earlier_attempt(server: Server)
     _check_each_worker_went_first(server, job["id"], 3)
 
     def states() -> list[str]:
-        listed = json.loads(server.cli("worker", "list", "-o", "json", check=True).stdout)
+        listed = json.loads(server.cli("worker", "list", "--all", "-o", "json", check=True).stdout)
         return sorted(w["state"] for w in listed)
 
     assert_eventually(lambda: states() == ["TERMINATED"] * 3)
