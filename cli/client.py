@@ -146,6 +146,10 @@ def tokens_stub(server: str) -> rpc.TokenServiceStub:
     return rpc.TokenServiceStub(channel(server))
 
 
+def schedules_stub(server: str) -> rpc.ScheduleServiceStub:
+    return rpc.ScheduleServiceStub(channel(server))
+
+
 def reports_errors(command: F) -> F:
     """Turns an RPC error into one clear line on stderr and a non-zero exit."""
 

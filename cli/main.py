@@ -13,6 +13,7 @@ from laino.cli.events import events
 from laino.cli.job import job
 from laino.cli.output import age, emit_json, table, worker_dict
 from laino.cli.prune import prune
+from laino.cli.schedule import schedule
 from laino.cli.timeline import trace
 from laino.cli.tls import tls
 from laino.cli.token import token
@@ -207,6 +208,7 @@ cli.add_command(job)
 cli.add_command(db)
 cli.add_command(events)
 cli.add_command(token)
+cli.add_command(schedule)
 cli.add_command(tls)
 
 

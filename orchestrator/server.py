@@ -20,6 +20,7 @@ from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.interceptors import ErrorInterceptor
+from laino.orchestrator.api.schedules import ScheduleService
 from laino.orchestrator.api.servicers import JobService, TokenService, WorkerService
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.cluster.bus import Bus
@@ -36,6 +37,8 @@ from laino.orchestrator.providers import bridge_to_bind, kubernetes_checked, off
 from laino.orchestrator.reconciler import Reconciler
 from laino.orchestrator.retention import Retention
 from laino.orchestrator.runner import SagaRunner
+from laino.orchestrator.scheduler import Scheduler
+from laino.orchestrator.schedules import SchedulesApp
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.stdin import StdinRelay
@@ -91,6 +94,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     metrics = Metrics(settings.metrics_listen)
 
     tokens = TokensApp(database.event_store("tokens"))
+    schedules = SchedulesApp(database.event_store("schedules"))
     startup.admin_token(tokens, home)
     gate = Gate(tokens)
     server = grpc.aio.server(interceptors=[ErrorInterceptor(availability, gate)], options=OPTIONS)
@@ -181,6 +185,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         server,
     )
     rpc.add_TokenServiceServicer_to_server(TokenService(tokens), server)
+    rpc.add_ScheduleServiceServicer_to_server(
+        ScheduleService(settings=settings, schedules=schedules, jobs=jobs), server
+    )
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), agent_door)
     await server.start()
     await agent_door.start()
@@ -225,7 +232,12 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             agents_ca=agents_ca,
             availability=availability,
         )
-        work: list[Awaitable[None]] = [runner.run(), retention.run(settings.retain, availability)]
+        scheduler = Scheduler(schedules=schedules, jobs=jobs, availability=availability)
+        work: list[Awaitable[None]] = [
+            runner.run(),
+            retention.run(settings.retain, availability),
+            scheduler.run(),
+        ]
         if bus is not None:
             work.append(
                 EventRelay(

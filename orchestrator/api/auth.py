@@ -18,6 +18,11 @@ NEEDS = {
     "/laino.v1.JobService/CancelJob": Role.SUBMIT,
     "/laino.v1.JobService/AttachStdin": Role.SUBMIT,
     "/laino.v1.JobService/PruneLogs": Role.ADMIN,
+    "/laino.v1.ScheduleService/CreateSchedule": Role.SUBMIT,
+    "/laino.v1.ScheduleService/PauseSchedule": Role.SUBMIT,
+    "/laino.v1.ScheduleService/ResumeSchedule": Role.SUBMIT,
+    "/laino.v1.ScheduleService/DeleteSchedule": Role.SUBMIT,
+    "/laino.v1.ScheduleService/TriggerSchedule": Role.SUBMIT,
 }
 ADMIN_SERVICES = ("/laino.v1.TokenService/",)
 

@@ -21,9 +21,11 @@ from laino.orchestrator.api.convert import InvalidRequest
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
 from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import IllegalTransition
+from laino.orchestrator.domain.schedules import ScheduleExists
 from laino.orchestrator.domain.spec import InvalidSpec
 from laino.orchestrator.domain.tokens import InvalidTokenName
 from laino.orchestrator.domain.workers import WorkerError
+from laino.orchestrator.schedules import ScheduleNotFound
 from laino.orchestrator.stdin import NotAttachable
 from laino.orchestrator.store.database import FAILURES
 
@@ -34,6 +36,8 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (JobNotFound, grpc.StatusCode.NOT_FOUND),
     (TokenNotFound, grpc.StatusCode.NOT_FOUND),
+    (ScheduleNotFound, grpc.StatusCode.NOT_FOUND),
+    (ScheduleExists, grpc.StatusCode.ALREADY_EXISTS),
     (TokenExists, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidTokenName, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),

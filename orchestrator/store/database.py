@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from laino import migrations
 from laino.providers.logfmt import redacted
 
-APPS = ("jobs", "workers", "sagas", "tokens")
+APPS = ("jobs", "workers", "sagas", "tokens", "schedules")
 
 
 class DatabaseAway(RuntimeError):

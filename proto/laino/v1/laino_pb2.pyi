@@ -343,6 +343,80 @@ class PruneLogsResponse(_message.Message):
     jobs: int
     def __init__(self, jobs: _Optional[int] = ...) -> None: ...
 
+class Schedule(_message.Message):
+    __slots__ = ("name", "cron", "timezone", "every_seconds", "catchup", "overlap", "spec", "paused", "created_by", "created_at", "next_fires", "runs")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    EVERY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIRES_FIELD_NUMBER: _ClassVar[int]
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    cron: str
+    timezone: str
+    every_seconds: float
+    catchup: str
+    overlap: str
+    spec: JobSpec
+    paused: bool
+    created_by: str
+    created_at: float
+    next_fires: _containers.RepeatedScalarFieldContainer[float]
+    runs: _containers.RepeatedCompositeFieldContainer[ScheduleRun]
+    def __init__(self, name: _Optional[str] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., every_seconds: _Optional[float] = ..., catchup: _Optional[str] = ..., overlap: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., paused: _Optional[bool] = ..., created_by: _Optional[str] = ..., created_at: _Optional[float] = ..., next_fires: _Optional[_Iterable[float]] = ..., runs: _Optional[_Iterable[_Union[ScheduleRun, _Mapping]]] = ...) -> None: ...
+
+class ScheduleRun(_message.Message):
+    __slots__ = ("fire_time", "job_id", "what", "state")
+    FIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    WHAT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    fire_time: float
+    job_id: str
+    what: str
+    state: JobState
+    def __init__(self, fire_time: _Optional[float] = ..., job_id: _Optional[str] = ..., what: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ...) -> None: ...
+
+class CreateScheduleRequest(_message.Message):
+    __slots__ = ("name", "cron", "timezone", "every_seconds", "catchup", "overlap", "spec")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    EVERY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CATCHUP_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    cron: str
+    timezone: str
+    every_seconds: float
+    catchup: str
+    overlap: str
+    spec: JobSpec
+    def __init__(self, name: _Optional[str] = ..., cron: _Optional[str] = ..., timezone: _Optional[str] = ..., every_seconds: _Optional[float] = ..., catchup: _Optional[str] = ..., overlap: _Optional[str] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
+
+class ScheduleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListSchedulesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSchedulesResponse(_message.Message):
+    __slots__ = ("schedules",)
+    SCHEDULES_FIELD_NUMBER: _ClassVar[int]
+    schedules: _containers.RepeatedCompositeFieldContainer[Schedule]
+    def __init__(self, schedules: _Optional[_Iterable[_Union[Schedule, _Mapping]]] = ...) -> None: ...
+
 class Token(_message.Message):
     __slots__ = ("name", "role", "providers", "expires_at", "issued_by", "created_at", "revoked_at")
     NAME_FIELD_NUMBER: _ClassVar[int]

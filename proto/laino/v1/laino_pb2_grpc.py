@@ -489,6 +489,339 @@ class JobService:
             _registered_method=True)
 
 
+class ScheduleServiceStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateSchedule = channel.unary_unary(
+                '/laino.v1.ScheduleService/CreateSchedule',
+                request_serializer=laino_dot_v1_dot_laino__pb2.CreateScheduleRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+                _registered_method=True)
+        self.GetSchedule = channel.unary_unary(
+                '/laino.v1.ScheduleService/GetSchedule',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+                _registered_method=True)
+        self.ListSchedules = channel.unary_unary(
+                '/laino.v1.ScheduleService/ListSchedules',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ListSchedulesRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ListSchedulesResponse.FromString,
+                _registered_method=True)
+        self.PauseSchedule = channel.unary_unary(
+                '/laino.v1.ScheduleService/PauseSchedule',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+                _registered_method=True)
+        self.ResumeSchedule = channel.unary_unary(
+                '/laino.v1.ScheduleService/ResumeSchedule',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+                _registered_method=True)
+        self.DeleteSchedule = channel.unary_unary(
+                '/laino.v1.ScheduleService/DeleteSchedule',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+                _registered_method=True)
+        self.TriggerSchedule = channel.unary_unary(
+                '/laino.v1.ScheduleService/TriggerSchedule',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Job.FromString,
+                _registered_method=True)
+
+
+class ScheduleServiceServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def CreateSchedule(self, request, context):
+        """Creates a schedule; a deleted schedule's name may be used again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSchedules(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeSchedule(self, request, context):
+        """Fires missed while it was paused are not made up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TriggerSchedule(self, request, context):
+        """Submits its job now, whatever its timing and overlap say.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ScheduleServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSchedule,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.CreateScheduleRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Schedule.SerializeToString,
+            ),
+            'GetSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedule,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Schedule.SerializeToString,
+            ),
+            'ListSchedules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSchedules,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ListSchedulesRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ListSchedulesResponse.SerializeToString,
+            ),
+            'PauseSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseSchedule,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Schedule.SerializeToString,
+            ),
+            'ResumeSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeSchedule,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Schedule.SerializeToString,
+            ),
+            'DeleteSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSchedule,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Schedule.SerializeToString,
+            ),
+            'TriggerSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.TriggerSchedule,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ScheduleRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Job.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'laino.v1.ScheduleService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('laino.v1.ScheduleService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ScheduleService:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def CreateSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.ScheduleService/CreateSchedule',
+            laino_dot_v1_dot_laino__pb2.CreateScheduleRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.ScheduleService/GetSchedule',
+            laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSchedules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.ScheduleService/ListSchedules',
+            laino_dot_v1_dot_laino__pb2.ListSchedulesRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ListSchedulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.ScheduleService/PauseSchedule',
+            laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.ScheduleService/ResumeSchedule',
+            laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.ScheduleService/DeleteSchedule',
+            laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Schedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TriggerSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.ScheduleService/TriggerSchedule',
+            laino_dot_v1_dot_laino__pb2.ScheduleRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class TokenServiceStub:
     """Needs an admin token.
     """
