@@ -47,7 +47,7 @@ def job() -> None:
 
 def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobResponse:
     spec = job_spec(options)
-    secrets = pairs(options["secrets"], "--secret")
+    secrets = pairs(options["secrets"], "--secret")  # type: ignore[arg-type]
     for name in options["secret_envs"]:  # type: ignore[attr-defined]
         if name not in os.environ:
             raise click.BadParameter(f"${name} is not set", param_hint="--secret-env")
