@@ -15,8 +15,8 @@ from eventsourcing.domain import MutableOrImmutableAggregate
 
 from laino.orchestrator.apps import JobsApp, JobView, NotifyingApplication
 from laino.orchestrator.domain.schedules import Catchup, Overlap, Schedule, check_schedule_name
-from laino.orchestrator.domain.spec import InvalidSpec, JobSpec
-from laino.orchestrator.domain.timing import Timing
+from laino.orchestrator.domain.spec import JobSpec
+from laino.orchestrator.domain.timing import InvalidSchedule, Timing
 
 # The label on each job a schedule submits.
 LABEL = "laino.schedule"
@@ -42,9 +42,11 @@ class SchedulesApp(NotifyingApplication):
         check_schedule_name(name)
         timing.validate()
         if catchup not in Catchup.__members__.values():
-            raise InvalidSpec("catchup", f"{catchup[:40]!r}: one of none, last, all")
+            raise InvalidSchedule("catchup", f"{catchup[:40]!r}: one of none, last, all")
         if overlap not in Overlap.__members__.values():
-            raise InvalidSpec("overlap", f"{overlap[:40]!r}: one of skip, allow, cancel-previous")
+            raise InvalidSchedule(
+                "overlap", f"{overlap[:40]!r}: one of skip, allow, cancel-previous"
+            )
         spec.validate()
         labelled = JobSpec(**{**spec.as_dict(), "labels": {**spec.labels, LABEL: name}})
         now = time.time()

@@ -23,6 +23,7 @@ from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import IllegalTransition
 from laino.orchestrator.domain.schedules import ScheduleExists
 from laino.orchestrator.domain.spec import InvalidSpec
+from laino.orchestrator.domain.timing import InvalidSchedule
 from laino.orchestrator.domain.tokens import InvalidTokenName
 from laino.orchestrator.domain.workers import WorkerError
 from laino.orchestrator.schedules import ScheduleNotFound
@@ -38,6 +39,7 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (TokenNotFound, grpc.StatusCode.NOT_FOUND),
     (ScheduleNotFound, grpc.StatusCode.NOT_FOUND),
     (ScheduleExists, grpc.StatusCode.ALREADY_EXISTS),
+    (InvalidSchedule, grpc.StatusCode.INVALID_ARGUMENT),
     (TokenExists, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidTokenName, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),

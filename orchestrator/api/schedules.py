@@ -15,8 +15,7 @@ from laino.orchestrator.api.auth import CALLER
 from laino.orchestrator.apps import JobsApp
 from laino.orchestrator.commands import spec_message
 from laino.orchestrator.domain.schedules import Schedule
-from laino.orchestrator.domain.spec import InvalidSpec
-from laino.orchestrator.domain.timing import Timing
+from laino.orchestrator.domain.timing import InvalidSchedule, Timing
 from laino.orchestrator.schedules import SchedulesApp, fire
 from laino.orchestrator.settings import Settings
 from laino.v1 import laino_pb2 as pb
@@ -41,7 +40,7 @@ class ScheduleService(rpc.ScheduleServiceServicer):
             log_limit=self.settings.log_limit_bytes,
         )
         if spec.stdin or spec.tty:
-            raise InvalidSpec("stdin", "a scheduled job has no input and no terminal")
+            raise InvalidSchedule("spec", "a scheduled job has no input and no terminal")
         caller = CALLER.get()
         # Its jobs run in folders of their own, whoever made it: nobody's CLI is there.
         spec.check_working_dir(self.settings.allowed_workdirs)

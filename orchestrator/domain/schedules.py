@@ -9,8 +9,8 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from laino.orchestrator.domain.jobs import NAMESPACE
-from laino.orchestrator.domain.spec import InvalidSpec, JobSpec
-from laino.orchestrator.domain.timing import Timing
+from laino.orchestrator.domain.spec import JobSpec
+from laino.orchestrator.domain.timing import InvalidSchedule, Timing
 from laino.orchestrator.domain.tokens import NAME
 
 # The runs a schedule remembers, newest last; its jobs keep their own history.
@@ -153,7 +153,7 @@ class Schedule(Aggregate):
 
 def check_schedule_name(name: str) -> None:
     if not NAME.fullmatch(name):
-        raise InvalidSpec(
+        raise InvalidSchedule(
             "name",
             f"{name[:80]!r}: 1 to 63 letters, digits, '.', '_', '@' or '-',"
             " starting with a letter or digit",

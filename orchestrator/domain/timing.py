@@ -17,8 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
-from laino.orchestrator.domain.spec import InvalidSpec
-
 # The shortest interval: the scheduler looks twice a second.
 MIN_EVERY = 1.0
 MAX_EVERY = 366 * 86400.0
@@ -35,21 +33,21 @@ class Timing:
 
     def validate(self) -> None:
         if bool(self.cron) == bool(self.every):
-            raise InvalidSpec("timing", "give either a cron expression or an interval")
+            raise InvalidSchedule("timing", "give either a cron expression or an interval")
         if self.every:
             if not math.isfinite(self.every) or not MIN_EVERY <= self.every <= MAX_EVERY:
-                raise InvalidSpec("every", f"an interval from {MIN_EVERY:g}s to 366 days")
+                raise InvalidSchedule("every", f"an interval from {MIN_EVERY:g}s to 366 days")
             return
         try:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidSpec("timezone", f"unknown time zone {self.timezone[:60]!r}") from None
+            raise InvalidSchedule("timezone", f"unknown time zone {self.timezone[:60]!r}") from None
         if not croniter.is_valid(self.cron):
-            raise InvalidSpec("cron", f"{self.cron[:100]!r} is not a cron expression")
+            raise InvalidSchedule("cron", f"{self.cron[:100]!r} is not a cron expression")
         try:
             croniter(self.cron, datetime.now(zone)).get_next(float)
         except (CroniterBadCronError, CroniterBadDateError) as err:
-            raise InvalidSpec("cron", f"{self.cron[:100]!r} never fires: {err}") from None
+            raise InvalidSchedule("cron", f"{self.cron[:100]!r} never fires: {err}") from None
 
     def after(self, moment: float) -> Iterator[float]:
         """The fire times after `moment` (Unix seconds), in order, for ever."""
@@ -112,3 +110,10 @@ class Timing:
 def _wall(at: float, zone: ZoneInfo) -> datetime:
     """The local time on a wall clock: the same for both instances of a repeated hour."""
     return datetime.fromtimestamp(at, zone).replace(tzinfo=None, fold=0)
+
+
+class InvalidSchedule(ValueError):
+    """A schedule's definition is not acceptable: `FIELD: why`."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")

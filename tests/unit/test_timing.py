@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from laino.orchestrator.domain.spec import InvalidSpec
-from laino.orchestrator.domain.timing import Timing
+from laino.orchestrator.domain.timing import InvalidSchedule, Timing
 
 
 def _at(text: str) -> float:
@@ -103,6 +102,6 @@ def test_every_counts_from_its_anchor_and_a_long_gap_costs_little() -> None:
     ],
 )
 def test_a_timing_that_cannot_fire_is_refused_naming_its_field(timing: Timing, field: str) -> None:
-    with pytest.raises(InvalidSpec) as refused:
+    with pytest.raises(InvalidSchedule) as refused:
         timing.validate()
-    assert refused.value.field == field
+    assert str(refused.value).startswith(f"{field}: ")
