@@ -15,15 +15,13 @@ from laino.cli.spec import job_spec, spec_options
 from laino.cli.units import Duration
 from laino.v1 import laino_pb2 as pb
 
-COMMAND_LINE = {"allow_interspersed_args": False}
-
 
 @click.group()
 def schedule() -> None:
     """Run a job on a schedule: cron, or every so often."""
 
 
-@schedule.command(context_settings=COMMAND_LINE)
+@schedule.command()
 @click.argument("name")
 @click.option("--cron", default="", help="A cron expression: '0 2 * * *', '@hourly'.")
 @click.option("--timezone", default="UTC", show_default=True, help="The cron's time zone.")
@@ -47,7 +45,10 @@ def schedule() -> None:
 def create(
     name: str, cron: str, timezone: str, every: float, catchup: str, overlap: str, **options: Any
 ) -> None:
-    """Create a schedule: `laino schedule create nightly --cron '0 2 * * *' -- make test`."""
+    """Create a schedule: `laino schedule create nightly --cron '0 2 * * *' -- make test`.
+
+    The options may follow the name, so the command comes after `--`.
+    """
     if (cron and every) or not (cron or every):
         raise click.UsageError("give --cron or --every, not both")
     for name_, given in (("--key", options["key"]), ("--secret", options["secrets"])):

@@ -183,6 +183,33 @@ def test_the_job_finishes_when_the_lease_holder_dies(pair: tuple[Server, Server]
     assert out == EXPECTED, err
 
 
+def test_a_schedule_fires_once_each_time_though_its_server_dies_midway(
+    pair: tuple[Server, Server],
+) -> None:
+    a, b = pair
+    a.cli(
+        "schedule", "create", "tick", "--every", "2s", "--overlap", "allow", "--catchup", "all",
+        "--", "true", check=True,
+    )  # fmt: skip
+
+    def runs(server: Server) -> dict[str, Any]:
+        done = server.cli("schedule", "get", "tick", "-o", "json", check=True)
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
+
+    created = runs(a)["created_at"]
+    time.sleep(max(0.0, created + 5 - time.time()))
+    a.kill()  # B takes the lease, and the schedule, from what A recorded
+    assert_eventually(lambda: holds_lease(b), timeout=10)
+    time.sleep(max(0.0, created + 10.5 - time.time()))
+    b.cli("schedule", "pause", "tick", check=True)
+    fired = [run for run in runs(b)["runs"] if run.get("job_id")]
+    assert [round(run["fire_time"] - created, 3) for run in fired][:5] == [2, 4, 6, 8, 10]
+    listed = b.cli("job", "list", "-l", "laino.schedule=tick", "-o", "json", check=True)
+    jobs = sorted(job["id"] for job in json.loads(listed.stdout))
+    assert jobs == sorted(run["job_id"] for run in fired)  # one job per fire, no more
+
+
 def test_a_worker_moves_to_the_next_server_when_the_one_it_dialled_dies(
     tmp_path: Path, postgres_url: str, nats: Nats
 ) -> None:
