@@ -1,10 +1,12 @@
 """Admission: which open sagas the runner drives now, and which jobs a newer one replaces.
 
-Every saga under way goes on. Queued jobs go while their provider drives fewer sagas than its
-capacity and their concurrency group fewer jobs than its limit: highest priority first; within
-a priority, submitters (tokens) take turns, so that one submitter's batch of 10,000 does not
-starve another's single job; and each submitter's jobs go oldest first. A job that cannot go
-(its group is full, say) lets the ones behind it past.
+Every saga under way goes on. Queued jobs go while their provider has room for them (its
+capacity counts slots: a job with `--cpu 2` takes two) and their concurrency group runs fewer
+jobs than its limit: highest priority first; within a priority, submitters (tokens) take
+turns, so that one submitter's batch of 10,000 does not starve another's single job; and each
+submitter's jobs go oldest first. A job whose group is full lets the ones behind it past; one
+its provider has no room for yet holds that room for itself, so that small jobs cannot keep a
+big one waiting for ever.
 
 A saga being driven holds its room until it is finished, its worker destroyed. Only the lease
 holder drives sagas, so all this holds however many servers there are; after a restart, what
@@ -13,6 +15,7 @@ was under way resumes first.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Collection
@@ -31,6 +34,8 @@ class Claim:
     """What admission knows of a job: what it takes room from, and how it is ordered."""
 
     provider: str
+    # The room it takes: a job asking for more than one CPU takes one slot per CPU.
+    weight: int
     group: str
     group_limit: int
     submitter: str
@@ -45,6 +50,7 @@ class Claim:
         spec = job.spec
         return cls(
             provider=spec.provider,
+            weight=max(1, math.ceil(spec.cpu)),
             group=spec.concurrency,
             group_limit=max(spec.concurrency_limit, 1),
             submitter=job.submitter,
@@ -119,7 +125,9 @@ class Admission:
 
     def _next(self) -> list[UUID]:
         """The queued jobs that fit now, in turn."""
-        busy = Counter(claim.provider for claim in self.driven.values())
+        busy: Counter[str] = Counter()
+        for claim in self.driven.values():
+            busy[claim.provider] += claim.weight
         groups = Counter(claim.group for claim in self.driven.values() if claim.group)
         turns = Counter(claim.submitter for claim in self.driven.values())
         order = sorted(self.queue.items(), key=lambda item: (-item[1].priority, item[1].created_at))
@@ -130,13 +138,21 @@ class Admission:
             ranked.append((-claim.priority, turns[claim.submitter], claim.created_at, job_id))
             turns[claim.submitter] += 1
         go = []
+        full: set[str] = set()
         for _, _, _, job_id in sorted(ranked):
             claim = self.queue[job_id]
-            if busy[claim.provider] >= self.capacity.get(claim.provider, 1):
-                continue
             if claim.group and groups[claim.group] >= claim.group_limit:
                 continue
-            busy[claim.provider] += 1
+            room = self.capacity.get(claim.provider, 1)
+            # A job bigger than the whole capacity runs alone, rather than never.
+            if claim.provider in full or (
+                busy[claim.provider] and busy[claim.provider] + min(claim.weight, room) > room
+            ):
+                full.add(claim.provider)
+                if len(full) == len(self.capacity):
+                    break  # no room anywhere: the rest of the queue waits
+                continue
+            busy[claim.provider] += claim.weight
             groups[claim.group] += 1
             self.driven[job_id] = self.queue.pop(job_id)
             go.append(job_id)

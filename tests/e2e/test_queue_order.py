@@ -4,6 +4,7 @@ concurrency groups."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +183,29 @@ def test_a_bad_concurrency_option_is_a_clear_error(one_at_a_time: Server) -> Non
     assert alone.returncode == 1
     assert "spec.concurrency: a limit or cancel-in-progress needs a group" in alone.stderr
     assert_eventually(lambda: one_at_a_time.cli("job", "list").stdout.count("\n") <= 1)
+
+
+def test_a_job_asking_for_two_cpus_takes_two_places_and_is_not_passed_by_smaller_ones(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "home").mkdir()
+    server = Server(tmp_path / "home", capacity="process=2")
+    server.start()
+    try:
+        small = server.submit("sleep", "30")
+        server.wait_state(small, {"RUNNING"})
+        big = server.submit("sleep", "30", options=("--cpu", "2"))
+        later = server.submit("sleep", "30")
+        time.sleep(3)  # a pass or two: one place is free, but the big job is first in line
+        assert server.job(big)["state"] == "QUEUED"
+        assert server.job(later)["state"] == "QUEUED"
+        server.cli("job", "cancel", small, check=True)
+        server.wait_state(big, {"RUNNING"}, timeout=30)
+        time.sleep(3)
+        assert server.job(later)["state"] == "QUEUED"  # the big job takes both places
+        server.cli("job", "cancel", big, check=True)
+        server.wait_state(later, {"RUNNING"}, timeout=30)
+        server.cli("job", "cancel", later, check=True)
+    finally:
+        server.stop()
+        server.cleanup_workers()
