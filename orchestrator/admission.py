@@ -15,18 +15,21 @@ was under way resumes first.
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
 import math
-import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.domain.jobs import State
 
-# How often a job waiting for room is read again (a cancel while it waits shows then).
-RECHECK = 2.0
+# A queued job is read again when it has new events (a cancel, say). As a safety net, the ones
+# read longest ago are read again too, this many a pass: a queue of 10,000 in 2,000 passes.
+REREAD = 5
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,9 @@ class Claim:
     priority: int
     created_at: float
     cancel_in_progress: bool
-    # When the job was last read (monotonic).
-    seen: float = 0.0
 
     @classmethod
-    def of(cls, job: JobView, seen: float) -> Claim:
+    def of(cls, job: JobView) -> Claim:
         spec = job.spec
         return cls(
             provider=spec.provider,
@@ -57,7 +58,6 @@ class Claim:
             priority=spec.priority,
             created_at=job.created_at,
             cancel_in_progress=spec.cancel_in_progress,
-            seen=seen,
         )
 
 
@@ -79,26 +79,38 @@ class Admission:
         self.queue: dict[UUID, Claim] = {}
         # Cancelled in favour of a newer job of their group: asked once.
         self.replaced: set[UUID] = set()
+        # Driven no more since the last pass (ended, or stopped by a failure).
+        self.stopped: set[UUID] = set()
+        self.line = Line()
+        # The jobs' notification log, read up to here (the first pass reads every job anyway).
+        self.seen = jobs.recorder.max_notification_id() or 0
 
-    def admit(self, open_sagas: list[UUID], driven: Collection[UUID]) -> Admitted:
-        """Of the open sagas not driven yet, those to drive now."""
-        now = time.monotonic()
+    def admit(
+        self, opened: Iterable[UUID], open_sagas: Container[UUID], driven: Collection[UUID]
+    ) -> Admitted:
+        """Of the sagas opened since the last pass, of the queued jobs with news, and of those
+        whose driving stopped with their saga still open, the ones to drive now.
+
+        A long queue costs a pass little: only those are read, with a few of the queued jobs
+        read longest ago (the queue is in the order its jobs were last read).
+        """
         decided = Admitted()
-        for job_id in open_sagas:
-            if job_id in driven:
-                continue
-            queued = self.queue.get(job_id)
-            # A queued job is read again now and then only: a cancel while it waits is seen
-            # within RECHECK, and a long queue costs a pass little.
-            if queued is None or now - queued.seen > RECHECK:
+        news = (self._changed() | set(itertools.islice(self.queue, REREAD))) & self.queue.keys()
+        stopped = {job_id for job_id in self.stopped if job_id in open_sagas}
+        self.stopped.clear()
+        for job_id in {*opened, *news, *stopped}:
+            if job_id not in driven:
                 job = self.jobs.get_job(job_id)
                 if job.state != State.QUEUED or job.cancel_requested:
                     # Under way, or ending before it began: no room to wait for.
                     self.queue.pop(job_id, None)
-                    self.driven[job_id] = Claim.of(job, now)
+                    self.driven[job_id] = Claim.of(job)
                     decided.go.append(job_id)
                     continue
-                self.queue[job_id] = Claim.of(job, now)
+                joins = self.queue.pop(job_id, None) is None
+                self.queue[job_id] = claim = Claim.of(job)  # at the end: read now
+                if joins:
+                    self.line.add(job_id, claim)
         decided.cancel = self._replaced()
         for job_id in decided.cancel:
             if job_id in self.queue:  # it ends without waiting for room
@@ -107,14 +119,26 @@ class Admission:
         decided.go += self._next()
         return decided
 
+    def _changed(self) -> set[UUID]:
+        """The jobs with events since the last pass."""
+        changed: set[UUID] = set()
+        log = self.jobs.notification_log
+        while notes := log.select(start=self.seen + 1, limit=log.section_size):
+            changed.update(UUID(str(note.originator_id)) for note in notes)
+            self.seen = notes[-1].id
+        return changed
+
     def _replaced(self) -> dict[UUID, UUID]:
         """The jobs of a group with a newer cancel-in-progress job, not cancelled yet."""
         newest: dict[str, tuple[float, UUID]] = {}
-        for job_id, claim in self.queue.items():
-            if claim.cancel_in_progress:
-                newest[claim.group] = max(
-                    newest.get(claim.group, (0.0, job_id)), (claim.created_at, job_id)
-                )
+        self.line.cancelling &= self.queue.keys()
+        for job_id in self.line.cancelling:
+            claim = self.queue[job_id]
+            newest[claim.group] = max(
+                newest.get(claim.group, (0.0, job_id)), (claim.created_at, job_id)
+            )
+        if not newest:
+            return {}
         return {
             job_id: newest[claim.group][1]
             for job_id, claim in (*self.driven.items(), *self.queue.items())
@@ -130,17 +154,12 @@ class Admission:
             busy[claim.provider] += claim.weight
         groups = Counter(claim.group for claim in self.driven.values() if claim.group)
         turns = Counter(claim.submitter for claim in self.driven.values())
-        order = sorted(self.queue.items(), key=lambda item: (-item[1].priority, item[1].created_at))
-        # A submitter's k-th waiting job of a priority takes its turn after k jobs of each other
-        # submitter, counting those it runs already.
-        ranked = []
-        for job_id, claim in order:
-            ranked.append((-claim.priority, turns[claim.submitter], claim.created_at, job_id))
-            turns[claim.submitter] += 1
         go = []
         full: set[str] = set()
-        for _, _, _, job_id in sorted(ranked):
-            claim = self.queue[job_id]
+        for job_id in self.line.walk(self.queue, turns):
+            claim = self.queue.get(job_id)
+            if claim is None:  # in line twice (it joined again after its driving stopped)
+                continue
             if claim.group and groups[claim.group] >= claim.group_limit:
                 continue
             room = self.capacity.get(claim.provider, 1)
@@ -149,8 +168,8 @@ class Admission:
                 busy[claim.provider] and busy[claim.provider] + min(claim.weight, room) > room
             ):
                 full.add(claim.provider)
-                if len(full) == len(self.capacity):
-                    break  # no room anywhere: the rest of the queue waits
+                if full >= self.line.providers:
+                    break  # no room for any of them: the rest of the queue waits
                 continue
             busy[claim.provider] += claim.weight
             groups[claim.group] += 1
@@ -166,3 +185,50 @@ class Admission:
         """Its saga is no longer driven here: its room is free."""
         self.driven.pop(job_id, None)
         self.replaced.discard(job_id)
+        self.stopped.add(job_id)
+
+
+class Line:
+    """The waiting jobs in the order they go: by priority; within a priority, by turn between
+    submitters; each submitter's oldest first. Kept between passes, a job put in its place as
+    it joins, so that a pass costs about what it admits, not the length of the queue."""
+
+    def __init__(self) -> None:
+        # By priority: each submitter's waiting jobs, (created_at, id), oldest first.
+        self.levels: dict[int, dict[str, list[tuple[float, UUID]]]] = {}
+        # The providers and the cancel-in-progress jobs among them.
+        self.providers: set[str] = set()
+        self.cancelling: set[UUID] = set()
+
+    def add(self, job_id: UUID, claim: Claim) -> None:
+        jobs = self.levels.setdefault(claim.priority, {}).setdefault(claim.submitter, [])
+        bisect.insort(jobs, (claim.created_at, job_id))  # at the end, nearly always
+        self.providers.add(claim.provider)
+        if claim.cancel_in_progress:
+            self.cancelling.add(job_id)
+
+    def walk(self, queue: dict[UUID, Claim], turns: Counter[str]) -> Iterator[UUID]:
+        """The jobs still in `queue`, in the order they go, one at a time: a submitter's k-th
+        waiting job of a priority goes after k jobs of each other submitter, counting the jobs
+        each runs already. Jobs that left the queue are dropped on the way."""
+        for priority in sorted(self.levels, reverse=True):
+            level = self.levels[priority]
+            heads = []
+            for who, jobs in list(level.items()):
+                gone = next((i for i, (_, job_id) in enumerate(jobs) if job_id in queue), None)
+                if gone is None:
+                    del level[who]
+                    continue
+                del jobs[:gone]
+                heads.append((turns[who], jobs[0][0], who, 0))
+            if not level:
+                del self.levels[priority]
+                continue
+            heapq.heapify(heads)
+            while heads:
+                rank, _, who, at = heapq.heappop(heads)
+                jobs = level[who]
+                after = next((i for i in range(at + 1, len(jobs)) if jobs[i][1] in queue), None)
+                if after is not None:
+                    heapq.heappush(heads, (rank + 1, jobs[after][0], who, after))
+                yield jobs[at][1]

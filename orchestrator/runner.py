@@ -21,6 +21,7 @@ from laino.orchestrator.domain.jobs import IllegalTransition, State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
 from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
+from laino.orchestrator.open_sagas import OpenSagas
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.database import FAILURES, first_line
@@ -78,6 +79,10 @@ class SagaRunner:
         return Admission(self.settings.capacities, self.jobs)
 
     @functools.cached_property
+    def open_sagas(self) -> OpenSagas:
+        return OpenSagas(self.views, self.sagas)
+
+    @functools.cached_property
     def teardown(self) -> Teardown:
         """The side effects of the compensations."""
         return Teardown(
@@ -112,7 +117,8 @@ class SagaRunner:
             # little to catch up; the sagas' own, used below, each pass.
             self.views.catch_up()
             listed = time.monotonic()
-        admitted = self.admission.admit(self.views.open_sagas(), self.tasks)
+        opened = self.open_sagas.news()
+        admitted = self.admission.admit(opened, self.open_sagas, self.tasks)
         for job_id, newer in admitted.cancel.items():
             self._replace(job_id, newer)
         for job_id in admitted.go:

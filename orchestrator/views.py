@@ -199,11 +199,19 @@ class Views:
             )
             return [UUID(row[0]) for row in rows]
 
-    def open_sagas(self) -> list[UUID]:
-        """Jobs whose saga is not finished; only the sagas' view is brought up to date for it."""
+    def open_sagas(self) -> tuple[int, list[UUID]]:
+        """Jobs whose saga is not finished, with the sagas' notification the list includes;
+        only the sagas' view is brought up to date for it."""
         self._follow(self.sagas, self._sagas)
         with self.engine.connect() as conn:
-            return [UUID(row[0]) for row in conn.execute(text("SELECT job_id FROM open_saga"))]
+            # The position first: the rows are at least that recent, and replaying what came
+            # after it onto them gives each saga's latest word.
+            position = conn.execute(
+                text("SELECT position FROM view_position WHERE app = :app"),
+                {"app": self.sagas.name},
+            ).scalar()
+            rows = conn.exec_driver_sql("SELECT job_id FROM open_saga").all()
+        return int(position or 0), [UUID(job) for (job,) in rows]
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Jobs and workers by state, every state included, for the metrics' gauges."""

@@ -25,6 +25,7 @@ from tests.crowd import follow
 from tests.nats import Nats
 from tests.otlp import Receiver
 from tests.postgres import Postgres
+from tests.scheduling_cost import scheduling_cost
 
 RUNS = 30
 DOCKER_RUNS = 20
@@ -462,6 +463,7 @@ def main() -> None:
         server.cleanup_workers()
     followers_cost()
     load()
+    scheduling_cost()
     access_cost()
     observability_cost()
     throughput_by_database(BATCH)

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import inspect
 
 from laino.orchestrator.access import TokensApp
+from laino.orchestrator.schedules import SchedulesApp
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.tables import metadata
@@ -27,6 +28,8 @@ EVENT_STORES = {
     "sagas_events",
     "sagas_tracking",
     "tokens_events",
+    "schedules_events",
+    "schedules_snapshots",
 }
 
 
@@ -67,7 +70,7 @@ def _catalog(url: str) -> set[tuple[str, ...]]:
         columns = conn.execute(
             "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns"
             " WHERE table_schema = 'public' AND table_name LIKE '%%_events'"
-            " OR table_name LIKE '%%_tracking'"
+            " OR table_name LIKE '%%_tracking' OR table_name LIKE '%%_snapshots'"
         ).fetchall()
         functions = conn.execute(
             "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
@@ -88,9 +91,10 @@ def test_event_stores_are_exactly_what_eventsourcing_would_make(postgres: Postgr
     made_by_library = Database(Path(tempfile.mkdtemp()), postgres.new_database())
     envs = {
         app: {**made_by_library.event_store(app), "CREATE_TABLE": "y"}
-        for app in ("jobs", "workers", "sagas", "tokens")
+        for app in ("jobs", "workers", "sagas", "tokens", "schedules")
     }
     TokensApp(envs["tokens"])
+    SchedulesApp(envs["schedules"])
     jobs = JobsApp(envs["jobs"])
     WorkersApp(envs["workers"], secret=b"s", token_ttl=1)
     SagasApp(envs["sagas"]).follow(jobs.name, jobs.notification_log)
@@ -106,7 +110,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 7: empty")
+    assert empty.stdout.startswith("schema version 0 of 8: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -119,14 +123,16 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
         "0005 secrets",
         "0006 log_bytes",
         "0007 scheduling",
+        "0008 schedules",
     ]
     assert "".join(f"applied {m}\n" for m in applied) in migrate.stdout
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 7 of 7: up to date\n")
+    assert (current.returncode, current.stdout) == (0, "schema version 8 of 8: up to date\n")
     with psycopg.connect(url) as conn:  # as an older laino left it
         conn.execute("DELETE FROM schema_version WHERE version >= 3")
         conn.execute(
-            "DROP TABLE relay_position, shared_secret, tokens_events, job_secret, log_chunk"
+            "DROP TABLE relay_position, shared_secret, tokens_events, job_secret, log_chunk,"
+            " schedules_events, schedules_snapshots"
         )
         conn.execute(
             "CREATE TABLE log_line (job_id TEXT NOT NULL, seq BIGINT NOT NULL,"
@@ -137,7 +143,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     behind = _status("--database", url)
     assert behind.returncode == 2
     assert behind.stdout.startswith(
-        "schema version 2 of 7: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
+        "schema version 2 of 8: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
     )
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -177,5 +183,5 @@ def test_db_status_of_a_home_where_no_server_ran_creates_nothing(tmp_path: Path)
     done = subprocess.run(
         [LAINO, "db", "status", "--home", str(home)], capture_output=True, text=True
     )
-    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 7: empty")
+    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 8: empty")
     assert not home.exists()

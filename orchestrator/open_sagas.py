@@ -1,0 +1,45 @@
+"""The jobs whose saga is not finished, as the runner sees them from one pass to the next.
+
+Listed from the view once, then kept up to date in memory from the sagas' notification log, so
+that a pass costs what changed since the last, not how many sagas are open.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from laino.orchestrator.apps import SagasApp
+from laino.orchestrator.domain.saga import ExecutionSaga
+from laino.orchestrator.views import Views
+
+
+class OpenSagas:
+    def __init__(self, views: Views, sagas: SagasApp):
+        self.views = views
+        self.sagas = sagas
+        # Saga id → job id, and the sagas' notification that includes.
+        self.open: dict[UUID, UUID] = {}
+        self.position: int | None = None
+
+    def news(self) -> list[UUID]:
+        """The jobs whose saga opened since the last call: every open one, the first time."""
+        opened: list[UUID] = []
+        if self.position is None:
+            self.position, opened = self.views.open_sagas()
+            for job_id in opened:
+                self.open[ExecutionSaga.create_id(job_id)] = job_id
+        log = self.sagas.notification_log
+        while notes := log.select(start=self.position + 1, limit=log.section_size):
+            for note in notes:
+                if note.topic.endswith(".Started"):
+                    started = self.sagas.mapper.to_domain_event(note)
+                    job_id = UUID(str(started.job_id))  # type: ignore[attr-defined]
+                    self.open[started.originator_id] = job_id
+                    opened.append(job_id)
+                elif note.topic.endswith(".Finished"):
+                    self.open.pop(UUID(str(note.originator_id)), None)
+            self.position = notes[-1].id
+        return opened
+
+    def __contains__(self, job_id: object) -> bool:
+        return ExecutionSaga.create_id(job_id) in self.open if isinstance(job_id, UUID) else False
