@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import inspect
 
 from laino.orchestrator.access import TokensApp
-from laino.orchestrator.schedules import SchedulesApp
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
+from laino.orchestrator.schedules import SchedulesApp
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.tables import metadata
 from tests.conftest import LAINO, Server
