@@ -114,7 +114,7 @@ class SagaRunner:
         self.sagas.pull_and_process("Jobs")
         if time.monotonic() - listed >= LISTED_EVERY:
             # The listing views follow close behind, so that a list after a busy hour has
-            # little to catch up; the sagas' own, used below, each pass.
+            # little to catch up.
             self.views.catch_up()
             listed = time.monotonic()
         opened = self.open_sagas.news()
