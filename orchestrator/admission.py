@@ -150,10 +150,10 @@ class Admission:
     def _next(self) -> list[UUID]:
         """The queued jobs that fit now, in turn."""
         busy: Counter[str] = Counter()
-        for claim in self.driven.values():
-            busy[claim.provider] += claim.weight
-        groups = Counter(claim.group for claim in self.driven.values() if claim.group)
-        turns = Counter(claim.submitter for claim in self.driven.values())
+        for running in self.driven.values():
+            busy[running.provider] += running.weight
+        groups = Counter(running.group for running in self.driven.values() if running.group)
+        turns = Counter(running.submitter for running in self.driven.values())
         go = []
         full: set[str] = set()
         for job_id in self.line.walk(self.queue, turns):
