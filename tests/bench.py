@@ -412,13 +412,18 @@ def load(count: int = 2000) -> None:
     finally:
         server.stop()
         server.cleanup_workers()
+    # What retention keeps of each job for ever: its events, and those of its saga and worker.
+    history = sum(
+        (server.home / f"{app}.db").stat().st_size for app in ("jobs", "sagas", "workers")
+    )
     listing.sort()
     print(
         f"{count:,} jobs at once (default capacity, {os.cpu_count()} process workers):"
         f" submitted in {submitted:.1f} s, all ended in {took:.0f} s ({states});"
         f" job list p50 {listing[len(listing) // 2] * 1000:.0f} ms,"
         f" p99 {listing[int(len(listing) * 0.99)] * 1000:.0f} ms,"
-        f" max {listing[-1] * 1000:.0f} ms; server peak {peak / 1024:.0f} MiB"
+        f" max {listing[-1] * 1000:.0f} ms; server peak {peak / 1024:.0f} MiB;"
+        f" event history {history / count / 1024:.1f} KiB a job (SQLite files)"
     )
 
 
