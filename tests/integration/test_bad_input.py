@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from laino.v1 import laino_pb2 as pb
+from laino.v1 import laino_pb2_grpc as rpc
 from tests.conftest import LAINO, Server, assert_eventually
 
 
@@ -197,9 +198,14 @@ def test_bad_listing_and_log_requests_are_invalid_argument_not_internal(server: 
         pb.ListJobsRequest(states=[99]),
         pb.ListJobsRequest(page_size=-1),
         pb.ListJobsRequest(labels={f"k{i}": "v" for i in range(1000)}),
+        pb.ListJobsRequest(created_since=float("nan")),
+        pb.ListJobsRequest(created_since=-1),
     ]
     for request in bad:
         assert _code(lambda r=request: server.jobs.ListJobs(r)) == grpc.StatusCode.INVALID_ARGUMENT
+    for workers in (pb.ListWorkersRequest(states=["BOGUS"]), pb.ListWorkersRequest(limit=5000)):
+        call = lambda r=workers: server.jobs.ListWorkers(r)  # noqa: E731
+        assert _code(call) == grpc.StatusCode.INVALID_ARGUMENT
     logs = pb.StreamLogsRequest(job_id=job_id, from_seq=2**63)
     assert _code(lambda: list(server.jobs.StreamLogs(logs))) == grpc.StatusCode.INVALID_ARGUMENT
     listed = server.cli("job", "list", "--state", "BOGUS")
@@ -220,3 +226,33 @@ def _big_job(text: str) -> pb.SubmitJobRequest:
     # Never provisioned: a provider this server does not run fails it at once.
     spec = pb.JobSpec(command=["echo", text], provider="kubernetes")
     return pb.SubmitJobRequest(spec=spec)
+
+
+def test_bad_schedule_requests_are_invalid_argument_or_not_found(server: Server) -> None:
+    schedules = rpc.ScheduleServiceStub(server.channel)
+    spec = pb.JobSpec(command=["true"])
+    bad = [
+        pb.CreateScheduleRequest(name="a", every_seconds=float("nan"), spec=spec),
+        pb.CreateScheduleRequest(name="a", every_seconds=float("inf"), spec=spec),
+        pb.CreateScheduleRequest(name="a", every_seconds=-5, spec=spec),
+        pb.CreateScheduleRequest(name="a", cron="x" * 100_000, spec=spec),
+        pb.CreateScheduleRequest(name="a", cron="* * * * *", timezone="\0", spec=spec),
+        pb.CreateScheduleRequest(
+            name="a", cron="* * * * *", timezone="../../etc/passwd", spec=spec
+        ),
+        pb.CreateScheduleRequest(name="", every_seconds=60, spec=spec),
+        pb.CreateScheduleRequest(name="a", every_seconds=60, catchup="maybe", spec=spec),
+        pb.CreateScheduleRequest(name="a", every_seconds=60, spec=pb.JobSpec(command=[])),
+        pb.CreateScheduleRequest(
+            name="a", every_seconds=60, spec=pb.JobSpec(command=["cat"], stdin=True)
+        ),
+    ]
+    for request in bad:
+        call = lambda r=request: schedules.CreateSchedule(r)  # noqa: E731
+        assert _code(call) == grpc.StatusCode.INVALID_ARGUMENT, request
+    assert not schedules.ListSchedules(pb.ListSchedulesRequest()).schedules
+    for method in ("GetSchedule", "PauseSchedule", "ResumeSchedule", "DeleteSchedule"):
+        call = lambda m=method: getattr(schedules, m)(pb.ScheduleRequest(name="nope"))  # noqa: E731
+        assert _code(call) == grpc.StatusCode.NOT_FOUND
+    trigger = lambda: schedules.TriggerSchedule(pb.ScheduleRequest(name="nope"))  # noqa: E731
+    assert _code(trigger) == grpc.StatusCode.NOT_FOUND
