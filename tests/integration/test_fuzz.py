@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from laino.v1 import laino_pb2 as pb
+from laino.v1 import laino_pb2_grpc as rpc
 from tests.conftest import Server
 
 BROKEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
@@ -63,6 +64,10 @@ specs = st.builds(
     provider=st.sampled_from(["", "process", "kubernetes", "mainframe"]),
     max_attempts=INT32,
     retry_on_failure=st.booleans(),
+    priority=INT32,
+    concurrency=TEXT,
+    concurrency_limit=INT32,
+    cancel_in_progress=st.booleans(),
 )
 
 
@@ -102,6 +107,43 @@ def test_fuzzed_reads_of_a_job_never_break(
         _answer(lambda t=target: fuzzed.jobs.GetJob(pb.GetJobRequest(job_id=t), timeout=10))
         _answer(lambda r=logs: fuzzed.jobs.StreamLogs(r, timeout=10))
         _answer(lambda t=target: fuzzed.jobs.GetJobEvents(pb.GetJobEventsRequest(job_id=t)))
+
+
+@FUZZ
+@given(
+    name=TEXT,
+    cron=st.one_of(TEXT, st.sampled_from(["* * * * *", "@hourly", "0 2 * * 1-5", "61 * * * *"])),
+    timezone=st.one_of(TEXT, st.sampled_from(["", "UTC", "Europe/Madrid", "Etc/GMT+99"])),
+    every=NUMBERS,
+    catchup=st.one_of(TEXT, st.sampled_from(["none", "last", "all"])),
+    overlap=st.one_of(TEXT, st.sampled_from(["skip", "allow", "cancel-previous"])),
+    spec=specs,
+)
+def test_fuzzed_schedules_are_refused_or_made_never_broken(
+    fuzzed: Server,
+    name: str,
+    cron: str,
+    timezone: str,
+    every: float,
+    catchup: str,
+    overlap: str,
+    spec: pb.JobSpec,
+) -> None:
+    spec.command[:] = ["true", *spec.command] if spec.command else []
+    schedules = rpc.ScheduleServiceStub(fuzzed.channel)
+    request = pb.CreateScheduleRequest(
+        name=name,
+        cron=cron,
+        timezone=timezone,
+        every_seconds=every,
+        catchup=catchup,
+        overlap=overlap,
+        spec=spec,
+    )
+    _answer(lambda: schedules.CreateSchedule(request, timeout=10))
+    for method in ("GetSchedule", "TriggerSchedule", "PauseSchedule", "DeleteSchedule"):
+        call = getattr(schedules, method)
+        _answer(lambda c=call: c(pb.ScheduleRequest(name=name), timeout=10))
 
 
 messages = st.one_of(
