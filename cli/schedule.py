@@ -45,9 +45,10 @@ def schedule() -> None:
 def create(
     name: str, cron: str, timezone: str, every: float, catchup: str, overlap: str, **options: Any
 ) -> None:
-    """Create a schedule: `laino schedule create nightly --cron '0 2 * * *' -- make test`.
+    """Create a schedule.
 
-    The options may follow the name, so the command comes after `--`.
+    `laino schedule create nightly --cron '0 2 * * *' -- make test`: the options may follow
+    the name, so the command comes after `--`.
     """
     if (cron and every) or not (cron or every):
         raise click.UsageError("give --cron or --every, not both")
