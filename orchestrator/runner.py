@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
@@ -14,14 +13,12 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.orchestrator import commands, faults
-from laino.orchestrator.admission import Admission
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.cluster.health import Availability
-from laino.orchestrator.domain.jobs import IllegalTransition, State, retry_delay
+from laino.orchestrator.domain.jobs import State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
-from laino.orchestrator.hub import SAGAS, Hub, job_topic, logs_topic, wait
-from laino.orchestrator.open_sagas import OpenSagas
+from laino.orchestrator.hub import Hub, job_topic, logs_topic, wait
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.database import FAILURES, first_line
@@ -40,7 +37,6 @@ GONE = {Status.EXITED: "exited", Status.MISSING: "is gone", Status.BROKEN: "brok
 PROVISION = "provision_worker"
 DISPATCH = "dispatch_job"
 RESEND = 1.0
-LISTED_EVERY = 1.0
 
 
 @dataclass(kw_only=True, eq=False)
@@ -65,22 +61,12 @@ class SagaRunner:
     # While the database is away, no saga calls it: each call would hold up the whole server
     # in the driver's retries, and keep it from saying it is not serving.
     availability: Availability = field(default_factory=Availability)
-    tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     # When this runner learnt that a worker registered (see _await_registration).
     registered: dict[UUID, float] = field(default_factory=dict)
     # Each open saga, as its task has it: that task alone changes it while this runner holds
     # the lease, so it is read once, not before every step (see _saga).
     held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
-
-    @functools.cached_property
-    def admission(self) -> Admission:
-        """Which sagas may go: capacity."""
-        return Admission(self.settings.capacities, self.jobs)
-
-    @functools.cached_property
-    def open_sagas(self) -> OpenSagas:
-        return OpenSagas(self.views, self.sagas)
 
     @functools.cached_property
     def teardown(self) -> Teardown:
@@ -94,48 +80,8 @@ class SagaRunner:
             providers=self.providers,
         )
 
-    async def run(self) -> None:
-        try:
-            with self.hub.watch(SAGAS) as wake:
-                listed = 0.0
-                while True:
-                    # A database that fails here ends the term (see cluster/lease.py): each
-                    # further pass would block the event loop on the driver's timeouts.
-                    listed = self._pass(listed)
-                    await wait(wake, TICK * 2)
-        finally:
-            # Stopped (shut down, or the lease lost): whoever runs next resumes every saga.
-            for task in list(self.tasks.values()):
-                task.cancel()
-
-    def _pass(self, listed: float) -> float:
-        """Starts driving every saga that may go; returns when the listing views last caught up."""
-        self.availability.check()
-        self.sagas.pull_and_process("Jobs")
-        if time.monotonic() - listed >= LISTED_EVERY:
-            # The listing views follow close behind, so that a list after a busy hour has
-            # little to catch up.
-            self.views.catch_up()
-            listed = time.monotonic()
-        opened = self.open_sagas.news()
-        admitted = self.admission.admit(opened, self.open_sagas, self.tasks)
-        for job_id, newer in admitted.cancel.items():
-            self._replace(job_id, newer)
-        for job_id in admitted.go:
-            self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
-        return listed
-
-    def _replace(self, job_id: UUID, newer: UUID) -> None:
-        """Cancels a job for a newer one of its concurrency group (--cancel-in-progress)."""
-        job = self.jobs.get_job(job_id)
-        if not job.state.terminal and not job.cancel_requested:
-            self._system_lines(job, [f"cancelled: job {newer} replaces it in its group"])
-            with contextlib.suppress(IllegalTransition):  # it ended meanwhile
-                self.jobs.cancel(job_id)
-            self.hub.changed(job_topic(job_id))
-        self.admission.cancelled(job_id)
-
-    async def _drive(self, job_id: UUID) -> None:
+    async def drive(self, job_id: UUID) -> None:
+        """Drives one saga until it is finished, or until a failure stops it for a while."""
         try:
             logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
             with self.hub.watch(job_topic(job_id)) as wake:
@@ -151,10 +97,7 @@ class SagaRunner:
             log.exception("saga of job %s stopped; it resumes on the next pass", job_id)
             await asyncio.sleep(1.0)
         finally:
-            self.tasks.pop(job_id, None)
             self.held.pop(job_id, None)
-            self.admission.forget(job_id)
-            self.hub.changed(SAGAS)
 
     async def _step(self, job_id: UUID) -> bool:
         """Does the next thing the saga needs; returns True once the saga is finished."""
@@ -317,7 +260,7 @@ class SagaRunner:
         output = await asyncio.to_thread(self._provider(job).logs, self._handle(job), 50)
         self.workers.mark_failed(job.worker_id, message)
         lines = [message] + [f"  worker: {line}" for line in output.splitlines()]
-        self._system_lines(job, lines)
+        self.system_lines(job, lines)
         await self._attempt_failed(job, message, retryable=retryable)
 
     async def _step_failed(self, job: JobView, step: str, message: str, retryable: bool) -> None:
@@ -335,7 +278,7 @@ class SagaRunner:
         the next begins, here or, after a crash, wherever the saga resumes.
         """
         log.warning("attempt %d failed: %s", job.attempt, message)
-        self._system_lines(job, [f"attempt {job.attempt} failed: {message}"])
+        self.system_lines(job, [f"attempt {job.attempt} failed: {message}"])
         retry_at = time.time() + retry_delay(job.attempt)
         self.jobs.fail_attempt(job.id, job.attempt, message, retry_at=retry_at, retryable=retryable)
         await self._compensate(self.jobs.get_job(job.id), job.attempt)
@@ -357,7 +300,7 @@ class SagaRunner:
                         self.registered.pop(Worker.create_id(job.id, attempt), None)
             except ProviderError as err:
                 saga.compensation_failed(step, attempt, str(err))
-                self._system_lines(job, [f"could not undo {step}: {err}"])
+                self.system_lines(job, [f"could not undo {step}: {err}"])
             else:
                 saga.compensated(step, attempt)
             self.sagas.save(saga)
@@ -377,7 +320,7 @@ class SagaRunner:
             saga.begin(step, attempt)
             self.sagas.save(saga)
 
-    def _system_lines(self, job: JobView, lines: list[str]) -> None:
+    def system_lines(self, job: JobView, lines: list[str]) -> None:
         first = self.logs.last_seq(str(job.id)) + 1
         now = time.time()
         notices = [

@@ -45,6 +45,7 @@ from laino.orchestrator.stdin import StdinRelay
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.secrets import SecretStore
+from laino.orchestrator.term import Term
 from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
 from laino.v1 import laino_pb2 as pb
@@ -234,7 +235,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         )
         scheduler = Scheduler(schedules=schedules, jobs=jobs, availability=availability)
         work: list[Awaitable[None]] = [
-            runner.run(),
+            Term(runner=runner).run(),
             retention.run(settings.retain, availability),
             scheduler.run(),
         ]

@@ -20,6 +20,7 @@ from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.secrets import SecretStore
+from laino.orchestrator.term import Term
 from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
 
@@ -65,8 +66,8 @@ def test_a_saga_changed_by_another_runner_is_read_again_and_driven_to_its_end(
         saga.begin(PROVISION, 1)
         saga.fail(PROVISION, 1, "the other runner's attempt", retryable=True)
         other.save(saga)
-        await runner._drive(job.id)  # its stale copy's save fails, and the task ends
-        await runner._drive(job.id)  # the next task, which the runner's pass starts
+        await runner.drive(job.id)  # its stale copy's save fails, and the task ends
+        await runner.drive(job.id)  # the next task, which the runner's pass starts
 
     try:
         asyncio.run(scenario())
@@ -92,11 +93,12 @@ def test_a_saga_whose_first_read_fails_is_driven_again_on_the_next_pass(
         raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("the database is away"))
 
     async def scenario() -> None:
-        listed = runner._pass(0.0)  # the job is admitted, its task made
+        term = Term(runner=runner)
+        listed = term._pass(0.0)  # the job is admitted, its task made
         monkeypatch.setattr(jobs, "get_job", away_once)  # and the task's first read fails
-        await asyncio.wait(list(runner.tasks.values()))
-        runner._pass(listed)
-        await asyncio.wait(list(runner.tasks.values()), timeout=10)
+        await asyncio.wait(list(term.tasks.values()))
+        term._pass(listed)
+        await asyncio.wait(list(term.tasks.values()), timeout=10)
 
     try:
         asyncio.run(scenario())
