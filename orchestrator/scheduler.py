@@ -15,9 +15,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from laino.orchestrator.apps import JobsApp
+from laino.orchestrator.apps import JobsApp, KeyConflict
 from laino.orchestrator.cluster.health import Availability
+from laino.orchestrator.domain.jobs import IllegalTransition
 from laino.orchestrator.domain.schedules import Catchup, Schedule
+from laino.orchestrator.domain.spec import InvalidSpec
 from laino.orchestrator.schedules import SchedulesApp, fire
 from laino.orchestrator.store.database import FAILURES, first_line
 
@@ -76,6 +78,15 @@ class Scheduler:
                 self._fire(schedule, at)
 
     def _fire(self, schedule: Schedule, at: float) -> None:
-        job = fire(self.schedules, self.jobs, schedule, at)
+        try:
+            job = fire(self.schedules, self.jobs, schedule, at)
+        except (InvalidSpec, KeyConflict, IllegalTransition) as err:
+            # Its spec no longer passes (checks that a newer laino added, say): the fire is
+            # recorded as skipped with the reason, and the schedule goes on; a failure here
+            # must not end the term, nor repeat twice a second.
+            log.warning("schedule %s could not fire: %s", schedule.name, err)
+            schedule.skipped(at, f"could not submit its job: {err}")
+            self.schedules.save(schedule)
+            return
         if job is not None:
             log.info("schedule %s fired job %s", schedule.name, job.id)

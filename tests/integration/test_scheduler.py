@@ -124,3 +124,18 @@ def test_a_paused_schedule_does_not_make_up_its_fires_when_resumed(
     assert _jobs(schedules, jobs) == []  # not made up
     scheduler.tick(started=made.defined_at, now=time.time() + 2.1)
     assert len(_jobs(schedules, jobs)) == 1  # the next one fires
+
+
+def test_a_fire_whose_job_no_longer_passes_is_skipped_saying_why(
+    apps: tuple[SchedulesApp, JobsApp],
+) -> None:
+    schedules, jobs = apps
+    made = _every_2s(schedules, "none")
+    # As a schedule made by an older laino, whose spec a newer check refuses.
+    made.spec_data = {**made.spec_data, "priority": 10_000}
+    scheduler = Scheduler(schedules=schedules, jobs=jobs, availability=Availability())
+    scheduler._fire(made, made.defined_at + 2)  # no exception: the term goes on
+    assert schedules.get("tick").runs[-1][2] == (
+        "could not submit its job: priority: the priority must be from -1000 to 1000"
+    )
+    assert _jobs(schedules, jobs) == []
