@@ -11,6 +11,10 @@ LABEL_INSTALLATION = "laino.installation"
 LABEL_JOB = "laino.job"
 LABEL_WORKER = "laino.worker"
 LABEL_ATTEMPT = "laino.attempt"
+# Trailing metadata of an UNAVAILABLE answer from a live server whose database is away: how
+# soon to call again (milliseconds). Its agents reconnect that soon, not after a growing delay
+# that could outlast the heartbeat timeout once the database is back.
+RETRY_AFTER = "laino-retry-after-ms"
 
 NO_GPUS = "the {provider} provider gives jobs no GPUs; run GPU jobs with --provider kubernetes"
 

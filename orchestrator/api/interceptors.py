@@ -29,6 +29,7 @@ from laino.orchestrator.domain.workers import WorkerError
 from laino.orchestrator.schedules import ScheduleNotFound
 from laino.orchestrator.stdin import NotAttachable
 from laino.orchestrator.store.database import FAILURES
+from laino.providers.base import RETRY_AFTER
 
 log = logging.getLogger("laino.api")
 
@@ -54,6 +55,7 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (FAILURES, grpc.StatusCode.UNAVAILABLE),
 ]
 UNAVAILABLE = "the database is unavailable; try again"
+RETRY_MS = 250
 STORAGE_FULL = "the server's storage is full; try again once space is freed"
 # How SQLite and PostgreSQL say that a write found no room (SQLITE_FULL; class 53, disk full).
 FULL = ("database or disk is full", "No space left on device", "could not extend file")
@@ -130,6 +132,13 @@ def _encoded_or(serializer: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
     return serialize
 
 
+async def _abort(context: grpc.aio.ServicerContext, err: Exception) -> None:
+    code, said = status_of(err)
+    # Alive, its database away: say how soon to call again (agents reconnect that soon).
+    again = ((RETRY_AFTER, str(RETRY_MS)),) if code == grpc.StatusCode.UNAVAILABLE else ()
+    await context.abort(code, said, again)
+
+
 def _unary(behaviour: Callable[..., Any], admit: Admit) -> Callable[..., Any]:
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
@@ -138,7 +147,7 @@ def _unary(behaviour: Callable[..., Any], admit: Admit) -> Callable[..., Any]:
         except Exception as err:
             if isinstance(err, grpc.aio.AbortError):
                 raise
-            await context.abort(*status_of(err))
+            await _abort(context, err)
 
     return wrapper
 
@@ -152,6 +161,6 @@ def _streaming(behaviour: Callable[..., AsyncIterator[Any]], admit: Admit) -> Ca
         except Exception as err:
             if isinstance(err, grpc.aio.AbortError):
                 raise
-            await context.abort(*status_of(err))
+            await _abort(context, err)
 
     return wrapper

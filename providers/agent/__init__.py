@@ -17,6 +17,7 @@ from laino.providers import logfmt
 from laino.providers.agent.command import Outcome, Run
 from laino.providers.agent.output import Batcher
 from laino.providers.agent.stdin import Input
+from laino.providers.base import RETRY_AFTER
 from laino.providers.tracing import TRACEPARENT_ENV, Tracing, TracingUnavailable
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
@@ -129,6 +130,9 @@ class Agent:
                         log.warning("orchestrator unreachable at %s (%s), retrying", where, why)
                     outage = True
                     turn += 1
+                    soon = _retry_after(err)
+                    if soon is not None:  # the server is there, its database is not yet
+                        delay = soon
                 if time.monotonic() - self.last_heard < 1.0:
                     delay, outage = 0.05, False
                 if time.monotonic() - self.last_heard > self.orphan_seconds:
@@ -362,3 +366,13 @@ async def _until_terminated(agent: Agent) -> int:
     except asyncio.CancelledError:
         log.info("terminated: the job's processes were stopped")
         return 143
+
+
+def _retry_after(err: BaseException) -> float | None:
+    """How soon a live server asked to be called again, in seconds; None if it did not."""
+    if not isinstance(err, grpc.aio.AioRpcError):
+        return None
+    for key, value in err.trailing_metadata() or ():
+        if key == RETRY_AFTER and str(value).isdigit():
+            return min(int(value), 2000) / 1000
+    return None
