@@ -269,6 +269,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     reconciling = asyncio.create_task(reconciler.run())
     gauging = asyncio.create_task(_gauge(views, metrics)) if metrics.enabled else None
     watching = asyncio.create_task(watch(health_servicer, availability, engine, bus, sessions))
+    listening = asyncio.create_task(sessions.keep_time())
     if ready is not None:
         ready.set()
 
@@ -282,6 +283,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     leading.cancel()
     reconciling.cancel()
     watching.cancel()
+    listening.cancel()
     if gauging is not None:
         gauging.cancel()
     await asyncio.gather(server.stop(grace=1.0), agent_door.stop(grace=1.0))

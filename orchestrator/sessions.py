@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.v1 import laino_pb2 as pb
+
+log = logging.getLogger("laino.sessions")
+
+# A gap this long between two turns of the event loop is a stall (a database call hung in its
+# driver's retries, say): no agent is heard while it lasts, so it is not their silence.
+STALL = 1.0
 
 
 @dataclass(eq=False)
@@ -36,6 +43,18 @@ class Sessions:
         self._open: dict[UUID, Session] = {}
         self._seen: dict[UUID, float] = {}
         self._stdin: dict[UUID, Taken] = {}
+        self._turn = time.monotonic()
+        self._deaf_until = 0.0
+        self._stalled = 0.0  # the last stall's length, until it is logged
+
+    async def keep_time(self) -> None:
+        """Turns with the event loop, so that a stall is noticed even when no one asks."""
+        while True:
+            await asyncio.sleep(STALL / 4)
+            self._hearing()
+            if self._stalled:
+                log.warning("the event loop stalled for %.1fs: no agent was heard", self._stalled)
+                self._stalled = 0.0
 
     def open(self, worker_id: UUID) -> Session:
         old = self._open.get(worker_id)
@@ -63,8 +82,20 @@ class Sessions:
         self._seen[worker_id] = time.monotonic()
 
     def silent_for(self, worker_id: UUID, since: float) -> float:
-        """Seconds since the worker last spoke, counting from `since` if it never did."""
-        return time.monotonic() - max(self._seen.get(worker_id, since), since)
+        """Seconds since the worker last spoke, counting from `since` if it never did, and
+        only while this server could hear it."""
+        return time.monotonic() - max(self.last_seen(worker_id), since, self._hearing())
+
+    def last_seen(self, worker_id: UUID) -> float:
+        return self._seen.get(worker_id, 0.0)
+
+    def _hearing(self) -> float:
+        """Since when the event loop has turned without a stall."""
+        now = time.monotonic()
+        if now - self._turn > STALL:
+            self._deaf_until, self._stalled = now, now - self._turn
+        self._turn = now
+        return self._deaf_until
 
     def watch_stdin(self, job_id: UUID) -> Taken:
         """What the job's stdin takes from now on, until `unwatch_stdin`."""

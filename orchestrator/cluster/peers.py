@@ -83,10 +83,8 @@ class ClusterSessions(Sessions):
         self._publish(f"command.{worker_id}", message.SerializeToString())
         return self.connected(worker_id)
 
-    def silent_for(self, worker_id: UUID, since: float) -> float:
-        local = super().silent_for(worker_id, since)
-        seen = self._remote.get(worker_id)
-        return local if seen is None else min(local, time.monotonic() - max(seen, since))
+    def last_seen(self, worker_id: UUID) -> float:
+        return max(super().last_seen(worker_id), self._remote.get(worker_id, 0.0))
 
     def forget(self, worker_id: UUID) -> None:
         super().forget(worker_id)
