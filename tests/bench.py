@@ -377,7 +377,8 @@ def followers_cost() -> None:
             print(
                 f"  {name:13} {crowd:5d} followers: {whole}/{len(followers)} got all"
                 f" {expected:,} bytes; {lines / seconds:8,.0f} lines/s in;"
-                f" p99 read-to-follower {delays[int(len(delays) * 0.99)] * 1000:6.0f} ms;"
+                f" read-to-follower p50 {delays[len(delays) // 2] * 1000:5.0f} ms,"
+                f" p99 {delays[int(len(delays) * 0.99)] * 1000:5.0f} ms;"
                 f" server peak {peak / 1024:4.0f} MiB"
             )
 

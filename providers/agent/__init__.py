@@ -238,6 +238,7 @@ class Agent:
                 self._room,
                 first_seq=order.first_seq or 1,
                 limit=order.spec.log_limit_bytes,
+                settled=self._settled,
             )
             self.run = Run(
                 order.spec,
@@ -280,6 +281,12 @@ class Agent:
 
     async def _room(self) -> None:
         while self.unacked_bytes >= WINDOW_BYTES:
+            self.window.clear()
+            await self.window.wait()
+
+    async def _settled(self) -> None:
+        """Until the orchestrator has acknowledged every batch."""
+        while self.unacked:
             self.window.clear()
             await self.window.wait()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -11,13 +12,15 @@ from laino.v1 import laino_pb2 as pb
 # Reads of one stream that follow each other in a batch become one chunk up to this size.
 CHUNK_BYTES = 256 * 1024
 BATCH_BYTES = 1024 * 1024
+# Output waits at most this long for the batch before it to be acknowledged.
 FLUSH_SECONDS = 0.02
 # Bytes held back (half a character, what may be the start of a secret) are sent anyway
 # after this long without more output.
 HOLD_SECONDS = 0.5
 
 Emit = Callable[[list[pb.LogChunk]], None]
-Room = Callable[[], Awaitable[None]]
+# Waits: for room to read more (`room`), or until no batch waits for its acknowledgement.
+Wait = Callable[[], Awaitable[None]]
 
 
 class Batcher:
@@ -26,16 +29,29 @@ class Batcher:
     Handing on never waits, so cancelling a reader or the ticker can lose no byte: back
     pressure is applied by `room` before a reader takes more output from its pipe. Past
     `limit` bytes of output, one notice says so and the rest is read and dropped.
+
+    Like Nagle's algorithm: output goes at once when no batch is on its way (a line written
+    to a quiet pipe shows at once), and while one is, what comes meanwhile gathers into the
+    next batch, so that under load batches grow instead of queueing.
     """
 
-    def __init__(self, emit: Emit, room: Room, first_seq: int = 1, limit: int = 0):
+    def __init__(
+        self,
+        emit: Emit,
+        room: Wait,
+        first_seq: int = 1,
+        limit: int = 0,
+        settled: Wait | None = None,
+    ):
         self.emit = emit
         self.room = room
+        self.settled = settled or _at_once
         self.next_seq = first_seq
         self.limit = limit
         self.written = 0
         self.chunks: list[pb.LogChunk] = []
         self.size = 0
+        self.added = asyncio.Event()
 
     def add(self, stream: int, data: bytes, at: float | None = None) -> None:
         if not data:
@@ -63,6 +79,7 @@ class Batcher:
                 pb.LogChunk(seq=seq, stream=stream, data=data, time=at or time.time())
             )
         self.size += len(data)
+        self.added.set()
         if self.size >= BATCH_BYTES:
             self.flush()
 
@@ -72,9 +89,15 @@ class Batcher:
             self.emit(chunks)
 
     async def tick(self, *held: Held) -> None:
-        """Flushes on a short interval, so a slow trickle of output still shows at once."""
+        """Hands output on as it comes (see the class); held bytes go after HOLD_SECONDS."""
         while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(HOLD_SECONDS / 5):
+                    await self.added.wait()
+            self.added.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await self.settled()
             for stream in held:
                 stream.release(HOLD_SECONDS)
             self.flush()
@@ -113,6 +136,10 @@ class Held:
         if self.held and time.monotonic() - self.since >= after:
             data, self.held = self.held, b""
             self.batcher.add(self.stream, data, self.at)
+
+
+async def _at_once() -> None:
+    return None
 
 
 def _partial_char(data: bytes) -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+import pytest
+
+from laino.providers.agent import output
 from laino.providers.agent.command import DRAIN_SECONDS, Run
 from laino.providers.agent.output import Batcher
 from laino.v1 import laino_pb2 as pb
@@ -117,3 +121,41 @@ def test_a_ten_megabyte_line_is_one_line() -> None:
 def test_the_job_gets_no_stdin() -> None:
     code, got = _run(["sh", "-c", "cat; echo end"])
     assert code == 0 and _stream(got, pb.STDOUT) == b"end\n"
+
+
+def test_output_goes_at_once_to_a_quiet_stream_and_gathers_while_a_batch_is_on_its_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Far longer than the test waits: no batch may wait for an interval to pass.
+    monkeypatch.setattr(output, "FLUSH_SECONDS", 60.0)
+    batches: list[list[bytes]] = []
+    acked = asyncio.Event()
+    acked.set()
+
+    async def settled() -> None:
+        await acked.wait()
+
+    def emit(chunks: list[pb.LogChunk]) -> None:
+        batches.append([c.data for c in chunks])
+        acked.clear()  # on its way until the orchestrator says it has it
+
+    async def scenario() -> None:
+        batcher = Batcher(emit, _nothing, settled=settled)
+        ticker = asyncio.create_task(batcher.tick())
+        batcher.add(pb.STDOUT, b"first\n")
+        await asyncio.wait_for(_until(lambda: len(batches) == 1), 5)
+        for line in (b"second\n", b"third\n"):  # read while the first is unacknowledged
+            batcher.add(pb.STDOUT, line)
+            await asyncio.sleep(0.05)
+        assert len(batches) == 1
+        acked.set()
+        await asyncio.wait_for(_until(lambda: len(batches) == 2), 5)
+        ticker.cancel()
+
+    asyncio.run(scenario())
+    assert batches == [[b"first\n"], [b"second\nthird\n"]]
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    while not done():
+        await asyncio.sleep(0.01)
