@@ -1,6 +1,7 @@
 """`just bench`: latency and log throughput on the embedded defaults, the docker provider's cost
 over a raw container start, a thousand followers of one job, what tokens and TLS cost a call,
-and jobs per second on each database with the CPU each part spent; prints, asserts nothing."""
+and jobs per second on each database with the CPU each part spent, with reference points beside
+them; ends with the table of aims, each met or not. Prints; asserts nothing."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from laino.orchestrator.access import TokensApp
 from laino.v1 import laino_pb2 as pb
+from tests.aims import Aims
 from tests.conftest import LAINO, Server, free_port
 from tests.crowd import follow
 from tests.nats import Nats
 from tests.otlp import Receiver
 from tests.postgres import Postgres
+from tests.references import broker_round_trip, cli_first_call
 from tests.scheduling_cost import scheduling_cost
 
 RUNS = 30
@@ -34,6 +37,7 @@ BATCH = 500
 LINES = 1_000_000
 FLOOR_FORKS = 200
 ACCESS_CALLS = 500
+AIMS = Aims()
 
 
 def p95(values: list[float]) -> float:
@@ -139,12 +143,12 @@ def ready_time() -> list[float]:
 
 
 def docker_overhead(server: Server, image: str) -> tuple[list[float], list[float]]:
-    """Raw `docker run --rm IMAGE python -c pass` against `laino job run --provider docker`."""
+    """Raw `docker run --rm IMAGE true` against `laino job run --provider docker`."""
     env = server.environ()
     raw, laino = [], []
     for _ in range(DOCKER_RUNS):
         started = time.perf_counter()
-        subprocess.run(["docker", "run", "--rm", image, "python3", "-c", "pass"], check=True)
+        subprocess.run(["docker", "run", "--rm", image, "true"], check=True)
         raw.append(time.perf_counter() - started)
         started = time.perf_counter()
         command = ["job", "run", "--provider", "docker", "--", "true"]
@@ -284,9 +288,39 @@ def throughput_by_database(count: int) -> None:
             rest = max(0.0, used.pop("machine") - sum(used.values()))
             parts = [f"{part} {seconds * 1000 / count:.0f}" for part, seconds in used.items()]
             print(f"{'  CPU ms per job':44} {', '.join(parts)}, the rest {rest * 1000 / count:.0f}")
+            _throughput_aims(name, count / total, {p: s * 1000 / count for p, s in used.items()})
     finally:
         postgres.destroy()
         nats.destroy()
+
+
+# Per database: jobs/s, the server's CPU ms per job, PostgreSQL's own (None: not checked).
+THROUGHPUT_AIMS = {"SQLite": (70, 10, None), "PostgreSQL": (45, 15, 8)}
+AGENT_MS = 12
+
+
+def _throughput_aims(database: str, rate: float, ms: dict[str, float]) -> None:
+    if database not in THROUGHPUT_AIMS:
+        return
+    jobs, server, postgres = THROUGHPUT_AIMS[database]
+    AIMS.check(f"{BATCH} true jobs, {database}: >= {jobs} jobs/s", f"{rate:.1f}", rate >= jobs)
+    AIMS.check(
+        f"server CPU per job, {database}: <= {server} ms",
+        f"{ms['server']:.0f} ms",
+        ms["server"] <= server,
+    )
+    if postgres is not None:
+        AIMS.check(
+            f"PostgreSQL's CPU per job: <= {postgres} ms",
+            f"{ms['postgres']:.0f} ms",
+            ms["postgres"] <= postgres,
+        )
+    if database == "SQLite":
+        AIMS.check(
+            f"agent CPU per job: <= {AGENT_MS} ms",
+            f"{ms['agents']:.0f} ms",
+            ms["agents"] <= AGENT_MS,
+        )
 
 
 def _calls(server: Server, job_id: str, runs: int = ACCESS_CALLS) -> list[float]:
@@ -374,11 +408,17 @@ def followers_cost() -> None:
             finally:
                 server.stop()
                 server.cleanup_workers()
+            p99 = delays[int(len(delays) * 0.99)]
+            if crowd == 0 and script == PACED:
+                AIMS.check("line -> follower p99 <= 10 ms", f"{p99 * 1000:.0f} ms", p99 <= 0.010)
+            if crowd == 0 and script == FLAT_OUT:
+                rate = lines / seconds
+                AIMS.check("log ingestion >= 500k lines/s", f"{rate:,.0f}", rate >= 500_000)
             print(
                 f"  {name:13} {crowd:5d} followers: {whole}/{len(followers)} got all"
                 f" {expected:,} bytes; {lines / seconds:8,.0f} lines/s in;"
                 f" read-to-follower p50 {delays[len(delays) // 2] * 1000:5.0f} ms,"
-                f" p99 {delays[int(len(delays) * 0.99)] * 1000:5.0f} ms;"
+                f" p99 {p99 * 1000:5.0f} ms;"
                 f" server peak {peak / 1024:4.0f} MiB"
             )
 
@@ -448,7 +488,17 @@ def main() -> None:
         first, total = api_latency(server)
         report("SubmitJob -> first line, warm client", first)
         report("SubmitJob -> terminal, warm client", total)
+        AIMS.check(
+            "from a pool: SubmitJob -> first line <= 15 ms",
+            f"no pools yet; fresh worker {statistics.median(first) * 1000:.0f} ms",
+            None,
+        )
+        before_call = cli_first_call(RUNS)
+        report("CLI start -> its first RPC on the wire", before_call)
+        median = statistics.median(before_call)
+        AIMS.check("CLI start -> first RPC <= 60 ms", f"{median * 1000:.0f} ms", median <= 0.060)
         agent_floor(server)
+        report("reference: a task through NATS to a running worker", broker_round_trip(RUNS))
         steady, overall = throughput(server)
         print(
             f"{'log throughput agent -> CLI (seq 1 1000000)':44} {steady:10,.0f} lines/s"
@@ -456,13 +506,18 @@ def main() -> None:
         )
         image = f"laino/worker:{version('laino')}"
         raw, laino = docker_overhead(server, image)
-        report(f"docker run --rm {image} python -c pass", raw)
+        report(f"reference: docker run --rm {image} true", raw)
         report("laino job run --provider docker -- true", laino)
         added = statistics.median(laino) - statistics.median(raw)
         ratio = statistics.median(laino) / statistics.median(raw)
         # The raw run includes removing its container; laino removes its own after the end.
         print(
             f"{'laino over a raw container start':44} {added * 1000:+7.1f} ms   ratio {ratio:.2f}x"
+        )
+        AIMS.check(
+            "docker job from a pool / docker run: < 1.0",
+            f"no pools yet; fresh worker {ratio:.2f}",
+            None,
         )
     finally:
         server.stop()
@@ -473,6 +528,8 @@ def main() -> None:
     access_cost()
     observability_cost()
     throughput_by_database(BATCH)
+    AIMS.check("cost per job at 50,000 jobs of history within 10% of 500", "-", None)
+    AIMS.print()
 
 
 if __name__ == "__main__":
