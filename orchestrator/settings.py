@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from laino.orchestrator.domain.spec import JobSpec
+
 
 def default_home() -> Path:
     return Path(os.environ.get("LAINO_HOME") or platformdirs.user_data_dir("laino"))
@@ -99,6 +101,14 @@ class Settings:
                 )
             found[name] = int(count)
         return found
+
+    def complete(self, spec: JobSpec) -> JobSpec:
+        """A submitted spec as this server runs it: its defaults filled in, its limits held."""
+        return spec.with_defaults(
+            provider=self.provider,
+            max_attempts=self.max_attempts,
+            log_limit=self.log_limit_bytes,
+        )
 
     @property
     def allowed_workdirs(self) -> tuple[str, ...]:

@@ -34,11 +34,7 @@ class ScheduleService(rpc.ScheduleServiceServicer):
     async def CreateSchedule(
         self, request: pb.CreateScheduleRequest, context: Context
     ) -> pb.Schedule:
-        spec = convert.spec_from(request.spec).with_defaults(
-            provider=self.settings.provider,
-            max_attempts=self.settings.max_attempts,
-            log_limit=self.settings.log_limit_bytes,
-        )
+        spec = self.settings.complete(convert.spec_from(request.spec))
         if spec.stdin or spec.tty:
             raise InvalidSchedule("spec", "a scheduled job has no input and no terminal")
         caller = CALLER.get()

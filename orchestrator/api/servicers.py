@@ -50,11 +50,7 @@ class JobService(rpc.JobServiceServicer):
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
     ) -> pb.SubmitJobResponse:
-        spec = convert.spec_from(request.spec).with_defaults(
-            provider=self.settings.provider,
-            max_attempts=self.settings.max_attempts,
-            log_limit=self.settings.log_limit_bytes,
-        )
+        spec = self.settings.complete(convert.spec_from(request.spec))
         caller = CALLER.get()
         folders = caller.host_folders(self.settings.allowed_workdirs, local=_local(context))
         if spec.provider == "process" and not spec.working_dir.startswith("/"):

@@ -65,11 +65,7 @@ class Inbox:
 
     async def take(self, message: Any) -> None:
         try:
-            spec = _spec(message.data).with_defaults(
-                provider=self.settings.provider,
-                max_attempts=self.settings.max_attempts,
-                log_limit=self.settings.log_limit_bytes,
-            )
+            spec = self.settings.complete(_spec(message.data))
             spec.check_working_dir(self.settings.allowed_workdirs)
         except (ValueError, TypeError) as err:
             await self._set_aside(message, f"not a job spec: {err}")
