@@ -110,7 +110,8 @@ class Views:
 
     def _sagas(self, conn: Connection, ids: Sequence[UUID]) -> None:
         for saga_id in ids:
-            saga: ExecutionSaga = self.sagas.repository.get(saga_id)
+            # Read only (see apps.READ_ONLY).
+            saga: ExecutionSaga = self.sagas.repository.get(saga_id, deepcopy_from_cache=False)
             job = {"job": str(saga.job_id)}
             if saga.finished:
                 conn.execute(text("DELETE FROM open_saga WHERE job_id = :job"), job)

@@ -105,3 +105,24 @@ def test_a_saga_whose_first_read_fails_is_driven_again_on_the_next_pass(
     finally:
         engine.dispose()
     assert jobs.get_job(job.id).state == State.FAILED  # driven to its end, not left queued
+
+
+def test_a_view_read_from_the_cache_stays_as_it_was_when_the_aggregate_changes(
+    tmp_path: Path,
+) -> None:
+    # Reads take the cached aggregate itself, not a copy (apps.READ_ONLY): a view of it must
+    # not change when the aggregate does.
+    _, engine, jobs, _, _ = _runner(tmp_path)
+    try:
+        job, _ = jobs.submit(JobSpec(command=["true"], provider="process", env={"A": "1"}))
+        before = jobs.get_job(job.id)
+        jobs.cancel(job.id)
+        after = jobs.get_job(job.id)
+        jobs.end_cancelled(job.id)
+        ended = jobs.get_job(job.id)
+    finally:
+        engine.dispose()
+    assert (before.state, before.cancel_requested) == (State.QUEUED, False)
+    assert (after.state, after.cancel_requested) == (State.QUEUED, True)
+    assert ended.state == State.CANCELLED
+    assert before.spec == ended.spec and ended.spec.env == {"A": "1"}
