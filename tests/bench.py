@@ -498,7 +498,7 @@ def main() -> None:
         median = statistics.median(before_call)
         AIMS.check("CLI start -> first RPC <= 60 ms", f"{median * 1000:.0f} ms", median <= 0.060)
         agent_floor(server)
-        report("reference: a task through NATS to a running worker", broker_round_trip(RUNS))
+        report("reference: NATS task to a running worker", broker_round_trip(RUNS))
         steady, overall = throughput(server)
         print(
             f"{'log throughput agent -> CLI (seq 1 1000000)':44} {steady:10,.0f} lines/s"
@@ -506,7 +506,7 @@ def main() -> None:
         )
         image = f"laino/worker:{version('laino')}"
         raw, laino = docker_overhead(server, image)
-        report(f"reference: docker run --rm {image} true", raw)
+        report("reference: docker run --rm IMAGE true", raw)
         report("laino job run --provider docker -- true", laino)
         added = statistics.median(laino) - statistics.median(raw)
         ratio = statistics.median(laino) / statistics.median(raw)
