@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -78,6 +79,25 @@ def test_a_job_cancelled_while_it_waits_for_room_ends_without_a_worker(tmp_path:
         assert server.wait_state(waiting, {"CANCELLED"}, timeout=10)["worker_id"] is None
         assert server.job(running)["state"] == "RUNNING"  # it kept its room
         server.cli("job", "cancel", running, check=True)
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+def test_job_list_pages_past_the_servers_thousand_to_every_job_asked_for(tmp_path: Path) -> None:
+    # The server's pages hold at most 1,000 jobs; the CLI follows them (it once stopped at one).
+    server = Server(tmp_path, capacity="process=1")  # the jobs wait: submitting is quick
+    server.start()
+    try:
+        spec = pb.JobSpec(command=["sleep", "600"])
+        ids = {
+            server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10).job.id
+            for _ in range(1_050)
+        }
+        every = server.cli("job", "list", "--limit", "100000", "-o", "json", check=True)
+        assert {job["id"] for job in json.loads(every.stdout)} == ids
+        some = server.cli("job", "list", "--limit", "1020", "-o", "json", check=True)
+        assert len(json.loads(some.stdout)) == 1_020
     finally:
         server.stop()
         server.cleanup_workers()
