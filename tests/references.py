@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import nats
+
 from tests.conftest import free_port
 from tests.nats import Nats
 
@@ -61,8 +63,6 @@ def broker_round_trip(runs: int) -> list[float]:
 
 
 async def _requests(url: str, runs: int) -> list[float]:
-    import nats
-
     client = await nats.connect(url)
     try:
         for _ in range(20):  # a warm connection
