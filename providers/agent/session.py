@@ -44,6 +44,8 @@ BROKEN = (grpc.aio.AioRpcError, asyncio.InvalidStateError, grpc.aio.UsageError)
 # Unacknowledged bytes of output kept for a resend after a reconnect; past this the command
 # waits.
 WINDOW_BYTES = 16 * 1024 * 1024
+# The longest a server may ask the agent to wait before calling again.
+MOST_RETRY_MS = 2000
 
 
 class Agent:
@@ -308,6 +310,9 @@ def _retry_after(err: BaseException) -> float | None:
     if not isinstance(err, grpc.aio.AioRpcError):
         return None
     for key, value in err.trailing_metadata() or ():
-        if key == RETRY_AFTER and str(value).isdigit():
-            return min(int(value), 2000) / 1000
+        said = str(value)
+        # ASCII digits only, and not converted when past the cap: int() of a few thousand
+        # digits raises, and would end the agent and its job.
+        if key == RETRY_AFTER and said.isascii() and said.isdigit():
+            return min(int(said) if len(said) <= 4 else MOST_RETRY_MS, MOST_RETRY_MS) / 1000
     return None
