@@ -84,7 +84,7 @@ class DockerProvider:
                 # After the start, not before: the copy (~75 ms) overlaps the agent's own
                 # start-up, and the agent waits for the file. Repeated on adoption, in case a
                 # crash came between the start and the copy.
-                container.put_archive("/", _token_archive(spec.bootstrap_token))
+                _hand_token(container, spec.bootstrap_token)
         return Handle(self.name, spec.name, spec.labels)
 
     def status(self, handle: Handle) -> Observed:
@@ -189,6 +189,17 @@ class DockerProvider:
         if container.labels.get(LABEL_INSTALLATION) != self.installation:
             raise PermanentProviderError(f"a container named {name} exists and is not ours")
         return container
+
+
+def _hand_token(container: Container, token: str) -> None:
+    try:
+        container.put_archive("/", _token_archive(token))
+    except APIError as err:
+        # The agent reads and removes the file as soon as it is whole, which can be before the
+        # engine has set its owner: the engine then fails on the file that is gone. The agent
+        # has the token; that is what the copy was for.
+        if f"{TOKEN_PATH}: no such file or directory" not in str(err.explanation):
+            raise
 
 
 def _token_archive(token: str) -> bytes:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from docker.errors import APIError
 
 from laino.orchestrator.instrumented import Instrumented
 from laino.orchestrator.providers import offered
 from laino.orchestrator.settings import Settings
-from laino.providers.base import PermanentProviderError, WorkerSpec
+from laino.providers.base import PermanentProviderError, ProviderError, WorkerSpec
 from laino.providers.docker import DockerProvider
 
 SPEC = WorkerSpec(
@@ -52,3 +55,37 @@ def test_providers_are_built_on_first_use_only(tmp_path: Path) -> None:
     assert set(providers) == {"process", "docker"} and providers.built == {}
     assert providers["process"] is providers["process"]
     assert set(providers.built) == {"process"}
+
+
+class _Engine:
+    """Stands in for the engine at one point only: the token's copy fails as it is told to.
+
+    The race it stands for (the agent takes the file between the engine writing it and setting
+    its owner) happened once in CI and could not be brought about on demand.
+    """
+
+    def __init__(self, copy_fails_with: str):
+        self.copy_fails_with = copy_fails_with
+        self.containers = SimpleNamespace(create=self._create)
+        self.images = SimpleNamespace(get=lambda image: SimpleNamespace(attrs={}))
+
+    def _create(self, image: str, **options: Any) -> SimpleNamespace:
+        return SimpleNamespace(status="created", start=lambda: None, put_archive=self._copy)
+
+    def _copy(self, path: str, data: bytes) -> None:
+        raise APIError("500 Server Error", explanation=self.copy_fails_with)
+
+
+def _over(engine: _Engine) -> DockerProvider:
+    return DockerProvider(installation="i", image="img", server="s:1", connect=lambda: engine)
+
+
+def test_a_token_taken_by_the_agent_while_the_engine_copies_it_is_handed_over() -> None:
+    taken = (
+        "Error processing tar file(exit status 1): lchown /.laino-token: no such file or directory"
+    )
+    assert _over(_Engine(taken)).start(SPEC).name == "w"
+    with pytest.raises(ProviderError, match="no space left on device"):
+        _over(
+            _Engine("Error processing tar file: write /.laino-token: no space left on device")
+        ).start(SPEC)
