@@ -150,6 +150,10 @@ def schedules_stub(server: str) -> rpc.ScheduleServiceStub:
     return rpc.ScheduleServiceStub(channel(server))
 
 
+def pools_stub(server: str) -> rpc.PoolServiceStub:
+    return rpc.PoolServiceStub(channel(server))
+
+
 def reports_errors(command: F) -> F:
     """Turns an RPC error into one clear line on stderr and a non-zero exit."""
 

@@ -12,6 +12,7 @@ from laino.cli.db import db
 from laino.cli.events import events
 from laino.cli.job import job
 from laino.cli.output import age, emit_json, table, worker_dict
+from laino.cli.pool import pool
 from laino.cli.prune import prune
 from laino.cli.schedule import schedule
 from laino.cli.timeline import trace
@@ -66,6 +67,18 @@ def cli() -> None:
     "--capacity",
     default=None,
     help="Most workers at once: PROVIDER=N,… [process: cores, docker: 2 x cores, kubernetes: 50].",
+)
+@click.option(
+    "--warm",
+    multiple=True,
+    help="PROVIDER[:IMAGE]=N: keep N idle workers ready for jobs of that provider and image"
+    " (repeatable; `laino pool` changes it at run time).",
+)
+@click.option(
+    "--warm-ttl",
+    type=Duration(),
+    default=None,
+    help="How long a pool worker waits for a job before it is replaced [15m].",
 )
 @click.option(
     "--log-limit",
@@ -124,9 +137,11 @@ def server(**options: object) -> None:
     from laino.orchestrator.startup import DatabaseUnavailable, JobUserUnknown, SchemaMismatch
     from laino.orchestrator.store.database import UnsupportedDatabase
 
+    options["warm"] = ",".join(options["warm"]) or None  # type: ignore[arg-type]
     settings = Settings.from_env(**options)
     try:
-        settings.capacities  # noqa: B018 (a bad --capacity is refused before anything starts)
+        # A bad --capacity or --warm is refused before anything starts.
+        settings.warm_pools  # noqa: B018
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     refusals = (
@@ -156,6 +171,7 @@ def agent() -> None:
 
 WORKER_STATES = [
     "PROVISIONING",
+    "WARM",
     "REGISTERED",
     "BUSY",
     "TERMINATING",
@@ -164,7 +180,7 @@ WORKER_STATES = [
     "FAILED",
 ]
 # Those a provider may still run.
-LIVE_WORKERS = WORKER_STATES[:4]
+LIVE_WORKERS = WORKER_STATES[:5]
 
 
 @cli.group()
@@ -196,7 +212,15 @@ def list_workers(
         emit_json([worker_dict(w) for w in workers])
         return
     rows = [
-        [w.id, w.job_id, str(w.attempt), w.state, w.provider, age(w.created_at), w.message]
+        [
+            w.id,
+            w.job_id or f"(pool {w.pool})",
+            str(w.attempt),
+            w.state,
+            w.provider,
+            age(w.created_at),
+            w.message,
+        ]
         for w in workers
     ]
     table(["ID", "JOB", "ATTEMPT", "STATE", "PROVIDER", "AGE", "MESSAGE"], rows)
@@ -209,6 +233,7 @@ cli.add_command(db)
 cli.add_command(events)
 cli.add_command(token)
 cli.add_command(schedule)
+cli.add_command(pool)
 cli.add_command(tls)
 
 

@@ -8,6 +8,9 @@ submitter's jobs go oldest first. A job whose group is full lets the ones behind
 its provider has no room for yet holds that room for itself, so that small jobs cannot keep a
 big one waiting for ever.
 
+An idle warm pool worker holds a place too (orchestrator/pools.py). A queued job that can take
+one goes at once: the place passes from the pool worker to the job.
+
 A saga being driven holds its room until it is finished, its worker destroyed. Only the lease
 holder drives sagas, so all this holds however many servers there are; after a restart, what
 was under way resumes first.
@@ -26,6 +29,7 @@ from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.pools import Pools, key_of
 
 # A queued job is read again when it has new events (a cancel, say). As a safety net, the ones
 # read longest ago are read again too, this many a pass: a queue of 10,000 in 2,000 passes.
@@ -45,6 +49,8 @@ class Claim:
     priority: int
     created_at: float
     cancel_in_progress: bool
+    # The warm pool whose workers it may take, or "".
+    pool: str = ""
 
     @classmethod
     def of(cls, job: JobView) -> Claim:
@@ -58,6 +64,7 @@ class Claim:
             priority=spec.priority,
             created_at=job.created_at,
             cancel_in_progress=spec.cancel_in_progress,
+            pool=key_of(spec),
         )
 
 
@@ -71,9 +78,12 @@ class Admitted:
 
 
 class Admission:
-    def __init__(self, capacity: dict[str, int], jobs: JobsApp):
+    def __init__(self, capacity: dict[str, int], jobs: JobsApp, pools: Pools | None = None):
         self.capacity = capacity
         self.jobs = jobs
+        self.pools = pools
+        # The providers a queued job waits on for room, as the last pass found.
+        self.blocked: set[str] = set()
         # The jobs driven here, and those waiting for room, as last read.
         self.driven: dict[UUID, Claim] = {}
         self.queue: dict[UUID, Claim] = {}
@@ -149,9 +159,9 @@ class Admission:
 
     def _next(self) -> list[UUID]:
         """The queued jobs that fit now, in turn."""
-        busy: Counter[str] = Counter()
-        for running in self.driven.values():
-            busy[running.provider] += running.weight
+        busy = self.used()
+        if self.pools is not None:
+            busy += self.pools.held()
         groups = Counter(running.group for running in self.driven.values() if running.group)
         turns = Counter(running.submitter for running in self.driven.values())
         go = []
@@ -161,6 +171,12 @@ class Admission:
             if claim is None:  # in line twice (it joined again after its driving stopped)
                 continue
             if claim.group and groups[claim.group] >= claim.group_limit:
+                continue
+            if self.pools is not None and self.pools.reserve(job_id, claim.pool):
+                # A warm worker's place becomes the job's: none is taken from the room.
+                groups[claim.group] += 1
+                self.driven[job_id] = self.queue.pop(job_id)
+                go.append(job_id)
                 continue
             room = self.capacity.get(claim.provider, 1)
             # A job bigger than the whole capacity runs alone, rather than never.
@@ -175,7 +191,15 @@ class Admission:
             groups[claim.group] += 1
             self.driven[job_id] = self.queue.pop(job_id)
             go.append(job_id)
+        self.blocked = full
         return go
+
+    def used(self) -> Counter[str]:
+        """The places the driven jobs take, by provider."""
+        busy: Counter[str] = Counter()
+        for running in self.driven.values():
+            busy[running.provider] += running.weight
+        return busy
 
     def cancelled(self, job_id: UUID) -> None:
         """A job `admit` replaced was asked to cancel."""
@@ -185,6 +209,8 @@ class Admission:
         """Its saga is no longer driven here: its room is free."""
         self.driven.pop(job_id, None)
         self.replaced.discard(job_id)
+        if self.pools is not None:
+            self.pools.release(job_id)
         self.stopped.add(job_id)
 
 

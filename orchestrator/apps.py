@@ -19,7 +19,13 @@ from eventsourcing.utils import get_topic
 from laino.orchestrator.domain.jobs import Job, State
 from laino.orchestrator.domain.saga import ExecutionSaga
 from laino.orchestrator.domain.spec import JobSpec
-from laino.orchestrator.domain.workers import LIVE, Worker, WorkerState
+from laino.orchestrator.domain.workers import (
+    LIVE,
+    NotWarm,
+    Worker,
+    WorkerState,
+    pool_worker_name,
+)
 
 # Several orchestrators may change one aggregate at once; the loser of a race tries again.
 SAVE_ATTEMPTS = 5
@@ -186,13 +192,15 @@ class WorkerView:
     """A worker as plain data."""
 
     id: UUID
-    job_id: UUID
+    # None for a pool worker no job has claimed yet.
+    job_id: UUID | None
     attempt: int
     state: WorkerState
     provider: str
     name: str
     message: str
     created_at: float
+    pool: str = ""
 
 
 class WorkersApp(NotifyingApplication):
@@ -216,6 +224,25 @@ class WorkersApp(NotifyingApplication):
             worker = Worker(job_id, attempt, provider, name, time.time() + self.token_ttl)
             self.save(worker)
         return self._view(worker)
+
+    def provision_for_pool(self, provider: str, pool: str) -> WorkerView:
+        worker = Worker(
+            None, 0, provider, pool_worker_name(), time.time() + self.token_ttl, pool=pool
+        )
+        self.save(worker)
+        return self._view(worker)
+
+    def claim(self, worker_id: UUID, job_id: UUID, attempt: int) -> WorkerView:
+        """A job takes a WARM pool worker; NotWarm when it is not (any more)."""
+        worker = self._find(worker_id)
+        if worker is None:
+            raise NotWarm(f"no worker {worker_id}")
+        worker.claim(job_id, attempt)
+        self.save(worker)  # a race lost to another claim fails here: nothing was claimed
+        return self._view(worker)
+
+    def retire(self, worker_id: UUID, reason: str) -> None:
+        self._command(worker_id, Worker.retire, reason)
 
     def register(self, worker_id: UUID, token: str) -> str:
         """Exchanges the bootstrap token for a session token."""
@@ -282,6 +309,7 @@ class WorkersApp(NotifyingApplication):
             name=worker.name,
             message=worker.message,
             created_at=worker.created_on.timestamp(),
+            pool=worker.pool,
         )
 
 

@@ -33,17 +33,16 @@ class Entry:
 
 
 def job_history(job_id: UUID, jobs: JobsApp, workers: WorkersApp, sagas: SagasApp) -> list[Entry]:
-    job = jobs.get_job(job_id)
-    streams: list[tuple[str, Any, UUID]] = [
-        ("job", jobs, job_id),
-        ("saga", sagas, ExecutionSaga.create_id(job_id)),
-    ]
-    streams += [("worker", workers, Worker.create_id(job_id, n)) for n in range(1, job.attempt + 1)]
-    entries = [
-        entry(source, event)
-        for source, app, aggregate_id in streams
-        for event in app.events.get(aggregate_id)
-    ]
+    """A warm pool worker's events count from its claim: those before were the pool's."""
+    entries = [entry("job", event) for event in jobs.events.get(job_id)]
+    entries += [entry("saga", e) for e in sagas.events.get(ExecutionSaga.create_id(job_id))]
+    attempts = max((e.data.get("attempt", 0) for e in entries if e.source == "job"), default=0)
+    ids = [Worker.create_id(job_id, n) for n in range(1, attempts + 1)]
+    ids += [UUID(e.data["worker_id"]) for e in entries if e.type == "ProvisioningStarted"]
+    for worker_id in dict.fromkeys(ids):
+        events = [entry("worker", event) for event in workers.events.get(worker_id)]
+        claimed = [i for i, e in enumerate(events) if e.type == "Claimed"]
+        entries += events[claimed[0] :] if claimed else events
     return sorted(entries, key=lambda e: e.timestamp)
 
 

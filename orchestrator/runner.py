@@ -8,16 +8,18 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
 
 from laino.orchestrator import commands, faults
 from laino.orchestrator.apps import JobsApp, JobView, SagasApp, WorkersApp
 from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
-from laino.orchestrator.domain.workers import Worker, WorkerState, worker_name
+from laino.orchestrator.domain.workers import NotWarm, WorkerState, worker_name
 from laino.orchestrator.hub import Hub, job_topic, logs_topic, wait
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
@@ -62,6 +64,8 @@ class SagaRunner:
     # in the driver's retries, and keep it from saying it is not serving.
     availability: Availability = field(default_factory=Availability)
     started: float = field(default_factory=time.monotonic)
+    # The warm pool worker kept for a job, now the job's (pools.py; the term sets it).
+    warm: Callable[[UUID], UUID | None] = lambda job_id: None
     # When this runner learnt that a worker registered (see _await_registration).
     registered: dict[UUID, float] = field(default_factory=dict)
     # Each open saga, as its task has it: that task alone changes it while this runner holds
@@ -139,6 +143,8 @@ class SagaRunner:
             await self._provision_traced(job, attempt, span.traceparent)
 
     async def _provision_traced(self, job: JobView, attempt: int, traceparent: str) -> None:
+        if await self._claim(job, attempt):
+            return
         provider = self.providers.get(job.spec.provider)
         name = worker_name(job.id, attempt)
         worker = self.workers.provision(job.id, attempt, job.spec.provider, name)
@@ -163,7 +169,7 @@ class SagaRunner:
             memory_bytes=job.spec.memory_bytes,
             gpus=job.spec.gpus,
             timeout_seconds=job.spec.timeout_seconds,
-            env=self._worker_env(traceparent),
+            env=self.worker_env(traceparent),
         )
         log.info("starting worker %s (%s) for attempt %d", name, provider.name, attempt)
         faults.point(f"{PROVISION}:before")
@@ -176,6 +182,31 @@ class SagaRunner:
         saga = self._saga(job.id)
         saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
         self.sagas.save(saga)
+
+    async def _claim(self, job: JobView, attempt: int) -> bool:
+        """Takes the warm pool worker kept for the job, or the one it took before a restart;
+        returns whether it did. Recorded on the job first: a crash between the two records
+        leaves no claimed worker that no job destroys."""
+        kept = None
+        if job.state == State.PROVISIONING and job.attempt == attempt and job.worker_id:
+            mine = self.workers.get_worker(job.worker_id)
+            kept = mine.id if mine is not None and mine.pool else None
+        kept = kept or self.warm(job.id)
+        if kept is None:
+            return False
+        job = self.jobs.start_provisioning(job.id, attempt, kept)
+        self._begin(job.id, PROVISION, attempt)
+        try:
+            worker = self.workers.claim(kept, job.id, attempt)
+        except (NotWarm, IntegrityError) as err:
+            log.info("the pool worker kept for attempt %d is gone (%s): starting one", attempt, err)
+            return False
+        log.info("attempt %d takes pool worker %s (%s)", attempt, worker.name, worker.pool)
+        saga = self._saga(job.id)
+        handle = Handle(worker.provider, worker.name, {"pool": worker.pool})
+        saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
+        self.sagas.save(saga)
+        return True
 
     async def _await_registration(self, job: JobView) -> None:
         assert job.worker_id is not None
@@ -296,8 +327,8 @@ class SagaRunner:
                     if step == DISPATCH:
                         await self.teardown.cancel_on_worker(job)
                     else:
-                        await self.teardown.destroy_worker(job, attempt)
-                        self.registered.pop(Worker.create_id(job.id, attempt), None)
+                        worker_id = await self.teardown.destroy_worker(job, attempt)
+                        self.registered.pop(worker_id, None)
             except ProviderError as err:
                 saga.compensation_failed(step, attempt, str(err))
                 self.system_lines(job, [f"could not undo {step}: {err}"])
@@ -330,7 +361,7 @@ class SagaRunner:
         self.logs.append(str(job.id), notices, limit=0)  # notices only: no output to limit
         self.hub.changed(logs_topic(job.id))
 
-    def _worker_env(self, traceparent: str) -> dict[str, str]:
+    def worker_env(self, traceparent: str) -> dict[str, str]:
         """What the agent needs to continue the job's trace and log like the server."""
         env = {"LAINO_LOG_FORMAT": self.settings.log_format}
         if self.agents_ca:
@@ -344,7 +375,7 @@ class SagaRunner:
         return self.providers[job.spec.provider]
 
     def _handle(self, job: JobView) -> Handle:
-        return Handle(job.spec.provider, worker_name(job.id, job.attempt))
+        return Handle(job.spec.provider, self.teardown.worker_of(job, job.attempt)[1])
 
     def _since(self, created_at: float) -> float:
         """A monotonic instant for a wall-clock time, never before this runner started."""

@@ -20,6 +20,7 @@ from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.interceptors import ErrorInterceptor
+from laino.orchestrator.api.pools import PoolService
 from laino.orchestrator.api.schedules import ScheduleService
 from laino.orchestrator.api.servicers import JobService, TokenService, WorkerService
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
@@ -44,6 +45,7 @@ from laino.orchestrator.settings import Settings
 from laino.orchestrator.stdin import StdinRelay
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
+from laino.orchestrator.store.pools import PoolTable
 from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.term import Term
 from laino.orchestrator.views import Views
@@ -58,6 +60,7 @@ GAUGE_SECONDS = 1.0
 SERVICE_NAMES = (
     pb.DESCRIPTOR.services_by_name["JobService"].full_name,
     pb.DESCRIPTOR.services_by_name["TokenService"].full_name,
+    pb.DESCRIPTOR.services_by_name["PoolService"].full_name,
     health.SERVICE_NAME,
     reflection.SERVICE_NAME,
 )
@@ -188,6 +191,12 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     rpc.add_TokenServiceServicer_to_server(TokenService(tokens), server)
     rpc.add_ScheduleServiceServicer_to_server(
         ScheduleService(settings=settings, schedules=schedules, jobs=jobs), server
+    )
+    pools = PoolTable(engine)
+    for (provider, image), size in settings.warm_pools.items():
+        pools.set(provider, image, size)  # as `laino pool set` would
+    rpc.add_PoolServiceServicer_to_server(
+        PoolService(settings=settings, table=pools, views=views), server
     )
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), agent_door)
     await server.start()

@@ -47,6 +47,10 @@ class Settings:
     max_attempts: int = 3
     # PROVIDER=N,…: the most workers each provider runs at once; see `capacities`.
     capacity: str = ""
+    # PROVIDER[:IMAGE]=N,…: warm pools set at start (see `warm_pools`; `laino pool` at run time).
+    warm: str = ""
+    # Seconds a pool worker may wait for a job before it is replaced: 15 minutes.
+    warm_ttl: float = 900.0
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 10.0
     register_timeout: float = 30.0
@@ -101,6 +105,21 @@ class Settings:
                 )
             found[name] = int(count)
         return found
+
+    @property
+    def warm_pools(self) -> dict[tuple[str, str], int]:
+        """`warm` as (provider, image) → size."""
+        pools = {}
+        for part in filter(None, (p.strip() for p in self.warm.split(","))):
+            key, _, size = part.rpartition("=")
+            provider, _, image = key.partition(":")
+            if provider not in self.capacities or not size.isdigit():
+                raise ValueError(
+                    f"--warm: {part!r} is not PROVIDER[:IMAGE]=N"
+                    f" (providers: {', '.join(self.capacities)})"
+                )
+            pools[provider, image] = int(size)
+        return pools
 
     def complete(self, spec: JobSpec) -> JobSpec:
         """A submitted spec as this server runs it: its defaults filled in, its limits held."""

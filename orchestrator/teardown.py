@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from uuid import UUID
 
 from laino.orchestrator import commands, faults
 from laino.orchestrator.apps import JobsApp, JobView, WorkersApp
@@ -53,14 +54,28 @@ class Teardown:
                     return
                 await wait(wake, TICK)
 
-    async def destroy_worker(self, job: JobView, attempt: int) -> None:
-        worker_id = Worker.create_id(job.id, attempt)
+    async def destroy_worker(self, job: JobView, attempt: int) -> UUID:
+        """Destroys the attempt's worker; returns its id."""
+        worker_id, name = self.worker_of(job, attempt)
+        if not name:
+            return worker_id
         self.sessions.send(worker_id, commands.shutdown())
         provider = self.providers.get(job.spec.provider)
         if provider is not None:
-            handle = Handle(provider.name, worker_name(job.id, attempt))
+            handle = Handle(provider.name, name)
             faults.point("destroy_worker:before")
             await asyncio.to_thread(provider.destroy, handle)
             faults.point("destroy_worker:after")
         self.sessions.forget(worker_id)
         self.workers.mark_terminated(worker_id)
+        return worker_id
+
+    def worker_of(self, job: JobView, attempt: int) -> tuple[UUID, str]:
+        """The attempt's worker, and its name at its provider; no name for a warm pool
+        worker that the attempt did not claim, which is not the attempt's to destroy."""
+        if attempt == job.attempt and job.worker_id is not None:
+            worker = self.workers.get_worker(job.worker_id)
+            if worker is not None and worker.pool:
+                mine = worker.job_id == job.id and worker.attempt == attempt
+                return worker.id, worker.name if mine else ""
+        return Worker.create_id(job.id, attempt), worker_name(job.id, attempt)

@@ -13,7 +13,9 @@ from laino.orchestrator.admission import Admission
 from laino.orchestrator.domain.jobs import IllegalTransition
 from laino.orchestrator.hub import SAGAS, job_topic, wait
 from laino.orchestrator.open_sagas import OpenSagas
+from laino.orchestrator.pools import Pools
 from laino.orchestrator.runner import SagaRunner
+from laino.orchestrator.store.pools import PoolTable
 from laino.orchestrator.teardown import TICK
 
 LISTED_EVERY = 1.0
@@ -26,9 +28,15 @@ class Term:
     tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
 
     @functools.cached_property
+    def pools(self) -> Pools:
+        pools = Pools(runner=self.runner, table=PoolTable(self.runner.views.engine))
+        self.runner.warm = pools.take
+        return pools
+
+    @functools.cached_property
     def admission(self) -> Admission:
         """Which sagas may go: capacity, priorities, concurrency groups."""
-        return Admission(self.runner.settings.capacities, self.runner.jobs)
+        return Admission(self.runner.settings.capacities, self.runner.jobs, self.pools)
 
     @functools.cached_property
     def open_sagas(self) -> OpenSagas:
@@ -53,9 +61,10 @@ class Term:
         runner = self.runner
         runner.availability.check()
         runner.sagas.pull_and_process("Jobs")
-        if time.monotonic() - listed >= LISTED_EVERY:
+        pooled = time.monotonic() - listed >= LISTED_EVERY
+        if pooled:
             # The listing views follow close behind, so that a list after a busy hour has
-            # little to catch up.
+            # little to catch up; the warm pools are kept as often.
             runner.views.catch_up()
             listed = time.monotonic()
         opened = self.open_sagas.news()
@@ -64,6 +73,8 @@ class Term:
             self._replace(job_id, newer)
         for job_id in admitted.go:
             self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+        if pooled:
+            self.pools.keep(self.admission.used(), self.admission.blocked)
         return listed
 
     def _replace(self, job_id: UUID, newer: UUID) -> None:

@@ -92,13 +92,16 @@ class Views:
             assert w is not None
             conn.execute(
                 text(
-                    "INSERT INTO worker_view VALUES (:id, :job_id, :attempt, :state, :provider,"
-                    " :name, :message, :created_at) ON CONFLICT (id) DO UPDATE SET"
-                    " state = excluded.state, message = excluded.message"
+                    "INSERT INTO worker_view (id, job_id, attempt, state, provider, name,"
+                    " message, created_at, pool) VALUES (:id, :job_id, :attempt, :state,"
+                    " :provider, :name, :message, :created_at, :pool) ON CONFLICT (id) DO UPDATE"
+                    " SET state = excluded.state, message = excluded.message,"
+                    " job_id = excluded.job_id, attempt = excluded.attempt"
                 ),
                 {
                     "id": str(w.id),
-                    "job_id": str(w.job_id),
+                    "job_id": "" if w.job_id is None else str(w.job_id),
+                    "pool": w.pool,
                     "attempt": w.attempt,
                     "state": w.state.value,
                     "provider": w.provider,
@@ -145,7 +148,7 @@ class Views:
     def list_workers(self, states: Sequence[WorkerState], limit: int) -> list[WorkerView]:
         """Newest first; of every state when `states` is empty."""
         sql = (
-            "SELECT id, job_id, attempt, state, provider, name, message, created_at"
+            "SELECT id, job_id, attempt, state, provider, name, message, created_at, pool"
             " FROM worker_view"
         )
         args: dict[str, object] = {"limit": limit}
@@ -155,9 +158,27 @@ class Views:
         with self.engine.connect() as conn:
             rows = conn.execute(text(sql + " ORDER BY created_at DESC LIMIT :limit"), args).all()
         return [
-            WorkerView(UUID(i), UUID(j), a, WorkerState(s), p, n, m, c)
-            for i, j, a, s, p, n, m, c in rows
+            WorkerView(UUID(i), UUID(j) if j else None, a, WorkerState(s), p, n, m, c, pool)
+            for i, j, a, s, p, n, m, c, pool in rows
         ]
+
+    def pool_counts(self, pool: str) -> tuple[int, int]:
+        """A pool's idle workers: how many are WARM, how many still starting."""
+        self.catch_up()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT state, COUNT(*) FROM worker_view WHERE pool = :pool AND job_id = ''"
+                    " AND state IN (:warm, :starting) GROUP BY state"
+                ),
+                {
+                    "pool": pool,
+                    "warm": WorkerState.WARM.value,
+                    "starting": WorkerState.PROVISIONING.value,
+                },
+            )
+            counts = {state: int(count) for state, count in rows}
+        return counts.get(WorkerState.WARM.value, 0), counts.get(WorkerState.PROVISIONING.value, 0)
 
     def queue_position(self, job_id: UUID) -> int:
         """Its place among the queued jobs, from 1, as the listing view has it: by priority, then

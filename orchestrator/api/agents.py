@@ -45,14 +45,14 @@ class AgentGateway:
     def register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
         worker_id = _uuid(request.worker_id)
         worker = self.workers.get_worker(worker_id)
-        trace = self.jobs.get_job(worker.job_id).trace if worker is not None else ""
+        trace = self._trace(worker)
         with self.tracing.span("register_worker", parent=trace, worker=str(worker_id)):
             session = self.workers.register(worker_id, request.bootstrap_token)
         assert worker is not None  # an unknown worker cannot register
-        logfmt.bind(job=str(worker.job_id), worker=str(worker_id), trace=trace_id(trace))
+        logfmt.bind(job=str(worker.job_id or ""), worker=str(worker_id), trace=trace_id(trace))
         log.info("worker %s registered", worker.name)
         self.sessions.beat(worker_id)  # registering is contact: the heartbeat clock starts now
-        self.hub.changed(job_topic(worker.job_id))
+        self._changed(worker)
         return pb.RegisterResponse(
             session_token=session, heartbeat_interval_seconds=self.settings.heartbeat_interval
         )
@@ -62,15 +62,24 @@ class AgentGateway:
             raise MalformedMessage("the first message of a stream must be a hello")
         worker_id = _uuid(message.hello.worker_id)
         worker = self.workers.authenticate(worker_id, message.hello.session_token)
-        job = self.jobs.get_job(worker.job_id)
-        logfmt.bind(job=str(worker.job_id), worker=str(worker.id), trace=trace_id(job.trace))
+        trace = self._trace(worker)
+        logfmt.bind(job=str(worker.job_id or ""), worker=str(worker.id), trace=trace_id(trace))
         session = self.sessions.open(worker.id)
-        self.hub.changed(job_topic(worker.job_id))
+        self._changed(worker)
         return session, worker
 
     def closed(self, session: Session, worker: WorkerView) -> None:
         self.sessions.close(session)
-        self.hub.changed(job_topic(worker.job_id))
+        self._changed(worker)
+
+    def _trace(self, worker: WorkerView | None) -> str:
+        if worker is None or worker.job_id is None:
+            return ""  # a warm pool worker: no job yet
+        return self.jobs.get_job(worker.job_id).trace
+
+    def _changed(self, worker: WorkerView) -> None:
+        if worker.job_id is not None:
+            self.hub.changed(job_topic(worker.job_id))
 
     def handle(
         self, worker: WorkerView, session: Session, message: pb.AgentMessage
@@ -80,12 +89,15 @@ class AgentGateway:
         kind = message.WhichOneof("msg")
         if kind == "heartbeat":
             return None
+        if worker.job_id is None:
+            # A pool worker's stream opened while it was WARM: a job may have claimed it since.
+            worker = self.workers.get_worker(worker.id) or worker
         # The agent keeps what is not acknowledged, and sends it again on its next stream.
         self.availability.check()
         if kind == "accepted":
-            self._check_job(worker, message.accepted.job_id, message.accepted.attempt)
+            job_id = self._check_job(worker, message.accepted.job_id, message.accepted.attempt)
             with contextlib.suppress(StaleAttempt):
-                self.jobs.start_running(worker.job_id, worker.attempt)
+                self.jobs.start_running(job_id, worker.attempt)
             return None
         if kind == "logs":
             return self._logs(worker, session, message.logs)
@@ -93,13 +105,13 @@ class AgentGateway:
             return self._finished(worker, message.finished)
         if kind == "stdin_taken":
             taken = message.stdin_taken
-            self._check_job(worker, taken.job_id, taken.attempt)
-            self.sessions.stdin_taken(worker.job_id, taken.written, closed=taken.closed)
+            job_id = self._check_job(worker, taken.job_id, taken.attempt)
+            self.sessions.stdin_taken(job_id, taken.written, closed=taken.closed)
             return None
         raise MalformedMessage(f"unexpected message {kind or '(empty)'} on an open stream")
 
     def _logs(self, worker: WorkerView, session: Session, batch: pb.LogBatch) -> pb.ServerMessage:
-        self._check_job(worker, batch.job_id, batch.attempt)
+        job_id = self._check_job(worker, batch.job_id, batch.attempt)
         seqs = [chunk.seq for chunk in batch.chunks]
         if not seqs or seqs[0] < 1 or any(b != a + 1 for a, b in itertools.pairwise(seqs)):
             raise MalformedMessage("a log batch needs chunks numbered one after another from 1")
@@ -110,7 +122,7 @@ class AgentGateway:
                 raise MalformedMessage(f"chunk {chunk.seq}: no such stream, or no read time")
             if len(chunk.data) > MAX_CHUNK:
                 raise MalformedMessage(f"chunk {chunk.seq}: more than {MAX_CHUNK} bytes")
-        job = self.jobs.get_job(worker.job_id)
+        job = self.jobs.get_job(job_id)
         ack = pb.ServerMessage(log_ack=pb.LogAck(job_id=batch.job_id, up_to_seq=seqs[-1]))
         # Lines of an attempt that is over are acknowledged and dropped: the agent may be
         # re-sending what it kept, and nothing may be added to an ended job's log.
@@ -127,12 +139,12 @@ class AgentGateway:
         limit = job.spec.log_limit_bytes or self.settings.log_limit_bytes
         self.metrics.log_bytes(*self.logs.append(batch.job_id, chunks, limit))
         session.next_seq = max(session.next_seq, seqs[-1] + 1)
-        self.hub.changed(logs_topic(worker.job_id))
+        self.hub.changed(logs_topic(job_id))
         return ack
 
     def _finished(self, worker: WorkerView, report: pb.JobFinished) -> pb.ServerMessage:
-        self._check_job(worker, report.job_id, report.attempt)
-        job = self.jobs.get_job(worker.job_id)
+        job_id = self._check_job(worker, report.job_id, report.attempt)
+        job = self.jobs.get_job(job_id)
         if job.attempt == worker.attempt and job.state in (State.QUEUED, State.PROVISIONING):
             raise MalformedMessage("no job was dispatched to this worker: it has no exit")
         trace = job.trace
@@ -141,7 +153,7 @@ class AgentGateway:
             contextlib.suppress(StaleAttempt),
         ):
             self.jobs.record_exit(
-                worker.job_id,
+                job_id,
                 worker.attempt,
                 report.exit_code,
                 timed_out=report.timed_out,
@@ -151,9 +163,13 @@ class AgentGateway:
         return pb.ServerMessage(finished_ack=pb.FinishedAck(job_id=report.job_id))
 
     @staticmethod
-    def _check_job(worker: WorkerView, job_id: str, attempt: int) -> None:
+    def _check_job(worker: WorkerView, job_id: str, attempt: int) -> UUID:
+        """The worker's job, which the message must name."""
+        if worker.job_id is None:
+            raise MalformedMessage("no job was dispatched to this worker")
         if job_id != str(worker.job_id) or attempt != worker.attempt:
             raise MalformedMessage(f"job {job_id} attempt {attempt} is not this worker's job")
+        return worker.job_id
 
 
 def _uuid(text: str) -> UUID:

@@ -23,6 +23,9 @@ NEEDS = {
     "/laino.v1.ScheduleService/ResumeSchedule": Role.SUBMIT,
     "/laino.v1.ScheduleService/DeleteSchedule": Role.SUBMIT,
     "/laino.v1.ScheduleService/TriggerSchedule": Role.SUBMIT,
+    # A pool holds places of its provider's capacity for everyone: the operator's to set.
+    "/laino.v1.PoolService/SetPool": Role.ADMIN,
+    "/laino.v1.PoolService/DeletePool": Role.ADMIN,
 }
 ADMIN_SERVICES = ("/laino.v1.TokenService/",)
 

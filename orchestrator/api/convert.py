@@ -202,12 +202,13 @@ def event_message(entry: Entry) -> pb.JobEvent:
 def worker_message(worker: WorkerView) -> pb.Worker:
     return pb.Worker(
         id=str(worker.id),
-        job_id=str(worker.job_id),
+        job_id=str(worker.job_id or ""),
         attempt=worker.attempt,
         state=worker.state,
         provider=worker.provider,
         message=worker.message,
         created_at=worker.created_at,
+        pool=worker.pool,
     )
 
 

@@ -29,6 +29,7 @@ from laino.orchestrator.domain.workers import WorkerError
 from laino.orchestrator.schedules import ScheduleNotFound
 from laino.orchestrator.stdin import NotAttachable
 from laino.orchestrator.store.database import FAILURES
+from laino.orchestrator.store.pools import InvalidPool, PoolNotFound
 from laino.providers.base import RETRY_AFTER
 
 log = logging.getLogger("laino.api")
@@ -39,6 +40,8 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (JobNotFound, grpc.StatusCode.NOT_FOUND),
     (TokenNotFound, grpc.StatusCode.NOT_FOUND),
     (ScheduleNotFound, grpc.StatusCode.NOT_FOUND),
+    (PoolNotFound, grpc.StatusCode.NOT_FOUND),
+    (InvalidPool, grpc.StatusCode.INVALID_ARGUMENT),
     (ScheduleExists, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidSchedule, grpc.StatusCode.INVALID_ARGUMENT),
     (TokenExists, grpc.StatusCode.ALREADY_EXISTS),

@@ -89,7 +89,11 @@ class Job(Aggregate):
         return self.attempt < self.spec.max_attempts
 
     def start_provisioning(self, attempt: int, worker_id: UUID) -> None:
+        """Again for the same attempt: the same worker does nothing, another replaces it (a
+        warm pool worker lost before the job could claim it)."""
         if self.state == State.PROVISIONING and self.attempt == attempt:
+            if worker_id != self.worker_id:
+                self._provisioning(attempt, worker_id)
             return
         self._check_transition(State.PROVISIONING)
         if attempt != self.attempt + 1:

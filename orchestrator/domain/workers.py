@@ -1,9 +1,13 @@
-"""The Worker aggregate: one ephemeral worker, provisioned for one attempt of one job."""
+"""The Worker aggregate: one ephemeral worker, for one attempt of one job.
+
+A pool worker is provisioned before its job exists: it registers and waits WARM until a job
+claims it, then lives like any other, and is destroyed after that one job.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from uuid import UUID, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -13,6 +17,8 @@ from laino.orchestrator.domain.jobs import NAMESPACE
 class WorkerState(StrEnum):
     PROVISIONING = "PROVISIONING"
     REGISTERED = "REGISTERED"
+    # A pool worker, registered, waiting for a job to claim it.
+    WARM = "WARM"
     BUSY = "BUSY"
     TERMINATING = "TERMINATING"
     TERMINATED = "TERMINATED"
@@ -22,12 +28,9 @@ class WorkerState(StrEnum):
 
 GONE = frozenset({WorkerState.TERMINATED})
 # A worker whose session token still works: it registered and has not ended.
-LIVE = frozenset({WorkerState.REGISTERED, WorkerState.BUSY})
+LIVE = frozenset({WorkerState.WARM, WorkerState.REGISTERED, WorkerState.BUSY})
 # A worker in one of these states may rightly still exist at its provider.
-ACCOUNTED = frozenset(
-    {WorkerState.PROVISIONING, WorkerState.REGISTERED, WorkerState.BUSY, WorkerState.TERMINATING}
-)
-LIVE = frozenset({WorkerState.REGISTERED, WorkerState.BUSY})
+ACCOUNTED = LIVE | {WorkerState.PROVISIONING, WorkerState.TERMINATING}
 
 
 def worker_name(job_id: UUID, attempt: int) -> str:
@@ -35,22 +38,38 @@ def worker_name(job_id: UUID, attempt: int) -> str:
     return f"laino-{job_id.hex[:12]}-{attempt}"
 
 
+def pool_worker_name() -> str:
+    """A pool worker's name: made before any job is known, so never the same twice."""
+    return f"laino-warm-{uuid4().hex[:12]}"
+
+
 class Worker(Aggregate):
     """A worker's life, from provisioning to termination."""
 
     @staticmethod
-    def create_id(job_id: UUID, attempt: int) -> UUID:
+    def create_id(job_id: UUID | None, attempt: int, name: str = "") -> UUID:
+        if job_id is None:
+            return uuid5(NAMESPACE, f"pool-worker:{name}")
         return uuid5(NAMESPACE, f"worker:{job_id}:{attempt}")
 
     @event("Provisioning")
     def __init__(
-        self, job_id: UUID, attempt: int, provider: str, name: str, token_expires_at: float
+        self,
+        job_id: UUID | None,
+        attempt: int,
+        provider: str,
+        name: str,
+        token_expires_at: float,
+        pool: str = "",
     ):
+        # None for a pool worker until a job claims it.
         self.job_id = job_id
         self.attempt = attempt
         self.provider = provider
         self.name = name
         self.token_expires_at = token_expires_at
+        # The pool it was provisioned for ("PROVIDER:IMAGE"), or "".
+        self.pool = pool
         self.state = WorkerState.PROVISIONING
         self.session_hash = ""
         self.message = ""
@@ -65,8 +84,35 @@ class Worker(Aggregate):
 
     @event("Registered")
     def _registered(self, session_hash: str) -> None:
-        self.state = WorkerState.REGISTERED
+        self.state = (
+            WorkerState.WARM if self.pool and self.job_id is None else WorkerState.REGISTERED
+        )
         self.session_hash = session_hash
+
+    def claim(self, job_id: UUID, attempt: int) -> None:
+        """A job takes this pool worker; claiming it again for the same attempt does nothing."""
+        if self.job_id == job_id and self.attempt == attempt:
+            return
+        if self.state != WorkerState.WARM:
+            raise NotWarm(f"worker {self.name} is {self.state}, not WARM")
+        self._claimed(job_id, attempt, self.pool)
+
+    @event("Claimed")
+    def _claimed(self, job_id: UUID, attempt: int, pool: str) -> None:
+        """`pool` is for its readers: a job's history says where its worker came from."""
+        self.job_id = job_id
+        self.attempt = attempt
+        self.state = WorkerState.REGISTERED
+
+    def retire(self, reason: str) -> None:
+        """A pool worker no job took (too old, not wanted, or lost) is to be destroyed."""
+        if self.job_id is None and self.state in (WorkerState.PROVISIONING, WorkerState.WARM):
+            self._retired(reason)
+
+    @event("Retired")
+    def _retired(self, reason: str) -> None:
+        self.state = WorkerState.TERMINATING
+        self.message = reason
 
     def mark_busy(self) -> None:
         if self.state == WorkerState.REGISTERED:
@@ -115,6 +161,10 @@ class WorkerError(Exception):
 
 class TokenUsed(WorkerError):
     """A bootstrap token can be exchanged once only."""
+
+
+class NotWarm(WorkerError):
+    """Only a WARM pool worker can be claimed."""
 
 
 class TokenExpired(WorkerError):

@@ -51,6 +51,14 @@ worker_view = Table(
     Column("name", Text, nullable=False),
     Column("message", Text, nullable=False),
     Column("created_at", Double, nullable=False),
+    Column("pool", Text, nullable=False),
+)
+warm_pool = Table(
+    "warm_pool",
+    metadata,
+    Column("provider", Text, primary_key=True),
+    Column("image", Text, primary_key=True),
+    Column("size", Integer, nullable=False),
 )
 open_saga = Table("open_saga", metadata, Column("job_id", Text, primary_key=True))
 view_position = Table(

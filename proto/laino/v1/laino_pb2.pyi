@@ -300,7 +300,7 @@ class GetJobEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[JobEvent, _Mapping]]] = ...) -> None: ...
 
 class Worker(_message.Message):
-    __slots__ = ("id", "job_id", "attempt", "state", "provider", "message", "created_at")
+    __slots__ = ("id", "job_id", "attempt", "state", "provider", "message", "created_at", "pool")
     ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +308,7 @@ class Worker(_message.Message):
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     id: str
     job_id: str
     attempt: int
@@ -315,7 +316,8 @@ class Worker(_message.Message):
     provider: str
     message: str
     created_at: float
-    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., provider: _Optional[str] = ..., message: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+    pool: str
+    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., state: _Optional[str] = ..., provider: _Optional[str] = ..., message: _Optional[str] = ..., created_at: _Optional[float] = ..., pool: _Optional[str] = ...) -> None: ...
 
 class ListWorkersRequest(_message.Message):
     __slots__ = ("states", "limit")
@@ -416,6 +418,48 @@ class ListSchedulesResponse(_message.Message):
     SCHEDULES_FIELD_NUMBER: _ClassVar[int]
     schedules: _containers.RepeatedCompositeFieldContainer[Schedule]
     def __init__(self, schedules: _Optional[_Iterable[_Union[Schedule, _Mapping]]] = ...) -> None: ...
+
+class Pool(_message.Message):
+    __slots__ = ("provider", "image", "size", "warm", "starting")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    WARM_FIELD_NUMBER: _ClassVar[int]
+    STARTING_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    image: str
+    size: int
+    warm: int
+    starting: int
+    def __init__(self, provider: _Optional[str] = ..., image: _Optional[str] = ..., size: _Optional[int] = ..., warm: _Optional[int] = ..., starting: _Optional[int] = ...) -> None: ...
+
+class SetPoolRequest(_message.Message):
+    __slots__ = ("provider", "image", "size")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    image: str
+    size: int
+    def __init__(self, provider: _Optional[str] = ..., image: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class PoolRequest(_message.Message):
+    __slots__ = ("provider", "image")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    image: str
+    def __init__(self, provider: _Optional[str] = ..., image: _Optional[str] = ...) -> None: ...
+
+class ListPoolsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPoolsResponse(_message.Message):
+    __slots__ = ("pools",)
+    POOLS_FIELD_NUMBER: _ClassVar[int]
+    pools: _containers.RepeatedCompositeFieldContainer[Pool]
+    def __init__(self, pools: _Optional[_Iterable[_Union[Pool, _Mapping]]] = ...) -> None: ...
 
 class Token(_message.Message):
     __slots__ = ("name", "role", "providers", "expires_at", "issued_by", "created_at", "revoked_at")

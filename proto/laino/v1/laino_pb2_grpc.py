@@ -822,6 +822,169 @@ class ScheduleService:
             _registered_method=True)
 
 
+class PoolServiceStub:
+    """Setting and deleting need an admin token.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SetPool = channel.unary_unary(
+                '/laino.v1.PoolService/SetPool',
+                request_serializer=laino_dot_v1_dot_laino__pb2.SetPoolRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Pool.FromString,
+                _registered_method=True)
+        self.ListPools = channel.unary_unary(
+                '/laino.v1.PoolService/ListPools',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ListPoolsRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ListPoolsResponse.FromString,
+                _registered_method=True)
+        self.DeletePool = channel.unary_unary(
+                '/laino.v1.PoolService/DeletePool',
+                request_serializer=laino_dot_v1_dot_laino__pb2.PoolRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Pool.FromString,
+                _registered_method=True)
+
+
+class PoolServiceServicer:
+    """Setting and deleting need an admin token.
+    """
+
+    def SetPool(self, request, context):
+        """Creates the pool, or sets its size; 0 keeps none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPools(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePool(self, request, context):
+        """Its idle workers are destroyed; workers that jobs took carry on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PoolServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SetPool': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPool,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.SetPoolRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Pool.SerializeToString,
+            ),
+            'ListPools': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPools,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ListPoolsRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ListPoolsResponse.SerializeToString,
+            ),
+            'DeletePool': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePool,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.PoolRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Pool.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'laino.v1.PoolService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('laino.v1.PoolService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PoolService:
+    """Setting and deleting need an admin token.
+    """
+
+    @staticmethod
+    def SetPool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.PoolService/SetPool',
+            laino_dot_v1_dot_laino__pb2.SetPoolRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Pool.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPools(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.PoolService/ListPools',
+            laino_dot_v1_dot_laino__pb2.ListPoolsRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ListPoolsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePool(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.PoolService/DeletePool',
+            laino_dot_v1_dot_laino__pb2.PoolRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Pool.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class TokenServiceStub:
     """Needs an admin token.
     """
