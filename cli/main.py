@@ -141,6 +141,7 @@ def server(**options: object) -> None:
     settings = Settings.from_env(**options)
     try:
         # A bad --capacity or --warm is refused before anything starts.
+        settings.capacities  # noqa: B018
         settings.warm_pools  # noqa: B018
     except ValueError as err:
         raise click.UsageError(str(err)) from None

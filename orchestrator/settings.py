@@ -118,6 +118,13 @@ class Settings:
                     f"--warm: {part!r} is not PROVIDER[:IMAGE]=N"
                     f" (providers: {', '.join(self.capacities)})"
                 )
+            if provider == "process" and image:
+                raise ValueError(f"--warm: {part!r}: process workers have no image")
+            if int(size) > self.capacities[provider]:
+                raise ValueError(
+                    f"--warm: {part!r} is more than {provider}'s capacity"
+                    f" ({self.capacities[provider]}): set --capacity"
+                )
             pools[provider, image] = int(size)
         return pools
 

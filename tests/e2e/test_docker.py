@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -126,3 +127,33 @@ def test_reconciler_removes_orphans_and_spares_live_workers(
     assert job["state"] == "SUCCEEDED"
     assert "survived" in docker_server.cli("job", "logs", live).stdout
     assert "OrphanRemoved" not in docker_server.cli("job", "events", live, check=True).stdout
+
+
+def test_a_docker_job_takes_a_warm_container_and_the_pool_starts_another(
+    tmp_path: Path, worker_image: str
+) -> None:
+    server = Server(tmp_path, warm="docker=1")
+    server.start()
+    try:
+
+        def warm() -> list[str]:
+            listed = server.cli("worker", "list", "--state", "WARM", "-o", "json", check=True)
+            return [w["id"] for w in json.loads(listed.stdout)]
+
+        (first,) = assert_eventually(lambda: len(w := warm()) == 1 and w, timeout=60)
+        mine = f"laino.installation={(tmp_path / 'installation').read_text()}"
+        assert len(containers(mine)) == 1  # the pool's, started before any job
+        done = server.cli("job", "run", *DOCKER, "--", "sh", "-c", "echo in a warm container")
+        assert (done.returncode, done.stdout) == (0, "in a warm container\n"), done.stderr
+        (job,) = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)
+        trace = json.loads(server.cli("job", "trace", job["id"], "-o", "json", check=True).stdout)
+        assert trace["pools"] == {"1": "docker"}
+        # Its container is removed after the one job, and a new one waits in its place.
+        assert_eventually(lambda: (w := warm()) and w != [first], timeout=60)
+        assert_eventually(lambda: containers(f"laino.worker={first}") == [], timeout=20)
+    finally:
+        server.stop()
+        installation = (tmp_path / "installation").read_text()
+        names = containers(f"laino.installation={installation}")
+        if names:
+            subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
