@@ -34,9 +34,9 @@ class Entry:
 
 def job_history(job_id: UUID, jobs: JobsApp, workers: WorkersApp, sagas: SagasApp) -> list[Entry]:
     """A warm pool worker's events count from its claim: those before were the pool's."""
+    attempts = jobs.get_job(job_id).attempt  # JobNotFound for an unknown job
     entries = [entry("job", event) for event in jobs.events.get(job_id)]
     entries += [entry("saga", e) for e in sagas.events.get(ExecutionSaga.create_id(job_id))]
-    attempts = max((e.data.get("attempt", 0) for e in entries if e.source == "job"), default=0)
     ids = [Worker.create_id(job_id, n) for n in range(1, attempts + 1)]
     ids += [UUID(e.data["worker_id"]) for e in entries if e.type == "ProvisioningStarted"]
     for worker_id in dict.fromkeys(ids):
