@@ -31,6 +31,10 @@ log = logging.getLogger("laino.pools")
 
 # An unclaimed pool worker that may yet serve a job.
 FRESH = (WorkerState.PROVISIONING, WorkerState.WARM)
+# After a pool worker fails to start or to register, its pool waits before the next start:
+# twice as long after each failure in a row, up to a minute. A pool of an image that cannot
+# run costs a few attempts a minute, not one a second.
+MOST_BACKOFF = 60.0
 
 
 def key_of(spec: JobSpec) -> str:
@@ -51,6 +55,8 @@ class Pools:
     reserved: dict[UUID, UUID] = field(default_factory=dict)
     # Provider calls under way (a start, a destroy), by worker.
     busy: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
+    # Pools whose last workers failed: key → (failures in a row, no start before).
+    failing: dict[str, tuple[int, float]] = field(default_factory=dict)
     loaded: bool = False
 
     def held(self) -> Counter[str]:
@@ -107,6 +113,8 @@ class Pools:
                 continue
             if worker_id in promised:
                 continue
+            if worker.state == WorkerState.WARM:
+                self.failing.pop(key, None)
             if worker_id not in self.busy:
                 reason = self._unfit(worker, wanted.get(key), counts[key])
                 if reason:
@@ -123,6 +131,8 @@ class Pools:
         capacity = self.runner.settings.capacities
         for key, pool in wanted.items():
             if pool.provider not in self.runner.providers or pool.provider in blocked:
+                continue
+            if time.monotonic() < self.failing.get(key, (0, 0.0))[1]:
                 continue
             room = capacity.get(pool.provider, 0) - used[pool.provider] - held[pool.provider]
             for _ in range(min(pool.size - counts[key], room)):
@@ -142,6 +152,7 @@ class Pools:
             return "its pool is smaller now"
         age = time.time() - worker.created_at
         if worker.state == WorkerState.PROVISIONING and age > settings.register_timeout:
+            self._failed(worker.pool)
             return f"it did not register in {settings.register_timeout:.0f}s"
         if worker.state == WorkerState.WARM:
             if age > settings.warm_ttl:
@@ -192,7 +203,13 @@ class Pools:
             await asyncio.to_thread(runner.providers[worker.provider].start, spec)
         except ProviderError as err:
             log.warning("pool worker %s cannot start: %s", worker.name, err)
+            self._failed(worker.pool)
             runner.workers.retire(worker.id, f"cannot start: {err}")
+
+    def _failed(self, key: str) -> None:
+        failures = self.failing.get(key, (0, 0.0))[0] + 1
+        wait = min(MOST_BACKOFF, 2.0**failures)
+        self.failing[key] = (failures, time.monotonic() + wait)
 
     async def _destroy(self, worker: WorkerView) -> None:
         runner = self.runner

@@ -143,7 +143,7 @@ class SagaRunner:
             await self._provision_traced(job, attempt, span.traceparent)
 
     async def _provision_traced(self, job: JobView, attempt: int, traceparent: str) -> None:
-        if await self._claim(job, attempt):
+        if self._claim(job, attempt):
             return
         provider = self.providers.get(job.spec.provider)
         name = worker_name(job.id, attempt)
@@ -183,7 +183,7 @@ class SagaRunner:
         saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
         self.sagas.save(saga)
 
-    async def _claim(self, job: JobView, attempt: int) -> bool:
+    def _claim(self, job: JobView, attempt: int) -> bool:
         """Takes the warm pool worker kept for the job, or the one it took before a restart;
         returns whether it did. Recorded on the job first: a crash between the two records
         leaves no claimed worker that no job destroys."""

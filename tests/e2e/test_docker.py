@@ -157,3 +157,20 @@ def test_a_docker_job_takes_a_warm_container_and_the_pool_starts_another(
         names = containers(f"laino.installation={installation}")
         if names:
             subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
+
+
+def test_a_pool_whose_image_cannot_run_backs_off_and_says_why(tmp_path: Path) -> None:
+    image = "laino-test/never-there:none"
+    server = Server(tmp_path, warm=f"docker:{image}=1")
+    server.start()
+    try:
+        time.sleep(7)
+        listed = server.cli("worker", "list", "--all", "-o", "json", check=True)
+        tried = [w for w in json.loads(listed.stdout) if w["pool"] == f"docker:{image}"]
+        # Starts at 0 s, then after 2 s and 4 s more: not one a second.
+        assert 1 <= len(tried) <= 3, tried
+        assert all(
+            "cannot be pulled" in w["message"] for w in tried if w["state"] != "PROVISIONING"
+        )
+    finally:
+        server.stop()
