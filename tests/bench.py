@@ -1,7 +1,8 @@
 """`just bench`: latency and log throughput on the embedded defaults, the docker provider's cost
 over a raw container start, a thousand followers of one job, what tokens and TLS cost a call,
-and jobs per second on each database with the CPU each part spent, with reference points beside
-them; ends with the table of aims, each met or not. Prints; asserts nothing."""
+jobs per second on each database with the CPU each part spent, with reference points beside
+them, and what 50,000 jobs of history cost each new one; ends with the table of aims. Prints;
+asserts nothing."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from laino.v1 import laino_pb2 as pb
 from tests.aims import Aims
 from tests.conftest import LAINO, Server, free_port
 from tests.crowd import follow
+from tests.history_cost import history_cost
 from tests.nats import Nats
 from tests.otlp import Receiver
 from tests.postgres import Postgres
@@ -590,7 +592,12 @@ def main() -> None:
     access_cost()
     observability_cost()
     throughput_by_database(BATCH)
-    AIMS.check("cost per job at 50,000 jobs of history within 10% of 500", "-", None)
+    empty, aged = history_cost(batch, cpu_seconds, BATCH)
+    AIMS.check(
+        "cost per job at 50,000 jobs of history within 10% of 500",
+        f"{aged:.0f} ms against {empty:.0f} ms ({aged / empty - 1:+.0%})",
+        aged <= empty * 1.1,
+    )
     AIMS.print()
 
 
