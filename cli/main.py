@@ -40,6 +40,12 @@ def cli() -> None:
     default=None,
     help="The agents' HOST:PORT [--listen's host, its port + 1].",
 )
+@click.option(
+    "--http-listen",
+    envvar="LAINO_HTTP_LISTEN",
+    default=None,
+    help="HOST:PORT of the HTTP/JSON API (docs/http.md) [none].",
+)
 @click.option("--home", envvar="LAINO_HOME", default=None, help="Where the embedded state lives.")
 @click.option(
     "--database", envvar="LAINO_DATABASE", default=None, help="postgresql://… [SQLite in --home]."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 from pathlib import Path
 
 import grpc
@@ -69,6 +70,32 @@ def listen(
         raise ListenRefused(
             f"cannot listen on {address} ({flag}): the address is in use, or not this machine's"
         ) from None
+
+
+def http_socket(address: str, *, tls: bool, insecure: bool) -> socket.socket:
+    """The HTTP API's socket, bound here: a port in use is a clear refusal, as for gRPC."""
+    flag = "--http-listen"
+    if not tls and not loopback(address):
+        if not insecure:
+            raise ListenRefused(
+                f"{flag} {address} is reachable from other machines: give --tls-cert and"
+                " --tls-key, or --insecure to serve it without TLS"
+            )
+        log.warning("%s %s serves without TLS (--insecure)", flag, address)
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, int(port)))
+        sock.listen(128)
+    except (OSError, ValueError):
+        sock.close()
+        raise ListenRefused(
+            f"cannot listen on {address} ({flag}): the address is in use, or not this machine's"
+        ) from None
+    sock.setblocking(False)
+    return sock
 
 
 def loopback(address: str) -> bool:

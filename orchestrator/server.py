@@ -19,6 +19,8 @@ from laino.orchestrator import listeners, startup
 from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import Gate
+from laino.orchestrator.api.http import HttpServer
+from laino.orchestrator.api.http import build as build_http
 from laino.orchestrator.api.interceptors import ErrorInterceptor
 from laino.orchestrator.api.pools import PoolService
 from laino.orchestrator.api.schedules import ScheduleService
@@ -173,21 +175,19 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         tracing=tracing,
         metrics=metrics,
     )
-    rpc.add_JobServiceServicer_to_server(
-        JobService(
-            settings=settings,
-            jobs=jobs,
-            workers=workers,
-            sagas=sagas,
-            views=views,
-            followers=followers,
-            stdin=StdinRelay(jobs, sessions, hub),
-            tracing=tracing,
-            secrets=secret_store,
-            retention=retention,
-        ),
-        server,
+    job_service = JobService(
+        settings=settings,
+        jobs=jobs,
+        workers=workers,
+        sagas=sagas,
+        views=views,
+        followers=followers,
+        stdin=StdinRelay(jobs, sessions, hub),
+        tracing=tracing,
+        secrets=secret_store,
+        retention=retention,
     )
+    rpc.add_JobServiceServicer_to_server(job_service, server)
     rpc.add_TokenServiceServicer_to_server(TokenService(tokens), server)
     rpc.add_ScheduleServiceServicer_to_server(
         ScheduleService(settings=settings, schedules=schedules, jobs=jobs), server
@@ -199,11 +199,20 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         PoolService(settings=settings, table=pools, views=views), server
     )
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), agent_door)
+    http = None
+    if settings.http_listen:
+        sock = listeners.http_socket(
+            settings.http_listen, tls=bool(settings.tls_cert), insecure=insecure
+        )
+        http = HttpServer(build_http(job_service, gate, availability), sock, settings)
     await server.start()
     await agent_door.start()
+    serving_http = asyncio.create_task(http.run_here()) if http is not None else None
     address = f"{settings.listen.rsplit(':', 1)[0]}:{port}"
     agents = f"{settings.agent_door.rsplit(':', 1)[0]}:{agent_port}"
     also = f" and {bridge}:{agent_port} for containers" if bridge else ""
+    if http is not None:
+        also += f", HTTP on {settings.http_listen.rsplit(':', 1)[0]}:{http.port}"
     print(
         f"laino server listening on {address}, agents on {agents}{also} (home {home})",
         file=sys.stderr,
@@ -295,6 +304,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     listening.cancel()
     if gauging is not None:
         gauging.cancel()
+    if http is not None and serving_http is not None:
+        http.should_exit = True
+        await serving_http
     await asyncio.gather(server.stop(grace=1.0), agent_door.stop(grace=1.0))
     with contextlib.suppress(asyncio.CancelledError):
         await leading

@@ -21,6 +21,8 @@ class Settings:
 
     # The client door: JobService, health and reflection.
     listen: str = "127.0.0.1:50051"
+    # The HTTP/JSON API (docs/http.md); empty: none.
+    http_listen: str = ""
     # The agent door (WorkerService only); empty: the host of `listen` and its port + 1.
     agent_listen: str = ""
     home: Path = field(default_factory=default_home)

@@ -1,0 +1,315 @@
+"""The HTTP/JSON API: the client API's calls over plain HTTP, for curl, scripts and webhooks.
+
+Each route is one call of the gRPC servicers, on the same applications, behind the same gate
+(bearer tokens and roles); errors are JSON, their gRPC code mapped to an HTTP status. A job's
+output comes as its raw bytes, or followed as server-sent events that resume from
+`Last-Event-ID`. The OpenAPI document is at /openapi.json (docs/http.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import uvicorn
+from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
+from google.protobuf.message import Message
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from laino.orchestrator.api import convert
+from laino.orchestrator.api.auth import Gate
+from laino.orchestrator.api.interceptors import RETRY_MS, status_of
+from laino.orchestrator.api.servicers import JobService
+from laino.orchestrator.cluster.health import Availability
+from laino.orchestrator.settings import Settings
+from laino.v1 import laino_pb2 as pb
+
+SERVICE = "/laino.v1.JobService/"
+# gRPC's codes as HTTP statuses (as Google's APIs map them).
+STATUS = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.INTERNAL: 500,
+}
+NAMES = {pb.STDOUT: "stdout", pb.STDERR: "stderr", pb.SYSTEM: "system"}
+
+
+class BadRequest(ValueError):
+    """A request the HTTP layer cannot read: not JSON, or not the call's shape."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """What the servicers read of a call's context: its metadata and its peer."""
+
+    metadata: tuple[tuple[str, str], ...]
+    address: str
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.metadata
+
+    def peer(self) -> str:
+        return self.address
+
+
+def build(service: JobService, gate: Gate, availability: Availability) -> Starlette:
+    api = HttpApi(service, gate, availability)
+    routes = [
+        Route("/v1/jobs", api.submit, methods=["POST"]),
+        Route("/v1/jobs", api.list_jobs, methods=["GET"]),
+        Route("/v1/jobs/{job_id}", api.get_job, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/cancel", api.cancel, methods=["POST"]),
+        Route("/v1/jobs/{job_id}/events", api.events, methods=["GET"]),
+        Route("/v1/jobs/{job_id}/logs", api.logs, methods=["GET"]),
+        Route("/v1/workers", api.workers, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+@dataclass(frozen=True)
+class HttpApi:
+    service: JobService
+    gate: Gate
+    availability: Availability
+
+    async def submit(self, request: Request) -> Response:
+        try:
+            body = await _json(request)
+            if key := request.headers.get("idempotency-key"):
+                body.setdefault("idempotency_key", key)
+            message = _parse(body, pb.SubmitJobRequest())
+        except BadRequest as err:
+            return _failed(err)
+        reply = await self._call(request, "SubmitJob", self.service.SubmitJob, message)
+        if isinstance(reply, Response):
+            return reply
+        assert isinstance(reply, pb.SubmitJobResponse)
+        return _json_response(reply, 201 if reply.created else 200)
+
+    async def list_jobs(self, request: Request) -> Response:
+        query = request.query_params
+        try:
+            labels = dict(label.split("=", 1) for label in query.getlist("label"))
+            message = pb.ListJobsRequest(
+                states=[pb.JobState.Value(s.upper()) for s in query.getlist("state")],
+                labels=labels,
+                page_size=int(query.get("page_size", 0)),
+                page_token=query.get("page_token", ""),
+            )
+        except ValueError as err:
+            return _error(400, "INVALID_ARGUMENT", f"bad query: {err}")
+        return await self._unary(request, "ListJobs", self.service.ListJobs, message)
+
+    async def get_job(self, request: Request) -> Response:
+        message = pb.GetJobRequest(job_id=request.path_params["job_id"])
+        return await self._unary(request, "GetJob", self.service.GetJob, message)
+
+    async def cancel(self, request: Request) -> Response:
+        message = pb.CancelJobRequest(job_id=request.path_params["job_id"])
+        return await self._unary(request, "CancelJob", self.service.CancelJob, message)
+
+    async def events(self, request: Request) -> Response:
+        message = pb.GetJobEventsRequest(job_id=request.path_params["job_id"])
+        reply = await self._call(request, "GetJobEvents", self.service.GetJobEvents, message)
+        if isinstance(reply, Response):
+            return reply
+        assert isinstance(reply, pb.GetJobEventsResponse)
+        events = [{**_dict(e), "data": json.loads(e.data_json or "{}")} for e in reply.events]
+        for event in events:
+            event.pop("data_json", None)
+        return JSONResponse({"events": events})
+
+    async def workers(self, request: Request) -> Response:
+        query = request.query_params
+        try:
+            message = pb.ListWorkersRequest(
+                states=[s.upper() for s in query.getlist("state")],
+                limit=int(query.get("limit", 0)),
+            )
+        except ValueError as err:
+            return _error(400, "INVALID_ARGUMENT", f"bad query: {err}")
+        return await self._unary(request, "ListWorkers", self.service.ListWorkers, message)
+
+    async def logs(self, request: Request) -> Response:
+        """The output as raw bytes; with ?follow=true, server-sent events, one per chunk, with
+        its sequence number as the event's id: a reconnect with Last-Event-ID resumes after it."""
+        query = request.query_params
+        follow = query.get("follow", "").lower() in ("1", "true", "yes")
+        try:
+            after = int(request.headers.get("last-event-id") or query.get("after", "0"))
+            message = pb.StreamLogsRequest(
+                job_id=request.path_params["job_id"], from_seq=after + 1, follow=follow
+            )
+        except ValueError:
+            return _error(400, "INVALID_ARGUMENT", "Last-Event-ID: not a sequence number")
+        denied = self._admit(request, "StreamLogs")
+        if denied is not None:
+            return denied
+        try:
+            self.service.jobs.get_job(convert.job_id(message.job_id))  # a 404, not an empty 200
+        except Exception as err:
+            return _failed(err)
+        stream = _decoded(self.service.StreamLogs(message, self._context(request)))
+        if follow:
+            return StreamingResponse(_events(stream), media_type="text/event-stream")
+        return StreamingResponse(_raw(stream), media_type="application/octet-stream")
+
+    async def _unary(self, request: Request, method: str, call: Any, message: Message) -> Response:
+        reply = await self._call(request, method, call, message)
+        return reply if isinstance(reply, Response) else _json_response(reply)
+
+    async def _call(
+        self,
+        request: Request,
+        method: str,
+        call: Callable[..., Awaitable[Message]],
+        message: Message,
+    ) -> Message | Response:
+        denied = self._admit(request, method)
+        if denied is not None:
+            return denied
+        try:
+            return await call(message, self._context(request))
+        except Exception as err:
+            return _failed(err)
+
+    def _admit(self, request: Request, method: str) -> Response | None:
+        """The gate's check, as for a gRPC call of that method; the caller is set for the call."""
+        try:
+            self.availability.check()
+            self.gate.admit(SERVICE + method, self._context(request).metadata)
+        except Exception as err:
+            return _failed(err)
+        return None
+
+    @staticmethod
+    def _context(request: Request) -> Call:
+        metadata = tuple(
+            (name, request.headers[name]) for name in ("authorization",) if name in request.headers
+        )
+        host = request.client.host if request.client else ""
+        return Call(metadata, f"ipv6:[{host}]" if ":" in host else f"ipv4:{host}")
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as err:
+        raise BadRequest(f"the body is not JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _parse(body: dict[str, Any], message: Message) -> Message:
+    try:
+        return ParseDict(body, message)
+    except ParseError as err:
+        raise BadRequest(str(err)) from None
+
+
+async def _decoded(items: AsyncIterator[Any]) -> AsyncIterator[pb.StreamLogsResponse]:
+    async for item in items:
+        # The servicer may hand over pages already encoded for the wire.
+        yield pb.StreamLogsResponse.FromString(item) if isinstance(item, bytes) else item
+
+
+async def _raw(items: AsyncIterator[pb.StreamLogsResponse]) -> AsyncIterator[bytes]:
+    async for item in items:
+        for chunk in item.page.chunks:
+            if chunk.stream != pb.SYSTEM:
+                yield chunk.data
+
+
+async def _events(items: AsyncIterator[pb.StreamLogsResponse]) -> AsyncIterator[bytes]:
+    async for item in items:
+        if item.HasField("end"):
+            end = _dict(item.end)
+            yield f"event: end\ndata: {json.dumps(end)}\n\n".encode()
+            return
+        for chunk in item.page.chunks:
+            data: dict[str, Any] = {"stream": NAMES.get(chunk.stream, "stdout"), "time": chunk.time}
+            try:
+                data["text"] = chunk.data.decode()
+            except UnicodeDecodeError:
+                data["base64"] = base64.b64encode(chunk.data).decode()
+            yield f"id: {chunk.seq}\nevent: chunk\ndata: {json.dumps(data)}\n\n".encode()
+
+
+def _dict(message: Message) -> dict[str, Any]:
+    return MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def _json_response(message: Message, status: int = 200) -> JSONResponse:
+    return JSONResponse(_dict(message), status_code=status)
+
+
+def _failed(err: Exception) -> Response:
+    if isinstance(err, BadRequest):
+        return _error(400, "INVALID_ARGUMENT", str(err))
+    code, said = status_of(err)
+    response = _error(STATUS.get(code, 500), code.name, said)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        response.headers["retry-after"] = str(max(1, RETRY_MS // 1000))
+    return response
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def openapi(request: Request) -> Response:
+    from laino.orchestrator.api.openapi import DOCUMENT
+
+    return JSONResponse(DOCUMENT)
+
+
+class HttpServer(uvicorn.Server):
+    """uvicorn in the server's own event loop, on a socket bound beforehand; the server's
+    signal handling stays the server's."""
+
+    def __init__(self, app: Starlette, sock: socket.socket, settings: Settings):
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            # A follower of a long job must not hold up the server's stop.
+            timeout_graceful_shutdown=1,
+            # The same TLS as the gRPC door's, client certificates included.
+            ssl_certfile=settings.tls_cert or None,
+            ssl_keyfile=settings.tls_key or None,
+            ssl_ca_certs=settings.tls_client_ca or None,
+            ssl_cert_reqs=ssl.CERT_REQUIRED if settings.tls_client_ca else ssl.CERT_NONE,
+        )
+        super().__init__(config)
+        self.sock = sock
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def run_here(self) -> None:
+        await self.serve(sockets=[self.sock])
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])

@@ -1,0 +1,112 @@
+"""The HTTP API's OpenAPI document, served at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {
+    "description": "an error: INVALID_ARGUMENT 400, UNAUTHENTICATED 401, PERMISSION_DENIED 403,"
+    " NOT_FOUND 404, ALREADY_EXISTS 409, UNAVAILABLE 503 (with Retry-After)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            }
+        }
+    },
+}
+JSON = {"content": {"application/json": {"schema": {"type": "object"}}}}
+JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _operation(summary: str, role: str, **more: Any) -> dict[str, Any]:
+    return {
+        "summary": f"{summary} (role: {role})",
+        "responses": {"200": {"description": "done", **JSON}, "default": ERROR},
+        **more,
+    }
+
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "laino",
+        "version": "1",
+        "description": "Jobs on ephemeral workers: the gRPC JobService's calls over HTTP/JSON."
+        " Every call takes `Authorization: Bearer TOKEN`. Messages are the protobuf messages"
+        " of proto/laino/v1/laino.proto in their JSON form, field names as written there.",
+    },
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+    "paths": {
+        "/v1/jobs": {
+            "post": _operation(
+                "Submit a job: a SubmitJobRequest; 201 when new, 200 for a repeated"
+                " Idempotency-Key",
+                "submit",
+                parameters=[
+                    {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
+                ],
+                requestBody={"required": True, **JSON},
+            ),
+            "get": _operation(
+                "List jobs, newest first; repeat `state` and `label` (KEY=VALUE) to filter;"
+                " `page_size` and `page_token` page",
+                "read",
+                parameters=[
+                    {"name": name, "in": "query", "schema": {"type": "string"}}
+                    for name in ("state", "label", "page_size", "page_token")
+                ],
+            ),
+        },
+        "/v1/jobs/{job_id}": {"get": _operation("A job", "read", parameters=[JOB_ID])},
+        "/v1/jobs/{job_id}/cancel": {
+            "post": _operation("Cancel a job", "submit", parameters=[JOB_ID])
+        },
+        "/v1/jobs/{job_id}/events": {
+            "get": _operation(
+                "The job's, its saga's and its workers' events, in order",
+                "read",
+                parameters=[JOB_ID],
+            )
+        },
+        "/v1/jobs/{job_id}/logs": {
+            "get": {
+                "summary": "The job's output as its raw bytes; with follow=true, server-sent"
+                " events (`chunk`, each with its sequence number as id, then `end`) that resume"
+                " after Last-Event-ID (role: read)",
+                "parameters": [
+                    JOB_ID,
+                    {"name": "follow", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "Last-Event-ID", "in": "header", "schema": {"type": "integer"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the output",
+                        "content": {
+                            "application/octet-stream": {},
+                            "text/event-stream": {},
+                        },
+                    },
+                    "default": ERROR,
+                },
+            }
+        },
+        "/v1/workers": {
+            "get": _operation(
+                "Workers, newest first; repeat `state` to filter",
+                "read",
+                parameters=[
+                    {"name": name, "in": "query", "schema": {"type": "string"}}
+                    for name in ("state", "limit")
+                ],
+            )
+        },
+    },
+}
