@@ -23,9 +23,9 @@ from laino.orchestrator import commands
 from laino.orchestrator.apps import WorkerView
 from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.domain.workers import WorkerState
-from laino.orchestrator.runner import SagaRunner
+from laino.orchestrator.runner import GONE, SagaRunner
 from laino.orchestrator.store.pools import Pool, PoolTable, pool_key
-from laino.providers.base import Handle, ProviderError, WorkerSpec
+from laino.providers.base import Handle, ProviderError, Status, WorkerSpec
 
 log = logging.getLogger("laino.pools")
 
@@ -120,6 +120,10 @@ class Pools:
                 if reason:
                     self._retire(worker, reason)
                     continue
+                if worker.state == WorkerState.WARM and not self.runner.sessions.connected(
+                    worker_id
+                ):
+                    self._call(worker_id, self._check_gone(worker))
             if worker.state in FRESH:
                 counts[key] += 1
         for provider in blocked:
@@ -210,6 +214,20 @@ class Pools:
         failures = self.failing.get(key, (0, 0.0))[0] + 1
         wait = min(MOST_BACKOFF, 2.0**failures)
         self.failing[key] = (failures, time.monotonic() + wait)
+
+    async def _check_gone(self, worker: WorkerView) -> None:
+        """A WARM worker whose stream closed is asked of its provider: a killed process or
+        container is lost now, not after the heartbeat timeout (as for a job's worker)."""
+        provider = self.runner.providers.get(worker.provider)
+        if provider is None:
+            return
+        try:
+            seen = await asyncio.to_thread(provider.status, Handle(provider.name, worker.name))
+        except ProviderError:
+            return  # the heartbeat will tell
+        if seen.status != Status.RUNNING:
+            why = f": {seen.reason}" if seen.reason else ""
+            self.runner.workers.mark_lost(worker.id, f"lost: it {GONE[seen.status]}{why}")
 
     async def _destroy(self, worker: WorkerView) -> None:
         runner = self.runner

@@ -168,20 +168,27 @@ def test_idle_pool_workers_past_their_time_to_live_are_replaced(tmp_path: Path) 
         server.cleanup_workers()
 
 
-def test_a_lost_pool_worker_is_replaced_and_no_job_takes_it(pooled: Server) -> None:
-    server = pooled
-    victim = _warm(server, 2)[0]
-    os.kill(_pid(server, victim), signal.SIGKILL)
+def test_a_killed_pool_worker_is_replaced_at_once_and_no_job_takes_it(tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    # A long heartbeat timeout: the loss must be noticed from the provider, not the silence.
+    server = Server(tmp_path / "home", warm="process=2", **{"heartbeat-timeout": 60})
+    server.start()
+    try:
+        victim = _warm(server, 2)[0]
+        os.kill(_pid(server, victim), signal.SIGKILL)
 
-    def replaced() -> bool:
-        warm = {w["id"] for w in _workers(server, "WARM")}
-        return len(warm) == 2 and victim["id"] not in warm
+        def replaced() -> bool:
+            warm = {w["id"] for w in _workers(server, "WARM")}
+            return len(warm) == 2 and victim["id"] not in warm
 
-    assert_eventually(replaced, timeout=20)
-    done = server.cli("job", "run", "--", "echo", "fine")
-    assert (done.returncode, done.stdout) == (0, "fine\n")
-    lost = {w["id"]: w for w in _workers(server)}[victim["id"]]
-    assert lost["state"] == "TERMINATED" and "no heartbeat" in lost["message"]
+        assert_eventually(replaced, timeout=10)
+        done = server.cli("job", "run", "--", "echo", "fine")
+        assert (done.returncode, done.stdout) == (0, "fine\n")
+        lost = {w["id"]: w for w in _workers(server)}[victim["id"]]
+        assert lost["state"] == "TERMINATED" and lost["message"].startswith("lost: it exited")
+    finally:
+        server.stop()
+        server.cleanup_workers()
 
 
 def test_a_restarted_server_keeps_the_pool_it_had_without_starting_more(pooled: Server) -> None:
