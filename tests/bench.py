@@ -18,6 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import grpc
+import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from laino.orchestrator.access import TokensApp
@@ -188,6 +189,38 @@ def _warm_worker(server: Server, provider: str) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"no WARM {provider} worker in 60 s")
+
+
+def http_latency() -> None:
+    """SubmitJob to the first byte of output over HTTP (a server-sent events follower) beside
+    the same over gRPC, from warm clients of one server."""
+    port = free_port()
+    server = Server(
+        Path(tempfile.mkdtemp(prefix="laino-bench-http-")), **{"http-listen": f"127.0.0.1:{port}"}
+    )
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.headers["authorization"] = f"Bearer {server.token}"
+    try:
+        over_grpc, over_http = [], []
+        for _ in range(RUNS):
+            over_grpc.append(_api_job(server)[0])
+            started = time.perf_counter()
+            job = session.post(f"{base}/v1/jobs", json={"spec": {"command": ["echo", "hi"]}})
+            job_id = job.json()["job"]["id"]
+            with session.get(
+                f"{base}/v1/jobs/{job_id}/logs", params={"follow": "1"}, stream=True
+            ) as follow:
+                for line in follow.iter_lines():
+                    if line.startswith(b"data:"):
+                        over_http.append(time.perf_counter() - started)
+                        break
+        report("gRPC: SubmitJob -> first line, warm client", over_grpc)
+        report("HTTP: POST /v1/jobs -> first event, warm client", over_http)
+    finally:
+        server.stop()
+        server.cleanup_workers()
 
 
 def pool_latency(image: str) -> None:
@@ -586,6 +619,7 @@ def main() -> None:
         server.stop()
         server.cleanup_workers()
     pool_latency(image)
+    http_latency()
     followers_cost()
     load()
     scheduling_cost()
