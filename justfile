@@ -16,7 +16,7 @@ setup:
     set -euo pipefail
     if [ ! -x {{py}} ]; then python3 -m venv {{venv}}; fi
     stamp={{venv}}/.laino-installed
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ -n "$(find orchestrator providers cli proto migrations -newer "$stamp" -name '*.py' -o -newer "$stamp" -name '*.sql' | head -1)" ]; then
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ -n "$(find orchestrator providers cli proto migrations -newer "$stamp" -name '*.py' -o -newer "$stamp" -name '*.sql' -o -newer "$stamp" -path '*/web/*' | head -1)" ]; then
         # pip's warnings about local index folders that do not exist are noise here
         {{py}} -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=strict \
             2> >(grep -v '^WARNING: Location' >&2)
@@ -44,8 +44,9 @@ lint: setup proto-check
     {{venv}}/bin/mypy orchestrator providers cli migrations
     {{venv}}/bin/lint-imports
 
-# Lint, then every test: unit, integration and end-to-end (they start a real Docker engine).
-test *args: lint worker-image
+# Lint, then every test: unit, integration and end-to-end (they start a real Docker engine,
+# and drive the web dashboard in Debian's headless Chromium).
+test *args: lint worker-image browser
     {{venv}}/bin/pytest -q {{args}}
 
 # Start a server on the embedded defaults, run a real job through the CLI, stop the server.
@@ -81,6 +82,10 @@ chaos rounds="300": worker-image
 # Install and start a Docker engine if none answers (Debian's docker.io; needs root).
 docker-engine:
     deploy/docker-engine.sh
+
+# Debian's chromium and chromedriver, for the dashboard's tests.
+browser:
+    deploy/chromium.sh
 
 # Build laino/worker:VERSION with no registry: a Debian base, wheels downloaded on the host.
 worker-image: setup docker-engine

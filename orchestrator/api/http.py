@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from laino.orchestrator.api import convert
+from laino.orchestrator.api import convert, dashboard
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.interceptors import RETRY_MS, status_of
 from laino.orchestrator.api.servicers import JobService
@@ -70,6 +70,7 @@ class Call:
 def build(service: JobService, gate: Gate, availability: Availability) -> Starlette:
     api = HttpApi(service, gate, availability)
     routes = [
+        *dashboard.routes(gate),
         Route("/v1/jobs", api.submit, methods=["POST"]),
         Route("/v1/jobs", api.list_jobs, methods=["GET"]),
         Route("/v1/jobs/{job_id}", api.get_job, methods=["GET"]),
@@ -193,6 +194,7 @@ class HttpApi:
         """The gate's check, as for a gRPC call of that method; the caller is set for the call."""
         try:
             self.availability.check()
+            dashboard.check_csrf(request)
             self.gate.admit(SERVICE + method, self._context(request).metadata)
         except Exception as err:
             return _failed(err)
@@ -200,11 +202,11 @@ class HttpApi:
 
     @staticmethod
     def _context(request: Request) -> Call:
-        metadata = tuple(
-            (name, request.headers[name]) for name in ("authorization",) if name in request.headers
-        )
+        """The call's bearer token: its Authorization header, or the dashboard's session."""
         host = request.client.host if request.client else ""
-        return Call(metadata, f"ipv6:[{host}]" if ":" in host else f"ipv4:{host}")
+        return Call(
+            dashboard.credentials(request), f"ipv6:[{host}]" if ":" in host else f"ipv4:{host}"
+        )
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -265,6 +267,8 @@ def _json_response(message: Message, status: int = 200) -> JSONResponse:
 def _failed(err: Exception) -> Response:
     if isinstance(err, BadRequest):
         return _error(400, "INVALID_ARGUMENT", str(err))
+    if isinstance(err, dashboard.CsrfRefused):
+        return _error(403, "PERMISSION_DENIED", str(err))
     code, said = status_of(err)
     response = _error(STATUS.get(code, 500), code.name, said)
     if code == grpc.StatusCode.UNAVAILABLE:

@@ -1,0 +1,109 @@
+"""The web dashboard's side of the HTTP door: its page, and sessions signed in with a token.
+
+A session is the token itself in an httpOnly, SameSite=Strict cookie, checked by the same gate
+on every call, so a revoked token ends its sessions at once. A call that a session's cookie
+authenticates and that changes something must also carry the session's CSRF token in the
+X-CSRF-Token header (a second cookie that the page, and only a page of this origin, can read).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from importlib import resources
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from laino.orchestrator.api.auth import Gate
+
+SESSION = "laino_session"
+CSRF = "laino_csrf"
+SAFE = ("GET", "HEAD", "OPTIONS")
+PAGES = {
+    "/": ("index.html", "text/html"),
+    "/app.js": ("app.js", "text/javascript"),
+    "/app.css": ("app.css", "text/css"),
+}
+# The page loads nothing from elsewhere, and no other site may frame it.
+HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+class CsrfRefused(PermissionError):
+    """A session's call that changes something came without the session's CSRF token."""
+
+
+def credentials(request: Request) -> tuple[tuple[str, str], ...]:
+    """The call's bearer token as gRPC metadata: its Authorization header, else its session."""
+    if "authorization" in request.headers:
+        return (("authorization", request.headers["authorization"]),)
+    if SESSION in request.cookies:
+        return (("authorization", f"Bearer {request.cookies[SESSION]}"),)
+    return ()
+
+
+def check_csrf(request: Request) -> None:
+    if request.method in SAFE or "authorization" in request.headers:
+        return  # a script's bearer token is not sent by browsers on their own
+    if SESSION not in request.cookies:
+        return
+    expected = request.cookies.get(CSRF, "")
+    given = request.headers.get("x-csrf-token", "")
+    if not expected or not hmac.compare_digest(expected, given):
+        raise CsrfRefused("this session's call needs its X-CSRF-Token header")
+
+
+def routes(gate: Gate) -> list[Route]:
+    async def page(request: Request) -> Response:
+        name, kind = PAGES[request.url.path]
+        body = resources.files("laino.orchestrator.api").joinpath("web", name).read_bytes()
+        return Response(body, media_type=kind, headers=HEADERS)
+
+    async def sign_in(request: Request) -> Response:
+        try:
+            token = str((await request.json()).get("token", ""))
+            caller = gate.tokens.authenticate(token)
+        except Exception:
+            return JSONResponse(
+                {"error": {"code": "UNAUTHENTICATED", "message": "that token is not valid"}},
+                status_code=401,
+            )
+        reply = JSONResponse({"name": caller.name, "role": str(caller.role)})
+        secure = request.url.scheme == "https"
+        reply.set_cookie(SESSION, token, httponly=True, samesite="strict", secure=secure)
+        reply.set_cookie(CSRF, secrets.token_urlsafe(24), samesite="strict", secure=secure)
+        return reply
+
+    async def whoami(request: Request) -> Response:
+        try:
+            caller = gate.tokens.authenticate(request.cookies.get(SESSION, ""))
+        except Exception:
+            return JSONResponse(
+                {"error": {"code": "UNAUTHENTICATED", "message": "not signed in"}}, status_code=401
+            )
+        return JSONResponse({"name": caller.name, "role": str(caller.role)})
+
+    async def sign_out(request: Request) -> Response:
+        try:
+            check_csrf(request)
+        except CsrfRefused as err:
+            return JSONResponse(
+                {"error": {"code": "PERMISSION_DENIED", "message": str(err)}}, status_code=403
+            )
+        reply = JSONResponse({})
+        reply.delete_cookie(SESSION)
+        reply.delete_cookie(CSRF)
+        return reply
+
+    return [
+        *(Route(path, page, methods=["GET"]) for path in PAGES),
+        Route("/session", sign_in, methods=["POST"]),
+        Route("/session", whoami, methods=["GET"]),
+        Route("/session", sign_out, methods=["DELETE"]),
+    ]

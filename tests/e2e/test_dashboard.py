@@ -1,0 +1,203 @@
+"""End to end: the web dashboard in a real headless Chromium (Debian's, through its
+chromedriver), against a real server."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.conftest import Server, free_port
+
+# Kept after the run: the job page as the test saw it.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+WAIT = 20
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    port = free_port()
+    server = Server(tmp_path, **{"http-listen": f"127.0.0.1:{port}"})
+    server.start()
+    yield server, f"http://127.0.0.1:{port}"
+    server.stop()
+    server.cleanup_workers()
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='laino-chromium-')}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    yield driver
+    driver.quit()
+
+
+def _wait(driver: WebDriver, check: object, timeout: float = WAIT) -> object:
+    waiting = WebDriverWait(
+        driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    return waiting.until(check)  # type: ignore[arg-type]
+
+
+def _sign_in(driver: WebDriver, base: str, token: str) -> None:
+    driver.get(base + "/")
+    _wait(driver, lambda d: d.find_element(By.ID, "token").is_displayed())
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
+    _wait(driver, lambda d: d.find_element(By.ID, "jobs"))
+
+
+def _text(driver: WebDriver, element_id: str) -> str:
+    return str(driver.find_element(By.ID, element_id).text)
+
+
+def test_signing_in_submitting_from_the_form_and_watching_the_log_live(
+    site: tuple[Server, str], browser: WebDriver
+) -> None:
+    server, base = site
+    wrong = browser
+    wrong.get(base + "/")
+    _wait(wrong, lambda d: d.find_element(By.ID, "token").is_displayed())
+    wrong.find_element(By.ID, "token").send_keys("not-a-token")
+    wrong.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
+    _wait(wrong, lambda d: "not valid" in _text(d, "sign-in-error"))
+    wrong.find_element(By.ID, "token").clear()
+    _sign_in(browser, base, server.token)
+    cookies = {c["name"]: c for c in browser.get_cookies()}
+    assert cookies["laino_session"]["httpOnly"] is True
+    assert cookies["laino_session"]["sameSite"] == "Strict"
+    browser.get(base + "/#/submit")
+    command = "printf '\\033[31mred\\033[0m\\n'; echo first; sleep 2; echo oops >&2; echo last"
+    _wait(browser, lambda d: d.find_element(By.ID, "command")).send_keys(command)  # type: ignore[attr-defined]
+    browser.find_element(By.ID, "labels").send_keys("via=dashboard")
+    browser.find_element(By.CSS_SELECTOR, "#submit-form button").click()
+    # The first lines show while the job still runs.
+    _wait(browser, lambda d: "first" in _text(d, "log"))
+    assert "last" not in _text(browser, "log")
+    _wait(browser, lambda d: _text(d, "job-state").startswith("RUNNING"), timeout=1.9)
+    _wait(browser, lambda d: "last" in _text(d, "log"))
+    _wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED (exit 0)"))
+    red = browser.find_element(By.XPATH, "//div[@id='log']/span[text()='red']")
+    assert red.value_of_css_property("color") == "rgba(220, 38, 38, 1)"  # ANSI 31, as colour
+    assert "\x1b" not in _text(browser, "log")
+    oops = browser.find_element(By.XPATH, "//div[@id='log']/span[contains(., 'oops')]")
+    assert "stderr" in str(oops.get_attribute("class"))
+    search = browser.find_element(By.ID, "log-search")
+    search.send_keys("oops")
+    _wait(browser, lambda d: _text(d, "log").strip() == "oops")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)  # as a user empties it: the whole log again
+    _wait(browser, lambda d: _text(d, "log").startswith("red\nfirst\n"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "dashboard-job.png"))
+    assert (ARTIFACTS / "dashboard-job.png").stat().st_size > 10_000
+
+
+def test_cancelling_a_running_job_from_its_page(
+    site: tuple[Server, str], browser: WebDriver
+) -> None:
+    server, base = site
+    job_id = server.submit("sleep", "60")
+    server.wait_state(job_id, {"RUNNING"})
+    _sign_in(browser, base, server.token)
+    browser.get(f"{base}/#/jobs/{job_id}")
+    button = _wait(
+        browser,
+        lambda d: (
+            d.find_element(By.ID, "cancel").is_displayed() and d.find_element(By.ID, "cancel")
+        ),
+    )
+    button.click()  # type: ignore[attr-defined]
+    _wait(browser, lambda d: _text(d, "job-state").startswith("CANCELLED"))
+    assert not browser.find_element(By.ID, "cancel").is_displayed()
+
+
+def test_a_finished_jobs_timeline_and_phases(site: tuple[Server, str], browser: WebDriver) -> None:
+    server, base = site
+    server.cli("job", "run", "--", "echo", "done", check=True)
+    listed = requests.get(
+        f"{base}/v1/jobs", headers={"authorization": f"Bearer {server.token}"}, timeout=10
+    ).json()
+    job_id = listed["jobs"][0]["id"]
+    _sign_in(browser, base, server.token)
+    browser.get(f"{base}/#/jobs/{job_id}")
+    _wait(browser, lambda d: "Finished" in _text(d, "timeline"))
+    timeline = _text(browser, "timeline")
+    for event in ("Submitted", "ProvisioningStarted", "Registered", "Started", "Ended"):
+        assert event in timeline
+    phases = [
+        row.text.split()[0] for row in browser.find_elements(By.CSS_SELECTOR, "#waterfall tr")
+    ]
+    assert phases == ["queued", "provisioning", "registration", "dispatch", "running", "cleanup"]
+    assert "TERMINATED" in _text(browser, "job-workers")
+
+
+def test_the_job_table_filters_by_state_label_and_search(
+    site: tuple[Server, str], browser: WebDriver
+) -> None:
+    server, base = site
+    server.cli("job", "run", "--label", "team=web", "--", "echo", "alpha", check=True)
+    server.cli("job", "run", "--label", "team=db", "--", "sh", "-c", "exit 3")
+    _sign_in(browser, base, server.token)
+
+    def rows() -> list[str]:
+        # Read in one go: the table is drawn anew every two seconds.
+        script = "return [...document.querySelectorAll('#jobs tbody tr')].map(r => r.innerText)"
+        return list(browser.execute_script(script))
+
+    _wait(browser, lambda d: len(rows()) == 2)
+    Select(browser.find_element(By.ID, "state-filter")).select_by_value("FAILED")
+    _wait(browser, lambda d: len(rows()) == 1 and rows()[0].startswith("FAILED"))
+    Select(browser.find_element(By.ID, "state-filter")).select_by_value("")
+    browser.find_element(By.ID, "label-filter").send_keys("team=web")
+    _wait(browser, lambda d: len(rows()) == 1 and "echo alpha" in rows()[0])
+    browser.find_element(By.ID, "label-filter").clear()
+    browser.find_element(By.ID, "search").send_keys("exit 3")
+    _wait(browser, lambda d: len(rows()) == 1 and "exit 3" in rows()[0])
+
+
+def test_a_sessions_call_without_its_csrf_token_is_refused(site: tuple[Server, str]) -> None:
+    server, base = site
+    session = requests.Session()
+    signed = session.post(f"{base}/session", json={"token": server.token}, timeout=10)
+    assert signed.status_code == 200
+    spec = {"spec": {"command": ["true"]}}
+    forged = session.post(f"{base}/v1/jobs", json=spec, timeout=10)  # as another site's form would
+    assert forged.status_code == 403 and "X-CSRF-Token" in forged.json()["error"]["message"]
+    ok = session.post(
+        f"{base}/v1/jobs",
+        json=spec,
+        headers={"x-csrf-token": session.cookies["laino_csrf"]},
+        timeout=10,
+    )
+    assert ok.status_code == 201
+    assert session.get(f"{base}/v1/jobs", timeout=10).status_code == 200  # reads need none
+    out = session.delete(
+        f"{base}/session", headers={"x-csrf-token": session.cookies["laino_csrf"]}, timeout=10
+    )
+    assert out.status_code == 200
+    assert session.get(f"{base}/v1/jobs", timeout=10).status_code == 401
