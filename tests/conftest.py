@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,10 +30,25 @@ LAINO = str(Path(sys.executable).parent / "laino")
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
 
 
+# Ports this process handed out already.
+HANDED: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the kernel's ephemeral range (32768 and up here): a port from
+    that range can be taken by any outgoing connection (a browser's, an HTTP client's) before
+    the server that is to listen on it starts. Never the same port twice in one run."""
+    while True:
+        port = random.randint(20000, 32000)
+        if port in HANDED:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        HANDED.add(port)
+        return port
 
 
 def shared_folder() -> Path:

@@ -109,9 +109,9 @@ def test_signing_in_submitting_from_the_form_and_watching_the_log_live(
     search = browser.find_element(By.ID, "log-search")
     search.send_keys("oops")
     _wait(browser, lambda d: _text(d, "log").strip() == "oops")
-    search.send_keys(Keys.CONTROL, "a")
-    search.send_keys(Keys.BACKSPACE)  # as a user empties it: the whole log again
-    _wait(browser, lambda d: _text(d, "log").startswith("red\nfirst\n"))
+    for _ in "oops":
+        search.send_keys(Keys.BACKSPACE)  # as a user empties it: the whole log again
+    _wait(browser, lambda d: _text(d, "log").split() == ["red", "first", "oops", "last"])
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "dashboard-job.png"))
     assert (ARTIFACTS / "dashboard-job.png").stat().st_size > 10_000
