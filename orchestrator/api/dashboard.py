@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from laino.orchestrator.access import Unauthenticated
 from laino.orchestrator.api.auth import Gate
 
 SESSION = "laino_session"
@@ -66,36 +67,29 @@ def routes(gate: Gate) -> list[Route]:
         return Response(body, media_type=kind, headers=HEADERS)
 
     async def sign_in(request: Request) -> Response:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            # Not a form another site could post: it cannot sign a browser in as someone else.
+            return _refused(415, "INVALID_ARGUMENT", "send the token as application/json")
         try:
-            token = str((await request.json()).get("token", ""))
-            caller = gate.tokens.authenticate(token)
-        except Exception:
-            return JSONResponse(
-                {"error": {"code": "UNAUTHENTICATED", "message": "that token is not valid"}},
-                status_code=401,
-            )
-        reply = JSONResponse({"name": caller.name, "role": str(caller.role)})
-        secure = request.url.scheme == "https"
-        reply.set_cookie(SESSION, token, httponly=True, samesite="strict", secure=secure)
-        reply.set_cookie(CSRF, secrets.token_urlsafe(24), samesite="strict", secure=secure)
+            body = await request.json()
+        except ValueError:
+            return _refused(400, "INVALID_ARGUMENT", "the body is not JSON")
+        token = str(body.get("token", "")) if isinstance(body, dict) else ""
+        reply = _whoami(gate, token)
+        if reply.status_code == 200:
+            secure = request.url.scheme == "https"
+            reply.set_cookie(SESSION, token, httponly=True, samesite="strict", secure=secure)
+            reply.set_cookie(CSRF, secrets.token_urlsafe(24), samesite="strict", secure=secure)
         return reply
 
     async def whoami(request: Request) -> Response:
-        try:
-            caller = gate.tokens.authenticate(request.cookies.get(SESSION, ""))
-        except Exception:
-            return JSONResponse(
-                {"error": {"code": "UNAUTHENTICATED", "message": "not signed in"}}, status_code=401
-            )
-        return JSONResponse({"name": caller.name, "role": str(caller.role)})
+        return _whoami(gate, request.cookies.get(SESSION, ""))
 
     async def sign_out(request: Request) -> Response:
         try:
             check_csrf(request)
         except CsrfRefused as err:
-            return JSONResponse(
-                {"error": {"code": "PERMISSION_DENIED", "message": str(err)}}, status_code=403
-            )
+            return _refused(403, "PERMISSION_DENIED", str(err))
         reply = JSONResponse({})
         reply.delete_cookie(SESSION)
         reply.delete_cookie(CSRF)
@@ -107,3 +101,15 @@ def routes(gate: Gate) -> list[Route]:
         Route("/session", whoami, methods=["GET"]),
         Route("/session", sign_out, methods=["DELETE"]),
     ]
+
+
+def _whoami(gate: Gate, token: str) -> JSONResponse:
+    try:
+        caller = gate.tokens.authenticate(token)
+    except Unauthenticated:
+        return _refused(401, "UNAUTHENTICATED", "that token is not valid, or not any more")
+    return JSONResponse({"name": caller.name, "role": str(caller.role)})
+
+
+def _refused(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

@@ -182,6 +182,9 @@ def test_the_job_table_filters_by_state_label_and_search(
 
 def test_a_sessions_call_without_its_csrf_token_is_refused(site: tuple[Server, str]) -> None:
     server, base = site
+    # A form on another site cannot sign a browser in: it cannot send JSON.
+    form = requests.post(f"{base}/session", data={"token": server.token}, timeout=10)
+    assert form.status_code == 415 and "laino_session" not in form.cookies
     session = requests.Session()
     signed = session.post(f"{base}/session", json={"token": server.token}, timeout=10)
     assert signed.status_code == 200

@@ -213,6 +213,7 @@ function submitPage() {
 // --- a job ---
 
 function jobPage(id) {
+  const path = `/v1/jobs/${encodeURIComponent(id)}`;
   const state = el("p", { id: "job-state", class: "state" });
   const command = el("p", { class: "command muted" });
   const cancel = el("button", { id: "cancel", class: "danger", type: "button", hidden: true }, "Cancel");
@@ -224,7 +225,7 @@ function jobPage(id) {
   $("#view").replaceChildren(
     el("h1", {}, "Job ", el("span", { class: "muted" }, id)), state, command, cancel,
     el("h2", {}, "Log"),
-    el("div", { class: "filters" }, search, el("a", { href: `/v1/jobs/${id}/logs`, download: `${id}.log` }, "Download raw")),
+    el("div", { class: "filters" }, search, el("a", { href: `${path}/logs`, download: "output.log" }, "Download raw")),
     log,
     el("h2", {}, "Phases"), el("div", { class: "scroll" }, el("table", { id: "waterfall", class: "waterfall" }, water)),
     el("h2", {}, "Timeline"), el("div", { class: "scroll" }, el("table", { id: "timeline" }, events)),
@@ -235,16 +236,16 @@ function jobPage(id) {
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
-      await api("POST", `/v1/jobs/${id}/cancel`);
+      await api("POST", `${path}/cancel`);
     } catch (failure) {
       state.textContent = failure.message;
     }
   });
-  follow(id, output);
+  follow(path, output);
   every(1, async () => {
     let job;
     try {
-      job = await api("GET", `/v1/jobs/${id}`);
+      job = await api("GET", path);
     } catch (failure) {
       state.textContent = failure.message;
       return;
@@ -255,7 +256,7 @@ function jobPage(id) {
     state.textContent = stateText(job) + exit + (job.message ? `: ${job.message}` : "");
     command.textContent = job.spec.command.join(" ");
     cancel.hidden = me.role === "read" || ended;
-    const { events: history = [] } = await api("GET", `/v1/jobs/${id}/events`);
+    const { events: history = [] } = await api("GET", `${path}/events`);
     showTimeline(events, history);
     showPhases(water, history, ended ? null : Date.now() / 1000);
     const { workers: all = [] } = await api("GET", "/v1/workers?limit=1000");
@@ -266,8 +267,8 @@ function jobPage(id) {
   });
 }
 
-function follow(id, output) {
-  source = new EventSource(`/v1/jobs/${id}/logs?follow=true`);
+function follow(path, output) {
+  source = new EventSource(`${path}/logs?follow=true`);
   source.addEventListener("chunk", (event) => output.add(JSON.parse(event.data)));
   source.addEventListener("end", () => source && source.close());
 }
