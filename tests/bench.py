@@ -164,14 +164,18 @@ def _serving(health: health_pb2_grpc.HealthStub, proc: subprocess.Popen[bytes]) 
     return False
 
 
-def docker_overhead(server: Server, image: str) -> tuple[list[float], list[float]]:
-    """Raw `docker run --rm IMAGE true` against `laino job run --provider docker`."""
+def docker_overhead(
+    server: Server, image: str, before: Callable[[], None] = lambda: None
+) -> tuple[list[float], list[float]]:
+    """Raw `docker run --rm IMAGE true` against `laino job run --provider docker`; `before`
+    runs ahead of each laino run, unmeasured."""
     env = server.environ()
     raw, laino = [], []
     for _ in range(DOCKER_RUNS):
         started = time.perf_counter()
         subprocess.run(["docker", "run", "--rm", image, "true"], check=True)
         raw.append(time.perf_counter() - started)
+        before()
         started = time.perf_counter()
         command = ["job", "run", "--provider", "docker", "--", "true"]
         subprocess.run([sys.executable, "-m", "laino.cli.main", *command], env=env, check=True)
@@ -243,17 +247,7 @@ def pool_latency(image: str) -> None:
             f"{median * 1000:.1f} ms",
             median <= 0.015,
         )
-        env = server.environ()
-        raw, laino = [], []
-        for _ in range(DOCKER_RUNS):
-            started = time.perf_counter()
-            subprocess.run(["docker", "run", "--rm", image, "true"], check=True)
-            raw.append(time.perf_counter() - started)
-            _warm_worker(server, "docker")
-            started = time.perf_counter()
-            command = ["job", "run", "--provider", "docker", "--", "true"]
-            subprocess.run([sys.executable, "-m", "laino.cli.main", *command], env=env, check=True)
-            laino.append(time.perf_counter() - started)
+        raw, laino = docker_overhead(server, image, partial(_warm_worker, server, "docker"))
         report("reference: docker run --rm IMAGE true", raw)
         report("from a pool: laino job run --provider docker", laino)
         ratio = statistics.median(laino) / statistics.median(raw)

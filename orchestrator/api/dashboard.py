@@ -9,6 +9,7 @@ X-CSRF-Token header (a second cookie that the page, and only a page of this orig
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from importlib import resources
 
@@ -18,8 +19,11 @@ from starlette.routing import Route
 
 from laino.orchestrator.access import Unauthenticated
 from laino.orchestrator.api.auth import Gate
+from laino.orchestrator.api.body import TooLarge, body_of
 
 SESSION = "laino_session"
+# A sign-in's body holds a token, nothing more.
+SIGN_IN_BYTES = 64 * 1024
 CSRF = "laino_csrf"
 SAFE = ("GET", "HEAD", "OPTIONS")
 PAGES = {
@@ -71,7 +75,9 @@ def routes(gate: Gate) -> list[Route]:
             # Not a form another site could post: it cannot sign a browser in as someone else.
             return _refused(415, "INVALID_ARGUMENT", "send the token as application/json")
         try:
-            body = await request.json()
+            body = json.loads(await body_of(request, SIGN_IN_BYTES))
+        except TooLarge as err:
+            return _refused(413, "INVALID_ARGUMENT", str(err))
         except ValueError:
             return _refused(400, "INVALID_ARGUMENT", "the body is not JSON")
         token = str(body.get("token", "")) if isinstance(body, dict) else ""

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from laino.orchestrator.api import convert, dashboard
 from laino.orchestrator.api.auth import Gate
+from laino.orchestrator.api.body import TooLarge, body_of
 from laino.orchestrator.api.interceptors import RETRY_MS, status_of
 from laino.orchestrator.api.servicers import JobService
 from laino.orchestrator.cluster.health import Availability
@@ -90,14 +91,18 @@ class HttpApi:
     availability: Availability
 
     async def submit(self, request: Request) -> Response:
+        # The token first: nobody without one gets a body read.
+        denied = self._admit(request, "SubmitJob")
+        if denied is not None:
+            return denied
         try:
             body = await _json(request)
             if key := request.headers.get("idempotency-key"):
                 body.setdefault("idempotency_key", key)
             message = _parse(body, pb.SubmitJobRequest())
-        except BadRequest as err:
+        except (BadRequest, TooLarge) as err:
             return _failed(err)
-        reply = await self._call(request, "SubmitJob", self.service.SubmitJob, message)
+        reply = await self._run(request, self.service.SubmitJob, message)
         if isinstance(reply, Response):
             return reply
         assert isinstance(reply, pb.SubmitJobResponse)
@@ -183,8 +188,12 @@ class HttpApi:
         message: Message,
     ) -> Message | Response:
         denied = self._admit(request, method)
-        if denied is not None:
-            return denied
+        return denied if denied is not None else await self._run(request, call, message)
+
+    async def _run(
+        self, request: Request, call: Callable[..., Awaitable[Message]], message: Message
+    ) -> Message | Response:
+        """An admitted call; its failure as the response."""
         try:
             return await call(message, self._context(request))
         except Exception as err:
@@ -210,8 +219,9 @@ class HttpApi:
 
 
 async def _json(request: Request) -> dict[str, Any]:
+    raw = await body_of(request)
     try:
-        body = json.loads(await request.body() or b"{}")
+        body = json.loads(raw or b"{}")
     except ValueError as err:
         raise BadRequest(f"the body is not JSON: {err}") from None
     if not isinstance(body, dict):
@@ -265,6 +275,8 @@ def _json_response(message: Message, status: int = 200) -> JSONResponse:
 
 
 def _failed(err: Exception) -> Response:
+    if isinstance(err, TooLarge):
+        return _error(413, "INVALID_ARGUMENT", str(err))
     if isinstance(err, BadRequest):
         return _error(400, "INVALID_ARGUMENT", str(err))
     if isinstance(err, dashboard.CsrfRefused):

@@ -10,6 +10,8 @@ from laino.orchestrator.store.tables import warm_pool
 
 # The most idle workers one pool keeps; they hold their provider's capacity meanwhile.
 MOST = 1000
+# An image reference is at most 255 characters (as the engines take them).
+MOST_IMAGE = 255
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class PoolTable:
             raise InvalidPool(f"size {size}: from 0 to {MOST}")
         if provider == "process" and image:
             raise InvalidPool("process workers have no image")
+        if len(image) > MOST_IMAGE or any(c.isspace() or c == "\0" for c in image):
+            raise InvalidPool(f"image: at most {MOST_IMAGE} characters, no spaces or NUL bytes")
         where = (warm_pool.c.provider == provider) & (warm_pool.c.image == image)
         with self.engine.begin() as conn:
             if conn.execute(update(warm_pool).where(where).values(size=size)).rowcount == 0:

@@ -185,6 +185,8 @@ def test_a_sessions_call_without_its_csrf_token_is_refused(site: tuple[Server, s
     # A form on another site cannot sign a browser in: it cannot send JSON.
     form = requests.post(f"{base}/session", data={"token": server.token}, timeout=10)
     assert form.status_code == 415 and "laino_session" not in form.cookies
+    huge = requests.post(f"{base}/session", json={"token": "x" * (1 << 20)}, timeout=10)
+    assert huge.status_code == 413
     session = requests.Session()
     signed = session.post(f"{base}/session", json={"token": server.token}, timeout=10)
     assert signed.status_code == 200

@@ -179,6 +179,9 @@ def test_every_route_asks_for_a_token(http: Http) -> None:
         assert nobody.json()["error"]["code"] == "UNAUTHENTICATED"
         wrong = http.call(method, path, token="not-a-token")
         assert wrong.status_code == 401, (method, path)
+    # Without a token, a body is not even read: 10 MB is refused as unauthenticated.
+    flood = http.call("POST", "/v1/jobs", token="", data=b"x" * (10 << 20))
+    assert flood.status_code == 401
 
 
 def test_a_read_token_reads_and_may_not_submit_or_cancel(tmp_path: Path) -> None:
@@ -221,6 +224,24 @@ def test_bad_requests_are_clear_json_errors(http: Http) -> None:
         (("GET", "/v1/jobs/not-an-id"), {}, 404, "NOT_FOUND"),
         (("GET", "/v1/jobs/6f1e2bb0-0000-0000-0000-000000000000/logs"), {}, 404, "NOT_FOUND"),
         (("GET", "/v1/workers"), {"params": {"state": "SLEEPY"}}, 400, "INVALID_ARGUMENT"),
+        (
+            ("POST", "/v1/jobs"),
+            {"data": '{"spec": {"command": ["true"], "timeout_seconds": NaN}}'},
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            ("POST", "/v1/jobs"),
+            {"json": {"spec": {"command": ["true"], "log_limit_bytes": 2**64}}},
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            ("POST", "/v1/jobs"),
+            {"data": b'{"spec": {"command": ["' + b"x" * (5 << 20) + b'"]}}'},
+            413,
+            "INVALID_ARGUMENT",
+        ),
     ]
     for (method, path), kw, status, code in cases:
         reply = http.call(method, path, **kw)

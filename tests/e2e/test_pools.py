@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
+from laino.v1 import laino_pb2 as pb
+from laino.v1 import laino_pb2_grpc as rpc
 from tests.conftest import Server, assert_eventually
 
 ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
@@ -139,6 +142,13 @@ def test_pools_are_set_listed_and_deleted_at_run_time_by_an_admin(pooled: Server
     assert over.returncode == 1 and "more than process's capacity (64)" in over.stderr
     image = server.cli("pool", "set", "process:debian", "1")
     assert image.returncode == 1 and "process workers have no image" in image.stderr
+    for bad in ("x" * 256, "debian bookworm"):
+        refused = server.cli("pool", "set", f"docker:{bad}", "1")
+        assert refused.returncode == 1 and "at most 255 characters" in refused.stderr, bad
+    pools = rpc.PoolServiceStub(server.channel)  # a NUL byte cannot come through a command line
+    with pytest.raises(grpc.RpcError) as nul:
+        pools.SetPool(pb.SetPoolRequest(provider="docker", image="debian\0", size=1))
+    assert nul.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     submitter = server.cli("token", "create", "ci", "--role", "submit", check=True).stdout.strip()
     refused = server.cli_env({"LAINO_TOKEN": submitter}, "pool", "set", "process", "1")
     assert refused.returncode == 1 and "this needs admin" in refused.stderr
