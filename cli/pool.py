@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 
 from laino.cli.client import output_option, pools_stub, reports_errors, server_option
-from laino.cli.output import emit_json, table
+from laino.cli.output import age, emit_json, table
 from laino.v1 import laino_pb2 as pb
 
 
@@ -57,16 +60,40 @@ def delete(target: str, output: str, server: str) -> None:
     _show([found], output)
 
 
+@pool.command()
+@output_option
+@server_option
+@reports_errors
+def queues(output: str, server: str) -> None:
+    """Each provider's places: its capacity, the jobs holding places, the idle pool workers,
+    and the jobs waiting in line (with how long the first has waited)."""
+    found = list(pools_stub(server).ListQueues(pb.ListQueuesRequest()).queues)
+    if output == "json":
+        emit_json([_dict(q) for q in found])
+        return
+    rows = [
+        [
+            q.provider,
+            str(q.capacity),
+            str(q.running),
+            str(q.pooled),
+            str(q.queued),
+            age(q.oldest_queued_at) if q.queued else "-",
+        ]
+        for q in found
+    ]
+    table(["PROVIDER", "CAPACITY", "RUNNING", "POOLED", "QUEUED", "WAITING"], rows)
+
+
+def _dict(message: Message) -> dict[str, Any]:
+    return MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
 def _show(pools: list[pb.Pool], output: str) -> None:
     if output == "json":
-        emit_json(
-            [
-                MessageToDict(
-                    p, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-                )
-                for p in pools
-            ]
-        )
+        emit_json([_dict(p) for p in pools])
         return
     rows = [
         [p.provider, p.image or "(default)", str(p.size), str(p.warm), str(p.starting)]

@@ -20,7 +20,7 @@ from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.http import HttpServer
-from laino.orchestrator.api.http import build as build_http
+from laino.orchestrator.api.http_routes import build as build_http
 from laino.orchestrator.api.interceptors import ErrorInterceptor
 from laino.orchestrator.api.pools import PoolService
 from laino.orchestrator.api.schedules import ScheduleService
@@ -189,22 +189,32 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     )
     rpc.add_JobServiceServicer_to_server(job_service, server)
     rpc.add_TokenServiceServicer_to_server(TokenService(tokens), server)
-    rpc.add_ScheduleServiceServicer_to_server(
-        ScheduleService(settings=settings, schedules=schedules, jobs=jobs), server
-    )
+    schedule_service = ScheduleService(settings=settings, schedules=schedules, jobs=jobs)
+    rpc.add_ScheduleServiceServicer_to_server(schedule_service, server)
     pools = PoolTable(engine)
     for (provider, image), size in settings.warm_pools.items():
         pools.set(provider, image, size)  # as `laino pool set` would
-    rpc.add_PoolServiceServicer_to_server(
-        PoolService(settings=settings, table=pools, views=views), server
-    )
+    pool_service = PoolService(settings=settings, table=pools, views=views)
+    rpc.add_PoolServiceServicer_to_server(pool_service, server)
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), agent_door)
     http = None
     if settings.http_listen:
         sock = listeners.http_socket(
             settings.http_listen, tls=bool(settings.tls_cert), insecure=insecure
         )
-        http = HttpServer(build_http(job_service, gate, availability), sock, settings)
+        http = HttpServer(
+            build_http(
+                {
+                    "JobService": job_service,
+                    "ScheduleService": schedule_service,
+                    "PoolService": pool_service,
+                },
+                gate,
+                availability,
+            ),
+            sock,
+            settings,
+        )
     await server.start()
     await agent_door.start()
     serving_http = asyncio.create_task(http.run_here()) if http is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -12,6 +13,17 @@ from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.saga import ExecutionSaga
 from laino.orchestrator.domain.workers import WorkerState
+
+
+@dataclass
+class Queue:
+    """One provider's line, as the views see it."""
+
+    running: int = 0  # jobs past the queue, not ended: each holds a place
+    queued: int = 0
+    oldest_queued_at: float = 0.0
+    pooled: int = 0  # idle pool workers, warm or starting: places a matching job takes over
+
 
 SECTION = 500
 
@@ -62,11 +74,12 @@ class Views:
                 text(
                     "INSERT INTO job_view"
                     " (id, state, attempt, exit_code, created_at, updated_at, priority,"
-                    " logs_expired_at) VALUES (:id, :state, :attempt, :exit_code, :created_at,"
-                    " :updated_at, :priority, :logs_expired_at)"
+                    " logs_expired_at, provider) VALUES (:id, :state, :attempt, :exit_code,"
+                    " :created_at, :updated_at, :priority, :logs_expired_at, :provider)"
                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
                     " attempt = excluded.attempt, exit_code = excluded.exit_code,"
-                    " updated_at = excluded.updated_at, logs_expired_at = excluded.logs_expired_at"
+                    " updated_at = excluded.updated_at, logs_expired_at = excluded.logs_expired_at,"
+                    " provider = excluded.provider"
                 ),
                 {
                     "id": str(job.id),
@@ -77,6 +90,7 @@ class Views:
                     "updated_at": job.updated_at,
                     "priority": job.spec.priority,
                     "logs_expired_at": job.logs_expired_at,
+                    "provider": job.spec.provider,
                 },
             )
             labels = [{"job": str(job.id), "k": k, "v": v} for k, v in job.spec.labels.items()]
@@ -179,6 +193,37 @@ class Views:
             )
             counts = {state: int(count) for state, count in rows}
         return counts.get(WorkerState.WARM.value, 0), counts.get(WorkerState.PROVISIONING.value, 0)
+
+    def queues(self) -> dict[str, Queue]:
+        """By provider: its jobs that hold places, its queued jobs, and its idle pool workers."""
+        self.catch_up()
+        terminal = [s.value for s in State if s.terminal]
+        found: dict[str, Queue] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT provider, state, COUNT(*), MIN(created_at) FROM job_view"
+                    f" WHERE state NOT IN ({', '.join(f':t{i}' for i in range(len(terminal)))})"
+                    " GROUP BY provider, state"
+                ),
+                {f"t{i}": t for i, t in enumerate(terminal)},
+            )
+            for provider, state, count, oldest in rows:
+                queue = found.setdefault(provider, Queue())
+                if state == State.QUEUED.value:
+                    queue.queued, queue.oldest_queued_at = int(count), float(oldest)
+                else:
+                    queue.running += int(count)
+            pooled = conn.execute(
+                text(
+                    "SELECT provider, COUNT(*) FROM worker_view WHERE pool != '' AND job_id = ''"
+                    " AND state IN (:warm, :starting) GROUP BY provider"
+                ),
+                {"warm": WorkerState.WARM.value, "starting": WorkerState.PROVISIONING.value},
+            )
+            for provider, count in pooled:
+                found.setdefault(provider, Queue()).pooled = int(count)
+        return found
 
     def queue_position(self, job_id: UUID) -> int:
         """Its place among the queued jobs, from 1, as the listing view has it: by priority, then

@@ -13,6 +13,7 @@ import json
 import secrets
 from importlib import resources
 
+import grpc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,6 +21,8 @@ from starlette.routing import Route
 from laino.orchestrator.access import Unauthenticated
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.body import TooLarge, body_of
+from laino.orchestrator.api.interceptors import status_of
+from laino.orchestrator.cluster.health import Availability
 
 SESSION = "laino_session"
 # A sign-in's body holds a token, nothing more.
@@ -64,7 +67,7 @@ def check_csrf(request: Request) -> None:
         raise CsrfRefused("this session's call needs its X-CSRF-Token header")
 
 
-def routes(gate: Gate) -> list[Route]:
+def routes(gate: Gate, availability: Availability) -> list[Route]:
     async def page(request: Request) -> Response:
         name, kind = PAGES[request.url.path]
         body = resources.files("laino.orchestrator.api").joinpath("web", name).read_bytes()
@@ -81,7 +84,7 @@ def routes(gate: Gate) -> list[Route]:
         except ValueError:
             return _refused(400, "INVALID_ARGUMENT", "the body is not JSON")
         token = str(body.get("token", "")) if isinstance(body, dict) else ""
-        reply = _whoami(gate, token)
+        reply = _whoami(gate, availability, token)
         if reply.status_code == 200:
             secure = request.url.scheme == "https"
             reply.set_cookie(SESSION, token, httponly=True, samesite="strict", secure=secure)
@@ -89,7 +92,7 @@ def routes(gate: Gate) -> list[Route]:
         return reply
 
     async def whoami(request: Request) -> Response:
-        return _whoami(gate, request.cookies.get(SESSION, ""))
+        return _whoami(gate, availability, request.cookies.get(SESSION, ""))
 
     async def sign_out(request: Request) -> Response:
         try:
@@ -109,11 +112,17 @@ def routes(gate: Gate) -> list[Route]:
     ]
 
 
-def _whoami(gate: Gate, token: str) -> JSONResponse:
+def _whoami(gate: Gate, availability: Availability, token: str) -> JSONResponse:
     try:
+        availability.check()
         caller = gate.tokens.authenticate(token)
     except Unauthenticated:
         return _refused(401, "UNAUTHENTICATED", "that token is not valid, or not any more")
+    except Exception as err:
+        # The token store is away (its database): say so, as every other call does.
+        code, said = status_of(err)
+        status = 503 if code == grpc.StatusCode.UNAVAILABLE else 500
+        return _refused(status, code.name, said)
     return JSONResponse({"name": caller.name, "role": str(caller.role)})
 
 

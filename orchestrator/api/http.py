@@ -24,7 +24,6 @@ from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from laino.orchestrator.api import convert, dashboard
 from laino.orchestrator.api.auth import Gate
@@ -35,7 +34,6 @@ from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.settings import Settings
 from laino.v1 import laino_pb2 as pb
 
-SERVICE = "/laino.v1.JobService/"
 # gRPC's codes as HTTP statuses (as Google's APIs map them).
 STATUS = {
     grpc.StatusCode.INVALID_ARGUMENT: 400,
@@ -68,45 +66,42 @@ class Call:
         return self.address
 
 
-def build(service: JobService, gate: Gate, availability: Availability) -> Starlette:
-    api = HttpApi(service, gate, availability)
-    routes = [
-        *dashboard.routes(gate),
-        Route("/v1/jobs", api.submit, methods=["POST"]),
-        Route("/v1/jobs", api.list_jobs, methods=["GET"]),
-        Route("/v1/jobs/{job_id}", api.get_job, methods=["GET"]),
-        Route("/v1/jobs/{job_id}/cancel", api.cancel, methods=["POST"]),
-        Route("/v1/jobs/{job_id}/events", api.events, methods=["GET"]),
-        Route("/v1/jobs/{job_id}/logs", api.logs, methods=["GET"]),
-        Route("/v1/workers", api.workers, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-    ]
-    return Starlette(routes=routes)
-
-
 @dataclass(frozen=True)
 class HttpApi:
-    service: JobService
+    services: dict[str, Any]
     gate: Gate
     availability: Availability
 
+    @property
+    def service(self) -> JobService:
+        service: JobService = self.services["JobService"]
+        return service
+
     async def submit(self, request: Request) -> Response:
         # The token first: nobody without one gets a body read.
-        denied = self._admit(request, "SubmitJob")
-        if denied is not None:
-            return denied
-        try:
-            body = await _json(request)
-            if key := request.headers.get("idempotency-key"):
-                body.setdefault("idempotency_key", key)
-            message = _parse(body, pb.SubmitJobRequest())
-        except (BadRequest, TooLarge) as err:
-            return _failed(err)
-        reply = await self._run(request, self.service.SubmitJob, message)
+        key = request.headers.get("idempotency-key")
+        reply = await self.posted(request, "JobService.SubmitJob", pb.SubmitJobRequest(), key)
         if isinstance(reply, Response):
             return reply
         assert isinstance(reply, pb.SubmitJobResponse)
         return _json_response(reply, 201 if reply.created else 200)
+
+    async def posted(
+        self, request: Request, method: str, message: Message, key: str | None = None
+    ) -> Message | Response:
+        """A call whose request is the body: the token first, so nobody without one gets a
+        body read."""
+        denied = self._admit(request, method)
+        if denied is not None:
+            return denied
+        try:
+            body = await _json(request)
+            if key:
+                body.setdefault("idempotency_key", key)
+            message = _parse(body, message)
+        except (BadRequest, TooLarge) as err:
+            return failed(err)
+        return await self._run(request, method, message)
 
     async def list_jobs(self, request: Request) -> Response:
         query = request.query_params
@@ -119,20 +114,20 @@ class HttpApi:
                 page_token=query.get("page_token", ""),
             )
         except ValueError as err:
-            return _error(400, "INVALID_ARGUMENT", f"bad query: {err}")
-        return await self._unary(request, "ListJobs", self.service.ListJobs, message)
+            return error(400, "INVALID_ARGUMENT", f"bad query: {err}")
+        return await self.unary(request, "JobService.ListJobs", message)
 
     async def get_job(self, request: Request) -> Response:
         message = pb.GetJobRequest(job_id=request.path_params["job_id"])
-        return await self._unary(request, "GetJob", self.service.GetJob, message)
+        return await self.unary(request, "JobService.GetJob", message)
 
     async def cancel(self, request: Request) -> Response:
         message = pb.CancelJobRequest(job_id=request.path_params["job_id"])
-        return await self._unary(request, "CancelJob", self.service.CancelJob, message)
+        return await self.unary(request, "JobService.CancelJob", message)
 
     async def events(self, request: Request) -> Response:
         message = pb.GetJobEventsRequest(job_id=request.path_params["job_id"])
-        reply = await self._call(request, "GetJobEvents", self.service.GetJobEvents, message)
+        reply = await self.call(request, "JobService.GetJobEvents", message)
         if isinstance(reply, Response):
             return reply
         assert isinstance(reply, pb.GetJobEventsResponse)
@@ -149,8 +144,8 @@ class HttpApi:
                 limit=int(query.get("limit", 0)),
             )
         except ValueError as err:
-            return _error(400, "INVALID_ARGUMENT", f"bad query: {err}")
-        return await self._unary(request, "ListWorkers", self.service.ListWorkers, message)
+            return error(400, "INVALID_ARGUMENT", f"bad query: {err}")
+        return await self.unary(request, "JobService.ListWorkers", message)
 
     async def logs(self, request: Request) -> Response:
         """The output as raw bytes; with ?follow=true, server-sent events, one per chunk, with
@@ -163,50 +158,52 @@ class HttpApi:
                 job_id=request.path_params["job_id"], from_seq=after + 1, follow=follow
             )
         except ValueError:
-            return _error(400, "INVALID_ARGUMENT", "Last-Event-ID: not a sequence number")
-        denied = self._admit(request, "StreamLogs")
+            return error(400, "INVALID_ARGUMENT", "Last-Event-ID: not a sequence number")
+        denied = self._admit(request, "JobService.StreamLogs")
         if denied is not None:
             return denied
         try:
             self.service.jobs.get_job(convert.job_id(message.job_id))  # a 404, not an empty 200
         except Exception as err:
-            return _failed(err)
+            return failed(err)
         stream = _decoded(self.service.StreamLogs(message, self._context(request)))
         if follow:
             return StreamingResponse(_events(stream), media_type="text/event-stream")
         return StreamingResponse(_raw(stream), media_type="application/octet-stream")
 
-    async def _unary(self, request: Request, method: str, call: Any, message: Message) -> Response:
-        reply = await self._call(request, method, call, message)
-        return reply if isinstance(reply, Response) else _json_response(reply)
+    async def unary(
+        self, request: Request, method: str, message: Message, status: int = 200
+    ) -> Response:
+        """One call, SERVICE.METHOD, its reply as JSON."""
+        reply = await self.call(request, method, message)
+        return reply if isinstance(reply, Response) else self.json(reply, status)
 
-    async def _call(
-        self,
-        request: Request,
-        method: str,
-        call: Callable[..., Awaitable[Message]],
-        message: Message,
-    ) -> Message | Response:
+    @staticmethod
+    def json(message: Message, status: int = 200) -> JSONResponse:
+        return _json_response(message, status)
+
+    async def call(self, request: Request, method: str, message: Message) -> Message | Response:
         denied = self._admit(request, method)
-        return denied if denied is not None else await self._run(request, call, message)
+        return denied if denied is not None else await self._run(request, method, message)
 
-    async def _run(
-        self, request: Request, call: Callable[..., Awaitable[Message]], message: Message
-    ) -> Message | Response:
+    async def _run(self, request: Request, method: str, message: Message) -> Message | Response:
         """An admitted call; its failure as the response."""
+        service, _, name = method.partition(".")
+        call: Callable[..., Awaitable[Message]] = getattr(self.services[service], name)
         try:
             return await call(message, self._context(request))
         except Exception as err:
-            return _failed(err)
+            return failed(err)
 
     def _admit(self, request: Request, method: str) -> Response | None:
         """The gate's check, as for a gRPC call of that method; the caller is set for the call."""
         try:
             self.availability.check()
             dashboard.check_csrf(request)
-            self.gate.admit(SERVICE + method, self._context(request).metadata)
+            service, _, name = method.partition(".")
+            self.gate.admit(f"/laino.v1.{service}/{name}", self._context(request).metadata)
         except Exception as err:
-            return _failed(err)
+            return failed(err)
         return None
 
     @staticmethod
@@ -274,28 +271,22 @@ def _json_response(message: Message, status: int = 200) -> JSONResponse:
     return JSONResponse(_dict(message), status_code=status)
 
 
-def _failed(err: Exception) -> Response:
+def failed(err: Exception) -> Response:
     if isinstance(err, TooLarge):
-        return _error(413, "INVALID_ARGUMENT", str(err))
+        return error(413, "INVALID_ARGUMENT", str(err))
     if isinstance(err, BadRequest):
-        return _error(400, "INVALID_ARGUMENT", str(err))
+        return error(400, "INVALID_ARGUMENT", str(err))
     if isinstance(err, dashboard.CsrfRefused):
-        return _error(403, "PERMISSION_DENIED", str(err))
+        return error(403, "PERMISSION_DENIED", str(err))
     code, said = status_of(err)
-    response = _error(STATUS.get(code, 500), code.name, said)
+    response = error(STATUS.get(code, 500), code.name, said)
     if code == grpc.StatusCode.UNAVAILABLE:
         response.headers["retry-after"] = str(max(1, RETRY_MS // 1000))
     return response
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-async def openapi(request: Request) -> Response:
-    from laino.orchestrator.api.openapi import DOCUMENT
-
-    return JSONResponse(DOCUMENT)
 
 
 class HttpServer(uvicorn.Server):

@@ -22,7 +22,10 @@ ERROR = {
     },
 }
 JSON = {"content": {"application/json": {"schema": {"type": "object"}}}}
+BODY = {"required": True, **JSON}
 JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+PROVIDER = {"name": "provider", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _operation(summary: str, role: str, **more: Any) -> dict[str, Any]:
@@ -33,12 +36,17 @@ def _operation(summary: str, role: str, **more: Any) -> dict[str, Any]:
     }
 
 
+def _on_schedule(summary: str) -> dict[str, Any]:
+    return {"post": _operation(summary, "submit", parameters=[NAME])}
+
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "laino",
         "version": "1",
-        "description": "Jobs on ephemeral workers: the gRPC JobService's calls over HTTP/JSON."
+        "description": "Jobs on ephemeral workers: the gRPC JobService's calls over HTTP/JSON,"
+        " ScheduleService's and PoolService's too."
         " Every call takes `Authorization: Bearer TOKEN`. Messages are the protobuf messages"
         " of proto/laino/v1/laino.proto in their JSON form, field names as written there.",
     },
@@ -53,7 +61,7 @@ DOCUMENT: dict[str, Any] = {
                 parameters=[
                     {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
                 ],
-                requestBody={"required": True, **JSON},
+                requestBody=BODY,
             ),
             "get": _operation(
                 "List jobs, newest first; repeat `state` and `label` (KEY=VALUE) to filter;"
@@ -106,6 +114,42 @@ DOCUMENT: dict[str, Any] = {
                     {"name": name, "in": "query", "schema": {"type": "string"}}
                     for name in ("state", "limit")
                 ],
+            )
+        },
+        "/v1/schedules": {
+            "post": _operation(
+                "Create a schedule: a CreateScheduleRequest; 201", "submit", requestBody=BODY
+            ),
+            "get": _operation("Every schedule", "read"),
+        },
+        "/v1/schedules/{name}": {
+            "get": _operation("A schedule, with its recent runs", "read", parameters=[NAME]),
+            "delete": _operation("Delete a schedule", "submit", parameters=[NAME]),
+        },
+        "/v1/schedules/{name}/pause": _on_schedule("Pause a schedule"),
+        "/v1/schedules/{name}/resume": _on_schedule("Resume a schedule"),
+        "/v1/schedules/{name}/trigger": _on_schedule("Run a schedule's job now; the Job"),
+        "/v1/pools": {
+            "post": _operation(
+                "Create a warm pool or set its size: a SetPoolRequest", "admin", requestBody=BODY
+            ),
+            "get": _operation("The warm pools", "read"),
+        },
+        "/v1/pools/{provider}": {
+            "delete": _operation(
+                "Delete a warm pool; `image` names a pool of another image than the default",
+                "admin",
+                parameters=[
+                    PROVIDER,
+                    {"name": "image", "in": "query", "schema": {"type": "string"}},
+                ],
+            )
+        },
+        "/v1/queues": {
+            "get": _operation(
+                "Each provider's capacity, the jobs holding its places, its idle pool workers"
+                " and its queued jobs",
+                "read",
             )
         },
     },

@@ -1,4 +1,4 @@
-"""The warm pools' servicer: decode, one call, encode."""
+"""The warm pools' servicer, and the providers' queues they sit in: decode, one call, encode."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import grpc
 
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.store.pools import InvalidPool, Pool, PoolTable
-from laino.orchestrator.views import Views
+from laino.orchestrator.views import Queue, Views
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
@@ -40,6 +40,25 @@ class PoolService(rpc.PoolServiceServicer):
 
     async def DeletePool(self, request: pb.PoolRequest, context: Context) -> pb.Pool:
         return self._message(self.table.delete(request.provider, request.image))
+
+    async def ListQueues(
+        self, request: pb.ListQueuesRequest, context: Context
+    ) -> pb.ListQueuesResponse:
+        found = self.views.queues()
+        queues = []
+        for provider, capacity in self.settings.capacities.items():
+            queue = found.get(provider, Queue())
+            queues.append(
+                pb.Queue(
+                    provider=provider,
+                    capacity=capacity,
+                    running=queue.running,
+                    pooled=queue.pooled,
+                    queued=queue.queued,
+                    oldest_queued_at=queue.oldest_queued_at,
+                )
+            )
+        return pb.ListQueuesResponse(queues=queues)
 
     def _message(self, pool: Pool) -> pb.Pool:
         warm, starting = self.views.pool_counts(pool.key)

@@ -13,9 +13,11 @@ import pytest
 import requests
 
 from tests.conftest import LAINO, Server, free_port
+from tests.postgres import Postgres
 
 ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
 # Every byte value, a NUL and invalid UTF-8 among them, then a line with no newline.
+HOURLY = {"name": "hourly", "every_seconds": 3600, "spec": {"command": ["echo", "tick"]}}
 BINARY = r"printf '\000\001\377\376 bytes\n'; head -c 300 /dev/zero | tr '\0' x; printf tail"
 
 
@@ -171,8 +173,22 @@ def test_every_route_asks_for_a_token(http: Http) -> None:
         ("GET", f"/v1/jobs/{job['id']}/events"),
         ("GET", f"/v1/jobs/{job['id']}/logs"),
         ("GET", "/v1/workers"),
+        ("GET", "/v1/schedules"),
+        ("GET", "/v1/schedules/nightly"),
+        ("GET", "/v1/pools"),
+        ("GET", "/v1/queues"),
     ]
-    writes = [("POST", "/v1/jobs"), ("POST", f"/v1/jobs/{job['id']}/cancel")]
+    writes = [
+        ("POST", "/v1/jobs"),
+        ("POST", f"/v1/jobs/{job['id']}/cancel"),
+        ("POST", "/v1/schedules"),
+        ("POST", "/v1/schedules/nightly/pause"),
+        ("POST", "/v1/schedules/nightly/resume"),
+        ("POST", "/v1/schedules/nightly/trigger"),
+        ("DELETE", "/v1/schedules/nightly"),
+        ("POST", "/v1/pools"),
+        ("DELETE", "/v1/pools/process"),
+    ]
     for method, path in reads + writes:
         nobody = http.call(method, path, token="")
         assert nobody.status_code == 401, (method, path)
@@ -196,11 +212,20 @@ def test_a_read_token_reads_and_may_not_submit_or_cancel(tmp_path: Path) -> None
         viewer = Http(server, port, token=secret.strip())
         assert viewer.call("GET", f"/v1/jobs/{job['id']}").status_code == 200
         assert viewer.call("GET", f"/v1/jobs/{job['id']}/logs").status_code == 200
+        assert viewer.call("GET", "/v1/schedules").status_code == 200
+        assert viewer.call("GET", "/v1/queues").status_code == 200
         submit = viewer.call("POST", "/v1/jobs", json={"spec": {"command": ["true"]}})
         cancel = viewer.call("POST", f"/v1/jobs/{job['id']}/cancel")
-        for refused in (submit, cancel):
+        schedule = viewer.call("POST", "/v1/schedules", json=HOURLY)
+        for refused in (submit, cancel, schedule):
             assert refused.status_code == 403
             assert "this needs submit" in refused.json()["error"]["message"]
+        # A pool holds places for everyone: only an admin sets one.
+        secret = server.cli("token", "create", "ci", "--role", "submit", check=True).stdout
+        submitter = Http(server, port, token=secret.strip())
+        assert submitter.call("POST", "/v1/schedules", json=HOURLY).status_code == 201
+        pool = submitter.call("POST", "/v1/pools", json={"provider": "process", "size": 1})
+        assert pool.status_code == 403 and "this needs admin" in pool.json()["error"]["message"]
     finally:
         server.stop()
         server.cleanup_workers()
@@ -262,7 +287,76 @@ def test_the_openapi_document_names_every_route(http: Http) -> None:
         "/v1/jobs/{job_id}/events",
         "/v1/jobs/{job_id}/logs",
         "/v1/workers",
+        "/v1/schedules",
+        "/v1/schedules/{name}",
+        "/v1/schedules/{name}/pause",
+        "/v1/schedules/{name}/resume",
+        "/v1/schedules/{name}/trigger",
+        "/v1/pools",
+        "/v1/pools/{provider}",
+        "/v1/queues",
     }
+
+
+def test_a_schedule_is_created_triggered_paused_and_deleted_over_http(http: Http) -> None:
+    made = http.call("POST", "/v1/schedules", json=HOURLY)
+    assert made.status_code == 201, made.text
+    assert made.json()["every_seconds"] == 3600 and len(made.json()["next_fires"]) == 5
+    again = http.call("POST", "/v1/schedules", json=HOURLY)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "ALREADY_EXISTS")
+    job = http.call("POST", "/v1/schedules/hourly/trigger").json()
+    assert http.wait(job["id"])["state"] == "SUCCEEDED"
+    assert http.call("GET", f"/v1/jobs/{job['id']}/logs").content == b"tick\n"
+    runs = http.call("GET", "/v1/schedules/hourly").json()["runs"]
+    assert [(r["job_id"], r["state"]) for r in runs] == [(job["id"], "SUCCEEDED")]
+    paused = http.call("POST", "/v1/schedules/hourly/pause").json()
+    assert paused["paused"] is True and paused["next_fires"] == []
+    assert http.call("POST", "/v1/schedules/hourly/resume").json()["paused"] is False
+    assert [s["name"] for s in http.call("GET", "/v1/schedules").json()["schedules"]] == ["hourly"]
+    assert http.call("DELETE", "/v1/schedules/hourly").status_code == 200
+    gone = http.call("GET", "/v1/schedules/hourly")
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "NOT_FOUND")
+    bad = http.call("POST", "/v1/schedules", json={**HOURLY, "name": "x", "cron": "61 * * * *"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "INVALID_ARGUMENT")
+
+
+def test_queues_show_each_providers_places_and_waiting_jobs(tmp_path: Path) -> None:
+    port = free_port()
+    server = Server(tmp_path, capacity="process=1", **{"http-listen": f"127.0.0.1:{port}"})
+    server.start()
+    try:
+        http = Http(server, port)
+        first = http.submit("sleep", "30")
+        http.wait(first["id"], {"RUNNING"})
+        waiting = http.submit("true")
+        queues = {q["provider"]: q for q in http.call("GET", "/v1/queues").json()["queues"]}
+        assert set(queues) == {"process", "docker", "kubernetes"}
+        process = queues["process"]
+        assert (process["capacity"], process["running"], process["queued"]) == (1, 1, 1)
+        assert abs(process["oldest_queued_at"] - waiting["created_at"]) < 0.01
+        assert (queues["docker"]["running"], queues["docker"]["queued"]) == (0, 0)
+        http.call("POST", f"/v1/jobs/{first['id']}/cancel")
+        http.wait(waiting["id"])
+        # A pool's idle worker holds a place, shown apart from the jobs'.
+        pool = http.call("POST", "/v1/pools", json={"provider": "process", "size": 1})
+        assert (pool.status_code, pool.json()["size"]) == (200, 1)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            process = http.call("GET", "/v1/queues").json()["queues"][0]
+            if process["pooled"] == 1:
+                break
+            time.sleep(0.2)
+        assert (process["running"], process["queued"], process["pooled"]) == (0, 0, 1)
+        listed = http.call("GET", "/v1/pools").json()["pools"]
+        assert [(p["provider"], p["size"]) for p in listed] == [("process", 1)]
+        assert http.call("DELETE", "/v1/pools/process").status_code == 200
+        gone = http.call("DELETE", "/v1/pools/process")
+        assert (gone.status_code, gone.json()["error"]["code"]) == (404, "NOT_FOUND")
+        too_big = http.call("POST", "/v1/pools", json={"provider": "process", "size": 2})
+        assert too_big.status_code == 400 and "capacity" in too_big.json()["error"]["message"]
+    finally:
+        server.stop()
+        server.cleanup_workers()
 
 
 def test_a_taken_port_and_a_plaintext_public_address_are_refused(tmp_path: Path) -> None:
@@ -337,6 +431,37 @@ def test_a_server_with_a_follower_still_stops_at_once(tmp_path: Path) -> None:
             assert server.proc is not None
             server.proc.terminate()
             assert server.proc.wait(8) == 0  # TimeoutExpired if the follower held it up
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+def test_signing_in_while_postgresql_is_away_is_a_clear_503(
+    tmp_path: Path, postgres_url: str, postgres: Postgres
+) -> None:
+    port = free_port()
+    server = Server(tmp_path, database=postgres_url, **{"http-listen": f"127.0.0.1:{port}"})
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        postgres.stop()
+        try:
+            for _ in range(3):  # the first call may be the one that finds it away
+                away = requests.post(f"{base}/session", json={"token": server.token}, timeout=30)
+            assert away.status_code == 503, away.text
+            assert away.json()["error"]["code"] == "UNAVAILABLE"
+            assert "laino_session" not in away.cookies
+            listed = Http(server, port).call("GET", "/v1/jobs")
+            assert listed.status_code == 503 and listed.headers["retry-after"] == "1"
+        finally:
+            postgres.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            back = requests.post(f"{base}/session", json={"token": server.token}, timeout=30)
+            if back.status_code == 200:
+                break
+            time.sleep(0.5)
+        assert back.status_code == 200 and "laino_session" in back.cookies
     finally:
         server.stop()
         server.cleanup_workers()

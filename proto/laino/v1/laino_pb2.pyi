@@ -461,6 +461,32 @@ class ListPoolsResponse(_message.Message):
     pools: _containers.RepeatedCompositeFieldContainer[Pool]
     def __init__(self, pools: _Optional[_Iterable[_Union[Pool, _Mapping]]] = ...) -> None: ...
 
+class Queue(_message.Message):
+    __slots__ = ("provider", "capacity", "running", "pooled", "queued", "oldest_queued_at")
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    POOLED_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_QUEUED_AT_FIELD_NUMBER: _ClassVar[int]
+    provider: str
+    capacity: int
+    running: int
+    pooled: int
+    queued: int
+    oldest_queued_at: float
+    def __init__(self, provider: _Optional[str] = ..., capacity: _Optional[int] = ..., running: _Optional[int] = ..., pooled: _Optional[int] = ..., queued: _Optional[int] = ..., oldest_queued_at: _Optional[float] = ...) -> None: ...
+
+class ListQueuesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListQueuesResponse(_message.Message):
+    __slots__ = ("queues",)
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    queues: _containers.RepeatedCompositeFieldContainer[Queue]
+    def __init__(self, queues: _Optional[_Iterable[_Union[Queue, _Mapping]]] = ...) -> None: ...
+
 class Token(_message.Message):
     __slots__ = ("name", "role", "providers", "expires_at", "issued_by", "created_at", "revoked_at")
     NAME_FIELD_NUMBER: _ClassVar[int]

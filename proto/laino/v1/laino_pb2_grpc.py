@@ -847,6 +847,11 @@ class PoolServiceStub:
                 request_serializer=laino_dot_v1_dot_laino__pb2.PoolRequest.SerializeToString,
                 response_deserializer=laino_dot_v1_dot_laino__pb2.Pool.FromString,
                 _registered_method=True)
+        self.ListQueues = channel.unary_unary(
+                '/laino.v1.PoolService/ListQueues',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ListQueuesRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ListQueuesResponse.FromString,
+                _registered_method=True)
 
 
 class PoolServiceServicer:
@@ -873,6 +878,13 @@ class PoolServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListQueues(self, request, context):
+        """Each provider's capacity and queue, pools included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PoolServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -890,6 +902,11 @@ def add_PoolServiceServicer_to_server(servicer, server):
                     servicer.DeletePool,
                     request_deserializer=laino_dot_v1_dot_laino__pb2.PoolRequest.FromString,
                     response_serializer=laino_dot_v1_dot_laino__pb2.Pool.SerializeToString,
+            ),
+            'ListQueues': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueues,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ListQueuesRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ListQueuesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -974,6 +991,33 @@ class PoolService:
             '/laino.v1.PoolService/DeletePool',
             laino_dot_v1_dot_laino__pb2.PoolRequest.SerializeToString,
             laino_dot_v1_dot_laino__pb2.Pool.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueues(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.PoolService/ListQueues',
+            laino_dot_v1_dot_laino__pb2.ListQueuesRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ListQueuesResponse.FromString,
             options,
             channel_credentials,
             insecure,
