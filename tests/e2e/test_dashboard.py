@@ -206,3 +206,112 @@ def test_a_sessions_call_without_its_csrf_token_is_refused(site: tuple[Server, s
     )
     assert out.status_code == 200
     assert session.get(f"{base}/v1/jobs", timeout=10).status_code == 401
+
+
+def _rows(driver: WebDriver, table: str) -> list[str]:
+    """A table's rows in one read: pages redraw theirs every few seconds."""
+    script = f"return [...document.querySelectorAll('#{table} tbody tr')].map(r => r.innerText)"
+    return list(driver.execute_script(script))
+
+
+def test_the_queues_page_shows_places_taken_and_jobs_waiting(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    port = free_port()
+    server = Server(tmp_path, capacity="process=1", **{"http-listen": f"127.0.0.1:{port}"})
+    server.start()
+    try:
+        running = server.submit("sleep", "60")
+        server.wait_state(running, {"RUNNING"})
+        waiting = server.submit("echo", "next")
+        _sign_in(browser, f"http://127.0.0.1:{port}", server.token)
+        browser.find_element(By.LINK_TEXT, "Queues").click()
+        # Provider, capacity, running (share), pooled, queued.
+        _wait(
+            browser,
+            lambda d: any(r.startswith("process\t1\t1 (100%)\t0\t1") for r in _rows(d, "queues")),
+        )
+        _wait(
+            browser,
+            lambda d: [r.split("\t")[:2] for r in _rows(d, "line")] == [["#1", "echo next"]],
+        )
+        browser.find_element(By.CSS_SELECTOR, "#line tbody tr").click()
+        _wait(browser, lambda d: waiting in _text(d, "view"))
+        server.cli("job", "cancel", running, check=True)
+        _wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED"))
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+def test_a_schedule_is_run_paused_and_deleted_from_its_page(
+    site: tuple[Server, str], browser: WebDriver
+) -> None:
+    server, base = site
+    server.cli("schedule", "create", "hourly", "--every", "1h", "--", "echo", "tick", check=True)
+    _sign_in(browser, base, server.token)
+    browser.find_element(By.LINK_TEXT, "Schedules").click()
+    _wait(
+        browser,
+        lambda d: [r.split("\t")[:2] for r in _rows(d, "schedules")] == [["hourly", "every 3600s"]],
+    )
+    browser.find_element(By.CSS_SELECTOR, "#schedules tbody tr").click()
+    _wait(browser, lambda d: _text(d, "schedule-state").startswith("active: every 3600s"))
+    browser.find_element(By.ID, "trigger").click()
+    _wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED"))
+    assert _text(browser, "log") == "tick"
+    browser.back()
+    _wait(browser, lambda d: any("triggered\tSUCCEEDED" in r for r in _rows(d, "runs")))
+    browser.find_element(By.ID, "pause").click()
+    _wait(browser, lambda d: _text(d, "schedule-state").startswith("paused"))
+    assert browser.find_element(By.ID, "pause").text == "Resume"
+    browser.find_element(By.ID, "delete").click()
+    browser.switch_to.alert.accept()
+    _wait(browser, lambda d: d.current_url.endswith("#/schedules"))
+    assert "hourly" not in server.cli("schedule", "list", check=True).stdout
+
+
+def test_a_read_token_sees_no_buttons_that_change_things(
+    site: tuple[Server, str], browser: WebDriver
+) -> None:
+    server, base = site
+    server.cli("schedule", "create", "hourly", "--every", "1h", "--", "true", check=True)
+    job_id = server.submit("sleep", "60")
+    viewer = server.cli("token", "create", "viewer", "--role", "read", check=True).stdout.strip()
+    _sign_in(browser, base, viewer)
+    assert not browser.find_element(By.ID, "nav-submit").is_displayed()
+    browser.get(f"{base}/#/jobs/{job_id}")
+    _wait(browser, lambda d: _text(d, "job-state").startswith("RUNNING"))
+    assert not browser.find_element(By.ID, "cancel").is_displayed()
+    browser.get(f"{base}/#/schedules/hourly")
+    _wait(browser, lambda d: _text(d, "schedule-state").startswith("active"))
+    assert not browser.find_element(By.ID, "trigger").is_displayed()
+    server.cli("job", "cancel", job_id, check=True)
+
+
+def test_on_a_phone_in_dark_mode_nothing_runs_off_the_screen(
+    site: tuple[Server, str], browser: WebDriver
+) -> None:
+    server, base = site
+    server.cli("job", "run", "--", "sh", "-c", "echo " + "x" * 400, check=True)
+    browser.set_window_size(390, 844)
+    browser.execute_cdp_cmd(  # type: ignore[attr-defined]
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    _sign_in(browser, base, server.token)
+    _wait(browser, lambda d: len(_rows(d, "jobs")) == 1)
+    dark = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert dark == "rgb(17, 20, 24)"
+    width = "return [document.documentElement.scrollWidth, window.innerWidth]"
+    for page in ("#/", "#/workers", "#/queues", "#/schedules", "#/submit"):
+        browser.get(f"{base}/{page}")
+        _wait(browser, lambda d: _text(d, "view"))
+        scrolled, seen = browser.execute_script(width)
+        assert scrolled <= seen, page  # wide tables scroll inside their box, not the page
+    browser.find_element(By.LINK_TEXT, "Jobs").click()
+    _wait(browser, lambda d: len(_rows(d, "jobs")) == 1)
+    browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr").click()
+    _wait(browser, lambda d: "x" * 50 in _text(d, "log"))
+    scrolled, seen = browser.execute_script(width)
+    assert scrolled <= seen

@@ -104,6 +104,9 @@ function route() {
   const path = location.hash.slice(1) || "/";
   if (path.startsWith("/jobs/")) jobPage(path.slice(6));
   else if (path === "/workers") workersPage();
+  else if (path === "/queues") queuesPage();
+  else if (path === "/schedules") schedulesPage();
+  else if (path.startsWith("/schedules/")) schedulePage(decodeURIComponent(path.slice(11)));
   else if (path === "/submit") submitPage();
   else jobsPage();
 }
@@ -174,6 +177,122 @@ function workersPage() {
       el("td", {}, ago(now - w.created_at)), el("td", {}, w.message))));
   });
 }
+
+function table(id, headings, rows) {
+  return el("div", { class: "scroll" }, el("table", { id },
+    el("thead", {}, el("tr", {}, ...headings.map((h) => el("th", {}, h)))), rows));
+}
+
+function when(seconds) {
+  return seconds ? new Date(seconds * 1000).toLocaleString() : "";
+}
+
+// --- queues: each provider's places, its pools, and the jobs next in line ---
+
+function queuesPage() {
+  const queues = el("tbody");
+  const pools = el("tbody");
+  const line = el("tbody");
+  $("#view").replaceChildren(
+    el("h1", {}, "Queues"),
+    table("queues", ["Provider", "Capacity", "Running", "Pooled", "Queued", "Longest wait"], queues),
+    el("h2", {}, "Warm pools"),
+    table("pools", ["Provider", "Image", "Size", "Warm", "Starting"], pools),
+    el("h2", {}, "Next in line"),
+    table("line", ["Place", "Command", "Submitter", "Provider", "Waiting"], line),
+  );
+  every(2, async () => {
+    const now = Date.now() / 1000;
+    const [{ queues: found = [] }, { pools: kept = [] }, { jobs = [] }] = await Promise.all([
+      api("GET", "/v1/queues"), api("GET", "/v1/pools"), api("GET", "/v1/jobs?state=QUEUED&page_size=50"),
+    ]);
+    queues.replaceChildren(...found.map((q) => el("tr", { "data-provider": q.provider },
+      el("td", {}, q.provider), el("td", {}, q.capacity),
+      el("td", {}, `${q.running} (${Math.round((100 * q.running) / (q.capacity || 1))}%)`),
+      el("td", {}, q.pooled), el("td", {}, q.queued),
+      el("td", {}, q.queued ? ago(now - q.oldest_queued_at) : "-"))));
+    pools.replaceChildren(...kept.map((p) => el("tr", {},
+      el("td", {}, p.provider), el("td", {}, p.image || "(default)"), el("td", {}, p.size),
+      el("td", {}, p.warm), el("td", {}, p.starting))));
+    jobs.sort((a, b) => a.queue_position - b.queue_position);
+    line.replaceChildren(...jobs.map((job) => el("tr", { class: "row", onclick: () => { location.hash = `#/jobs/${job.id}`; } },
+      el("td", {}, `#${job.queue_position}`), el("td", { class: "command" }, job.spec.command.join(" ")),
+      el("td", {}, job.submitter), el("td", {}, job.spec.provider), el("td", {}, ago(now - job.created_at)))));
+  });
+}
+
+// --- schedules ---
+
+function timing(schedule) {
+  return schedule.cron ? `cron ${schedule.cron} (${schedule.timezone})` : `every ${schedule.every_seconds}s`;
+}
+
+function schedulesPage() {
+  const rows = el("tbody");
+  $("#view").replaceChildren(el("h1", {}, "Schedules"),
+    table("schedules", ["Name", "When", "Next", "State", "Command", "Created by"], rows));
+  every(5, async () => {
+    const { schedules = [] } = await api("GET", "/v1/schedules");
+    rows.replaceChildren(...schedules.map((s) => el("tr", { class: "row", "data-name": s.name, onclick: () => { location.hash = `#/schedules/${encodeURIComponent(s.name)}`; } },
+      el("td", {}, s.name), el("td", {}, timing(s)), el("td", {}, when(s.next_fires[0])),
+      el("td", { class: s.paused ? "state CANCELLED" : "state" }, s.paused ? "paused" : "active"),
+      el("td", { class: "command" }, s.spec.command.join(" ")), el("td", {}, s.created_by))));
+  });
+}
+
+function schedulePage(name) {
+  const path = `/v1/schedules/${encodeURIComponent(name)}`;
+  const summary = el("p", { id: "schedule-state" });
+  const command = el("p", { class: "command muted" });
+  const next = el("p", { class: "muted" });
+  const error = el("p", { class: "error" });
+  const pause = el("button", { id: "pause", type: "button" }, "Pause");
+  const trigger = el("button", { id: "trigger", type: "button" }, "Run now");
+  const remove = el("button", { id: "delete", class: "danger", type: "button" }, "Delete");
+  const buttons = el("div", { class: "filters", hidden: me.role === "read" }, pause, trigger, remove);
+  const runs = el("tbody");
+  $("#view").replaceChildren(el("h1", {}, "Schedule ", el("span", { class: "muted" }, name)),
+    summary, command, next, buttons, error, el("h2", {}, "Runs"),
+    table("runs", ["Fired", "Job", "What", "State"], runs));
+  let paused = false;
+  const act = async (method, suffix, then) => {
+    try {
+      const reply = await api(method, path + suffix);
+      error.textContent = "";
+      if (then) then(reply);
+      else load();
+    } catch (failure) {
+      error.textContent = failure.message;
+    }
+  };
+  pause.addEventListener("click", () => act("POST", paused ? "/resume" : "/pause"));
+  trigger.addEventListener("click", () => act("POST", "/trigger", (job) => { location.hash = `#/jobs/${job.id}`; }));
+  remove.addEventListener("click", () => {
+    if (confirm(`Delete the schedule ${name}?`)) act("DELETE", "", () => { location.hash = "#/schedules"; });
+  });
+  const load = async () => {
+    let s;
+    try {
+      s = await api("GET", path);
+    } catch (failure) {
+      summary.textContent = failure.message;
+      return;
+    }
+    paused = s.paused;
+    pause.textContent = paused ? "Resume" : "Pause";
+    summary.className = s.paused ? "state CANCELLED" : "state";
+    summary.textContent = `${s.paused ? "paused" : "active"}: ${timing(s)}, catch-up ${s.catchup}, overlap ${s.overlap}`;
+    command.textContent = s.spec.command.join(" ");
+    next.textContent = s.next_fires.length ? `next: ${s.next_fires.map(when).join(", ")}` : "";
+    runs.replaceChildren(...[...s.runs].reverse().map((r) => el("tr", {},
+      el("td", {}, when(r.fire_time)),
+      el("td", {}, r.job_id ? el("a", { href: `#/jobs/${r.job_id}` }, r.job_id) : ""),
+      el("td", {}, r.what), el("td", { class: `state ${r.state}` }, r.job_id ? r.state : ""))));
+  };
+  every(2, load);
+}
+
+// --- submitting ---
 
 function submitPage() {
   const field = (name, input) => el("label", {}, name, input);
