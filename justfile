@@ -71,7 +71,7 @@ demo: setup
     laino job events "$id" | cut -c1-110
 
 # Measure latency and log throughput on the embedded defaults (prints numbers).
-bench: worker-image
+bench: worker-image browser
     {{py}} -m tests.bench
 
 # Faults injected into real servers, agents and containers, then every invariant checked; prints

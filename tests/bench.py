@@ -1,8 +1,8 @@
 """`just bench`: latency and log throughput on the embedded defaults, the docker provider's cost
 over a raw container start, a thousand followers of one job, what tokens and TLS cost a call,
-jobs per second on each database with the CPU each part spent, with reference points beside
-them, and what 50,000 jobs of history cost each new one; ends with the table of aims. Prints;
-asserts nothing."""
+the dashboard's load time, jobs per second on each database with the CPU each part spent, with
+reference points beside them, and what 50,000 jobs of history cost each new one; ends with the
+table of aims. Prints; asserts nothing."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.aims import Aims
 from tests.conftest import LAINO, Server, free_port
 from tests.crowd import follow
 from tests.history_cost import history_cost
+from tests.page_load import page_load
 from tests.nats import Nats
 from tests.otlp import Receiver
 from tests.postgres import Postgres
@@ -614,6 +615,12 @@ def main() -> None:
         server.cleanup_workers()
     pool_latency(image)
     http_latency()
+    table = page_load()
+    AIMS.check(
+        "dashboard job table drawn, 10,000 jobs stored: <= 1 s",
+        f"{table * 1000:.0f} ms",
+        table <= 1.0,
+    )
     followers_cost()
     load()
     scheduling_cost()

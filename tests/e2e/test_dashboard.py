@@ -3,25 +3,21 @@ chromedriver), against a real server."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
+from tests.browser import chromium, sign_in, wait
 from tests.conftest import Server, free_port
 
 # Kept after the run: the job page as the test saw it.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-WAIT = 20
 
 
 @pytest.fixture
@@ -36,39 +32,9 @@ def site(tmp_path: Path) -> Iterator[tuple[Server, str]]:
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tempfile.mkdtemp(prefix='laino-chromium-')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver = chromium()
     yield driver
     driver.quit()
-
-
-def _wait(driver: WebDriver, check: object, timeout: float = WAIT) -> object:
-    waiting = WebDriverWait(
-        driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
-    )
-    return waiting.until(check)  # type: ignore[arg-type]
-
-
-def _sign_in(driver: WebDriver, base: str, token: str) -> None:
-    driver.get(base + "/")
-    _wait(driver, lambda d: d.find_element(By.ID, "token").is_displayed())
-    driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
-    _wait(driver, lambda d: d.find_element(By.ID, "jobs"))
 
 
 def _text(driver: WebDriver, element_id: str) -> str:
@@ -81,26 +47,26 @@ def test_signing_in_submitting_from_the_form_and_watching_the_log_live(
     server, base = site
     wrong = browser
     wrong.get(base + "/")
-    _wait(wrong, lambda d: d.find_element(By.ID, "token").is_displayed())
+    wait(wrong, lambda d: d.find_element(By.ID, "token").is_displayed())
     wrong.find_element(By.ID, "token").send_keys("not-a-token")
     wrong.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
-    _wait(wrong, lambda d: "not valid" in _text(d, "sign-in-error"))
+    wait(wrong, lambda d: "not valid" in _text(d, "sign-in-error"))
     wrong.find_element(By.ID, "token").clear()
-    _sign_in(browser, base, server.token)
+    sign_in(browser, base, server.token)
     cookies = {c["name"]: c for c in browser.get_cookies()}
     assert cookies["laino_session"]["httpOnly"] is True
     assert cookies["laino_session"]["sameSite"] == "Strict"
     browser.get(base + "/#/submit")
     command = "printf '\\033[31mred\\033[0m\\n'; echo first; sleep 2; echo oops >&2; echo last"
-    _wait(browser, lambda d: d.find_element(By.ID, "command")).send_keys(command)  # type: ignore[attr-defined]
+    wait(browser, lambda d: d.find_element(By.ID, "command")).send_keys(command)  # type: ignore[attr-defined]
     browser.find_element(By.ID, "labels").send_keys("via=dashboard")
     browser.find_element(By.CSS_SELECTOR, "#submit-form button").click()
     # The first lines show while the job still runs.
-    _wait(browser, lambda d: "first" in _text(d, "log"))
+    wait(browser, lambda d: "first" in _text(d, "log"))
     assert "last" not in _text(browser, "log")
-    _wait(browser, lambda d: _text(d, "job-state").startswith("RUNNING"), timeout=1.9)
-    _wait(browser, lambda d: "last" in _text(d, "log"))
-    _wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED (exit 0)"))
+    wait(browser, lambda d: _text(d, "job-state").startswith("RUNNING"), timeout=1.9)
+    wait(browser, lambda d: "last" in _text(d, "log"))
+    wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED (exit 0)"))
     red = browser.find_element(By.XPATH, "//div[@id='log']/span[text()='red']")
     assert red.value_of_css_property("color") == "rgba(220, 38, 38, 1)"  # ANSI 31, as colour
     assert "\x1b" not in _text(browser, "log")
@@ -108,10 +74,10 @@ def test_signing_in_submitting_from_the_form_and_watching_the_log_live(
     assert "stderr" in str(oops.get_attribute("class"))
     search = browser.find_element(By.ID, "log-search")
     search.send_keys("oops")
-    _wait(browser, lambda d: _text(d, "log").strip() == "oops")
+    wait(browser, lambda d: _text(d, "log").strip() == "oops")
     for _ in "oops":
         search.send_keys(Keys.BACKSPACE)  # as a user empties it: the whole log again
-    _wait(browser, lambda d: _text(d, "log").split() == ["red", "first", "oops", "last"])
+    wait(browser, lambda d: _text(d, "log").split() == ["red", "first", "oops", "last"])
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "dashboard-job.png"))
     assert (ARTIFACTS / "dashboard-job.png").stat().st_size > 10_000
@@ -123,16 +89,16 @@ def test_cancelling_a_running_job_from_its_page(
     server, base = site
     job_id = server.submit("sleep", "60")
     server.wait_state(job_id, {"RUNNING"})
-    _sign_in(browser, base, server.token)
+    sign_in(browser, base, server.token)
     browser.get(f"{base}/#/jobs/{job_id}")
-    button = _wait(
+    button = wait(
         browser,
         lambda d: (
             d.find_element(By.ID, "cancel").is_displayed() and d.find_element(By.ID, "cancel")
         ),
     )
     button.click()  # type: ignore[attr-defined]
-    _wait(browser, lambda d: _text(d, "job-state").startswith("CANCELLED"))
+    wait(browser, lambda d: _text(d, "job-state").startswith("CANCELLED"))
     assert not browser.find_element(By.ID, "cancel").is_displayed()
 
 
@@ -143,9 +109,9 @@ def test_a_finished_jobs_timeline_and_phases(site: tuple[Server, str], browser: 
         f"{base}/v1/jobs", headers={"authorization": f"Bearer {server.token}"}, timeout=10
     ).json()
     job_id = listed["jobs"][0]["id"]
-    _sign_in(browser, base, server.token)
+    sign_in(browser, base, server.token)
     browser.get(f"{base}/#/jobs/{job_id}")
-    _wait(browser, lambda d: "Finished" in _text(d, "timeline"))
+    wait(browser, lambda d: "Finished" in _text(d, "timeline"))
     timeline = _text(browser, "timeline")
     for event in ("Submitted", "ProvisioningStarted", "Registered", "Started", "Ended"):
         assert event in timeline
@@ -162,22 +128,22 @@ def test_the_job_table_filters_by_state_label_and_search(
     server, base = site
     server.cli("job", "run", "--label", "team=web", "--", "echo", "alpha", check=True)
     server.cli("job", "run", "--label", "team=db", "--", "sh", "-c", "exit 3")
-    _sign_in(browser, base, server.token)
+    sign_in(browser, base, server.token)
 
     def rows() -> list[str]:
         # Read in one go: the table is drawn anew every two seconds.
         script = "return [...document.querySelectorAll('#jobs tbody tr')].map(r => r.innerText)"
         return list(browser.execute_script(script))
 
-    _wait(browser, lambda d: len(rows()) == 2)
+    wait(browser, lambda d: len(rows()) == 2)
     Select(browser.find_element(By.ID, "state-filter")).select_by_value("FAILED")
-    _wait(browser, lambda d: len(rows()) == 1 and rows()[0].startswith("FAILED"))
+    wait(browser, lambda d: len(rows()) == 1 and rows()[0].startswith("FAILED"))
     Select(browser.find_element(By.ID, "state-filter")).select_by_value("")
     browser.find_element(By.ID, "label-filter").send_keys("team=web")
-    _wait(browser, lambda d: len(rows()) == 1 and "echo alpha" in rows()[0])
+    wait(browser, lambda d: len(rows()) == 1 and "echo alpha" in rows()[0])
     browser.find_element(By.ID, "label-filter").clear()
     browser.find_element(By.ID, "search").send_keys("exit 3")
-    _wait(browser, lambda d: len(rows()) == 1 and "exit 3" in rows()[0])
+    wait(browser, lambda d: len(rows()) == 1 and "exit 3" in rows()[0])
 
 
 def test_a_sessions_call_without_its_csrf_token_is_refused(site: tuple[Server, str]) -> None:
@@ -224,21 +190,21 @@ def test_the_queues_page_shows_places_taken_and_jobs_waiting(
         running = server.submit("sleep", "60")
         server.wait_state(running, {"RUNNING"})
         waiting = server.submit("echo", "next")
-        _sign_in(browser, f"http://127.0.0.1:{port}", server.token)
+        sign_in(browser, f"http://127.0.0.1:{port}", server.token)
         browser.find_element(By.LINK_TEXT, "Queues").click()
         # Provider, capacity, running (share), pooled, queued.
-        _wait(
+        wait(
             browser,
             lambda d: any(r.startswith("process\t1\t1 (100%)\t0\t1") for r in _rows(d, "queues")),
         )
-        _wait(
+        wait(
             browser,
             lambda d: [r.split("\t")[:2] for r in _rows(d, "line")] == [["#1", "echo next"]],
         )
         browser.find_element(By.CSS_SELECTOR, "#line tbody tr").click()
-        _wait(browser, lambda d: waiting in _text(d, "view"))
+        wait(browser, lambda d: waiting in _text(d, "view"))
         server.cli("job", "cancel", running, check=True)
-        _wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED"))
+        wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED"))
     finally:
         server.stop()
         server.cleanup_workers()
@@ -249,25 +215,25 @@ def test_a_schedule_is_run_paused_and_deleted_from_its_page(
 ) -> None:
     server, base = site
     server.cli("schedule", "create", "hourly", "--every", "1h", "--", "echo", "tick", check=True)
-    _sign_in(browser, base, server.token)
+    sign_in(browser, base, server.token)
     browser.find_element(By.LINK_TEXT, "Schedules").click()
-    _wait(
+    wait(
         browser,
         lambda d: [r.split("\t")[:2] for r in _rows(d, "schedules")] == [["hourly", "every 3600s"]],
     )
     browser.find_element(By.CSS_SELECTOR, "#schedules tbody tr").click()
-    _wait(browser, lambda d: _text(d, "schedule-state").startswith("active: every 3600s"))
+    wait(browser, lambda d: _text(d, "schedule-state").startswith("active: every 3600s"))
     browser.find_element(By.ID, "trigger").click()
-    _wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED"))
+    wait(browser, lambda d: _text(d, "job-state").startswith("SUCCEEDED"))
     assert _text(browser, "log") == "tick"
     browser.back()
-    _wait(browser, lambda d: any("triggered\tSUCCEEDED" in r for r in _rows(d, "runs")))
+    wait(browser, lambda d: any("triggered\tSUCCEEDED" in r for r in _rows(d, "runs")))
     browser.find_element(By.ID, "pause").click()
-    _wait(browser, lambda d: _text(d, "schedule-state").startswith("paused"))
+    wait(browser, lambda d: _text(d, "schedule-state").startswith("paused"))
     assert browser.find_element(By.ID, "pause").text == "Resume"
     browser.find_element(By.ID, "delete").click()
     browser.switch_to.alert.accept()
-    _wait(browser, lambda d: d.current_url.endswith("#/schedules"))
+    wait(browser, lambda d: d.current_url.endswith("#/schedules"))
     assert "hourly" not in server.cli("schedule", "list", check=True).stdout
 
 
@@ -278,13 +244,13 @@ def test_a_read_token_sees_no_buttons_that_change_things(
     server.cli("schedule", "create", "hourly", "--every", "1h", "--", "true", check=True)
     job_id = server.submit("sleep", "60")
     viewer = server.cli("token", "create", "viewer", "--role", "read", check=True).stdout.strip()
-    _sign_in(browser, base, viewer)
+    sign_in(browser, base, viewer)
     assert not browser.find_element(By.ID, "nav-submit").is_displayed()
     browser.get(f"{base}/#/jobs/{job_id}")
-    _wait(browser, lambda d: _text(d, "job-state").startswith("RUNNING"))
+    wait(browser, lambda d: _text(d, "job-state").startswith("RUNNING"))
     assert not browser.find_element(By.ID, "cancel").is_displayed()
     browser.get(f"{base}/#/schedules/hourly")
-    _wait(browser, lambda d: _text(d, "schedule-state").startswith("active"))
+    wait(browser, lambda d: _text(d, "schedule-state").startswith("active"))
     assert not browser.find_element(By.ID, "trigger").is_displayed()
     server.cli("job", "cancel", job_id, check=True)
 
@@ -299,19 +265,19 @@ def test_on_a_phone_in_dark_mode_nothing_runs_off_the_screen(
         "Emulation.setEmulatedMedia",
         {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
     )
-    _sign_in(browser, base, server.token)
-    _wait(browser, lambda d: len(_rows(d, "jobs")) == 1)
+    sign_in(browser, base, server.token)
+    wait(browser, lambda d: len(_rows(d, "jobs")) == 1)
     dark = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
     assert dark == "rgb(17, 20, 24)"
     width = "return [document.documentElement.scrollWidth, window.innerWidth]"
     for page in ("#/", "#/workers", "#/queues", "#/schedules", "#/submit"):
         browser.get(f"{base}/{page}")
-        _wait(browser, lambda d: _text(d, "view"))
+        wait(browser, lambda d: _text(d, "view"))
         scrolled, seen = browser.execute_script(width)
         assert scrolled <= seen, page  # wide tables scroll inside their box, not the page
     browser.find_element(By.LINK_TEXT, "Jobs").click()
-    _wait(browser, lambda d: len(_rows(d, "jobs")) == 1)
+    wait(browser, lambda d: len(_rows(d, "jobs")) == 1)
     browser.find_element(By.CSS_SELECTOR, "#jobs tbody tr").click()
-    _wait(browser, lambda d: "x" * 50 in _text(d, "log"))
+    wait(browser, lambda d: "x" * 50 in _text(d, "log"))
     scrolled, seen = browser.execute_script(width)
     assert scrolled <= seen
