@@ -27,9 +27,9 @@ from tests.aims import Aims
 from tests.conftest import LAINO, Server, free_port
 from tests.crowd import follow
 from tests.history_cost import history_cost
-from tests.page_load import page_load
 from tests.nats import Nats
 from tests.otlp import Receiver
+from tests.page_load import page_load
 from tests.postgres import Postgres
 from tests.references import broker_round_trip, cli_first_call
 from tests.scheduling_cost import scheduling_cost
