@@ -13,8 +13,9 @@ import contextlib
 import json
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import grpc
@@ -31,6 +32,7 @@ from laino.orchestrator.api.body import TooLarge, body_of
 from laino.orchestrator.api.interceptors import RETRY_MS, status_of
 from laino.orchestrator.api.servicers import JobService
 from laino.orchestrator.cluster.health import Availability
+from laino.orchestrator.phases import phases, pools
 from laino.orchestrator.settings import Settings
 from laino.v1 import laino_pb2 as pb
 
@@ -126,6 +128,28 @@ class HttpApi:
         return await self.unary(request, "JobService.CancelJob", message)
 
     async def events(self, request: Request) -> Response:
+        found = await self._history(request)
+        return found if isinstance(found, Response) else JSONResponse({"events": found})
+
+    async def trace(self, request: Request) -> Response:
+        """Where the job's time went, phase by phase, as `laino job trace -o json` has it."""
+        job_id = request.path_params["job_id"]
+        job = await self.call(request, "JobService.GetJob", pb.GetJobRequest(job_id=job_id))
+        if isinstance(job, Response):
+            return job
+        assert isinstance(job, pb.Job)
+        events = await self._history(request)
+        if isinstance(events, Response):
+            return events
+        return JSONResponse(
+            {
+                "trace_id": job.trace_id or None,
+                "phases": [asdict(p) for p in phases(events, time.time())],
+                "pools": {str(attempt): pool for attempt, pool in pools(events).items()},
+            }
+        )
+
+    async def _history(self, request: Request) -> list[dict[str, Any]] | Response:
         message = pb.GetJobEventsRequest(job_id=request.path_params["job_id"])
         reply = await self.call(request, "JobService.GetJobEvents", message)
         if isinstance(reply, Response):
@@ -134,7 +158,7 @@ class HttpApi:
         events = [{**_dict(e), "data": json.loads(e.data_json or "{}")} for e in reply.events]
         for event in events:
             event.pop("data_json", None)
-        return JSONResponse({"events": events})
+        return events
 
     async def workers(self, request: Request) -> Response:
         query = request.query_params

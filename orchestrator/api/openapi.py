@@ -84,6 +84,14 @@ DOCUMENT: dict[str, Any] = {
                 parameters=[JOB_ID],
             )
         },
+        "/v1/jobs/{job_id}/trace": {
+            "get": _operation(
+                "Where the job's time went: its phases (name, attempt, start and seconds after"
+                " submission, ongoing), the pools its attempts' workers came from, its trace id",
+                "read",
+                parameters=[JOB_ID],
+            )
+        },
         "/v1/jobs/{job_id}/logs": {
             "get": {
                 "summary": "The job's output as its raw bytes; with follow=true, server-sent"

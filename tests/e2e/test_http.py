@@ -98,6 +98,10 @@ def test_a_job_submitted_over_http_is_got_listed_and_its_history_and_workers_rea
     workers = http.call("GET", "/v1/workers", params={"state": "TERMINATED"}).json()["workers"]
     assert [w["job_id"] for w in workers] == [job_id]
     assert http.call("GET", f"/v1/jobs/{job_id}/logs").content == b"over http\n"
+    trace = http.call("GET", f"/v1/jobs/{job_id}/trace").json()
+    names = [p["name"] for p in trace["phases"]]
+    assert names == ["queued", "provisioning", "registration", "dispatch", "running", "cleanup"]
+    assert trace["pools"] == {} and not any(p["ongoing"] for p in trace["phases"])
 
 
 def test_output_comes_byte_for_byte_raw_and_as_events(http: Http) -> None:
@@ -172,6 +176,7 @@ def test_every_route_asks_for_a_token(http: Http) -> None:
         ("GET", f"/v1/jobs/{job['id']}"),
         ("GET", f"/v1/jobs/{job['id']}/events"),
         ("GET", f"/v1/jobs/{job['id']}/logs"),
+        ("GET", f"/v1/jobs/{job['id']}/trace"),
         ("GET", "/v1/workers"),
         ("GET", "/v1/schedules"),
         ("GET", "/v1/schedules/nightly"),
@@ -286,6 +291,7 @@ def test_the_openapi_document_names_every_route(http: Http) -> None:
         "/v1/jobs/{job_id}/cancel",
         "/v1/jobs/{job_id}/events",
         "/v1/jobs/{job_id}/logs",
+        "/v1/jobs/{job_id}/trace",
         "/v1/workers",
         "/v1/schedules",
         "/v1/schedules/{name}",

@@ -114,6 +114,16 @@ def test_pool_workers_hold_capacity_and_give_way_to_a_job_they_cannot_serve(
     server.start()
     try:
         _warm(server, 2)
+        queues = server.cli("pool", "queues", check=True).stdout.splitlines()
+        assert queues[0].split() == [
+            "PROVIDER",
+            "CAPACITY",
+            "RUNNING",
+            "POOLED",
+            "QUEUED",
+            "WAITING",
+        ]
+        assert queues[1].split() == ["process", "2", "0", "2", "0", "-"]
         # --cpu: a pool worker was started with no limits, so it cannot serve this job; the
         # pool gives back one of the two places it holds.
         job = server.submit("true", options=("--cpu", "1"))

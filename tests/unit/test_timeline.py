@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laino.cli.timeline import phases
+from laino.orchestrator.phases import phases
 
 
 def _event(at: float, source: str, kind: str, **data: Any) -> dict[str, Any]:

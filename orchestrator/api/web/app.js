@@ -377,7 +377,7 @@ function jobPage(id) {
     cancel.hidden = me.role === "read" || ended;
     const { events: history = [] } = await api("GET", `${path}/events`);
     showTimeline(events, history);
-    showPhases(water, history, ended ? null : Date.now() / 1000);
+    showPhases(water, await api("GET", `${path}/trace`));
     const { workers: all = [] } = await api("GET", "/v1/workers?limit=1000");
     workers.replaceChildren(...all.filter((w) => w.job_id === id).map((w) => el("tr", {},
       el("td", {}, w.id), el("td", {}, `attempt ${w.attempt}`), el("td", { class: `state ${w.state}` }, w.state),
@@ -477,48 +477,16 @@ function showTimeline(body, history) {
 }
 
 // Where the time went, phase by phase, as `laino job trace` shows it.
-function milestone(event, pooled) {
-  const step = String(event.data.step || "").split("#")[0];
-  if (event.source === "saga" && step) {
-    return event.type === "StepSucceeded" && step === "provision_worker" ? (pooled ? "dispatch" : "registration") : null;
-  }
-  const names = {
-    "job Submitted": "queued", "job ProvisioningStarted": "provisioning", "worker Registered": "dispatch",
-    "job Started": "running", "job CancelRequested": "cancelling", "job RetryScheduled": "retry backoff",
-    "job Ended": "cleanup", "saga Finished": "",
-  };
-  const name = names[`${event.source} ${event.type}`];
-  return name === undefined ? null : name;
-}
-
-function phases(history, now) {
-  const pooled = new Set(history.filter((e) => e.source === "worker" && e.type === "Claimed").map((e) => e.data.attempt));
-  const marks = [];
-  let attempt = 0;
-  for (const event of history) {
-    if (event.source === "job" && event.data.attempt !== undefined) attempt = event.data.attempt;
-    const name = milestone(event, pooled.has(attempt));
-    if (name !== null && (!marks.length || marks[marks.length - 1].name !== name)) {
-      marks.push({ name, attempt, at: event.timestamp });
-    }
-  }
-  const found = [];
-  for (let i = 0; i < marks.length && marks[i].name; i += 1) {
-    const end = i + 1 < marks.length ? marks[i + 1].at : (now ?? marks[i].at);
-    found.push({ ...marks[i], start: marks[i].at - marks[0].at, seconds: end - marks[i].at, pooled: pooled.has(marks[i].attempt) });
-  }
-  return found;
-}
-
-function showPhases(body, history, now) {
-  const found = phases(history, now);
+function showPhases(body, trace) {
+  const found = trace.phases;
   const total = found.reduce((sum, p) => sum + p.seconds, 0) || 1;
   body.replaceChildren(...found.map((p) => {
     const bar = el("div", { class: "bar" });
     bar.style.marginLeft = `${(100 * p.start) / total}%`;
     bar.style.width = `${(100 * p.seconds) / total}%`;
-    return el("tr", {}, el("td", {}, p.name), el("td", {}, p.attempt ? `attempt ${p.attempt}${p.pooled ? " (pool)" : ""}` : ""),
-      el("td", {}, `${p.seconds.toFixed(3)}s`), el("td", {}, bar));
+    const pool = trace.pools[String(p.attempt)];
+    return el("tr", {}, el("td", {}, p.name), el("td", {}, p.attempt ? `attempt ${p.attempt}${pool ? ` (pool ${pool})` : ""}` : ""),
+      el("td", {}, `${p.seconds.toFixed(3)}s${p.ongoing ? " so far" : ""}`), el("td", {}, bar));
   }));
 }
 
