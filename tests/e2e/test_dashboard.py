@@ -13,6 +13,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
+from laino.v1 import laino_pb2 as pb
 from tests.browser import chromium, sign_in, wait
 from tests.conftest import Server, free_port
 
@@ -130,20 +131,19 @@ def test_the_job_table_filters_by_state_label_and_search(
     server.cli("job", "run", "--label", "team=db", "--", "sh", "-c", "exit 3")
     sign_in(browser, base, server.token)
 
-    def rows() -> list[str]:
-        # Read in one go: the table is drawn anew every two seconds.
-        script = "return [...document.querySelectorAll('#jobs tbody tr')].map(r => r.innerText)"
-        return list(browser.execute_script(script))
+    def one_row(text: str) -> bool:
+        rows = _rows(browser, "jobs")  # once: the table is drawn anew every two seconds
+        return len(rows) == 1 and text in rows[0]
 
-    wait(browser, lambda d: len(rows()) == 2)
+    wait(browser, lambda d: len(_rows(d, "jobs")) == 2)
     Select(browser.find_element(By.ID, "state-filter")).select_by_value("FAILED")
-    wait(browser, lambda d: len(rows()) == 1 and rows()[0].startswith("FAILED"))
+    wait(browser, lambda d: one_row("FAILED"))
     Select(browser.find_element(By.ID, "state-filter")).select_by_value("")
     browser.find_element(By.ID, "label-filter").send_keys("team=web")
-    wait(browser, lambda d: len(rows()) == 1 and "echo alpha" in rows()[0])
+    wait(browser, lambda d: one_row("echo alpha"))
     browser.find_element(By.ID, "label-filter").clear()
     browser.find_element(By.ID, "search").send_keys("exit 3")
-    wait(browser, lambda d: len(rows()) == 1 and "exit 3" in rows()[0])
+    wait(browser, lambda d: one_row("exit 3"))
 
 
 def test_a_sessions_call_without_its_csrf_token_is_refused(site: tuple[Server, str]) -> None:
@@ -281,3 +281,27 @@ def test_on_a_phone_in_dark_mode_nothing_runs_off_the_screen(
     wait(browser, lambda d: "x" * 50 in _text(d, "log"))
     scrolled, seen = browser.execute_script(width)
     assert scrolled <= seen
+
+
+def test_the_job_table_pages_back_through_older_jobs(
+    site: tuple[Server, str], browser: WebDriver
+) -> None:
+    server, base = site
+    for n in range(55):
+        spec = pb.JobSpec(command=["echo", f"job {n}"])
+        server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10)
+    sign_in(browser, base, server.token)
+    Select(browser.find_element(By.ID, "page-size")).select_by_value("50")
+
+    def commands() -> list[str]:
+        return [r.split("\t")[1] for r in _rows(browser, "jobs")]
+
+    newest = [f"echo job {n}" for n in range(54, 4, -1)]
+    wait(browser, lambda d: commands() == newest)
+    assert not browser.find_element(By.ID, "newer").is_enabled()
+    browser.find_element(By.ID, "older").click()
+    wait(browser, lambda d: commands() == [f"echo job {n}" for n in range(4, -1, -1)])
+    assert not browser.find_element(By.ID, "older").is_enabled()
+    assert _text(browser, "page") == "page 2"
+    browser.find_element(By.ID, "newer").click()
+    wait(browser, lambda d: commands() == newest)

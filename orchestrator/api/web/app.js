@@ -135,18 +135,32 @@ function jobsPage() {
     el("option", { value: "" }, "any state"), ...STATES.map((s) => el("option", { value: s }, s)));
   const label = el("input", { id: "label-filter", placeholder: "label KEY=VALUE", "aria-label": "label" });
   const search = el("input", { id: "search", type: "search", placeholder: "search commands", "aria-label": "search" });
+  const size = el("select", { id: "page-size", "aria-label": "jobs a page" },
+    ...[50, 200, 1000].map((n) => el("option", { value: n, selected: n === 200 }, `${n} a page`)));
+  const newer = el("button", { id: "newer", type: "button" }, "← Newer");
+  const older = el("button", { id: "older", type: "button" }, "Older →");
+  const where = el("span", { id: "page", class: "muted" });
   const rows = el("tbody");
   const head = ["State", "Command", "Submitter", "Age", "Duration", "Attempt"].map((h) => el("th", {}, h));
   $("#view").replaceChildren(
     el("h1", {}, "Jobs"),
-    el("div", { class: "filters" }, state, label, search),
+    el("div", { class: "filters" }, state, label, search, size),
     el("div", { class: "scroll" }, el("table", { id: "jobs" }, el("thead", {}, el("tr", {}, ...head)), rows)),
+    el("div", { class: "filters" }, newer, where, older),
   );
+  // The page tokens of the pages seen so far: the first page is the newest jobs, kept live.
+  let pages = [""];
+  let next = "";
   const load = async () => {
-    const query = new URLSearchParams({ page_size: "200" });
+    const query = new URLSearchParams({ page_size: size.value });
+    if (pages[pages.length - 1]) query.append("page_token", pages[pages.length - 1]);
     if (state.value) query.append("state", state.value);
     if (label.value.includes("=")) query.append("label", label.value.trim());
-    const { jobs = [] } = await api("GET", `/v1/jobs?${query}`);
+    const { jobs = [], next_page_token: token = "" } = await api("GET", `/v1/jobs?${query}`);
+    next = token;
+    newer.disabled = pages.length === 1;
+    older.disabled = !next;
+    where.textContent = `page ${pages.length}`;
     const term = search.value.toLowerCase();
     const now = Date.now() / 1000;
     rows.replaceChildren(...jobs
@@ -159,7 +173,11 @@ function jobsPage() {
         el("td", {}, tookText(job)),
         el("td", {}, job.attempt))));
   };
-  for (const control of [state, label, search]) control.addEventListener("input", load);
+  const first = () => { pages = [""]; load(); };
+  for (const control of [state, label, size]) control.addEventListener("input", first);
+  search.addEventListener("input", load);
+  older.addEventListener("click", () => { if (next) { pages.push(next); load(); } });
+  newer.addEventListener("click", () => { if (pages.length > 1) { pages.pop(); load(); } });
   every(2, load);
 }
 
@@ -436,6 +454,10 @@ class Output {
       }
       const clean = part.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
       if (!clean) return;
+      if (stream === "stdout" && !style.color && !style.bold && !this.term) {
+        nodes.push(document.createTextNode(clean));  // plain output: plain text
+        return;
+      }
       const span = el("span", { class: stream === "stdout" ? "" : stream });
       if (style.color) span.style.color = style.color;
       if (style.bold) span.classList.add("ansi-bold");
