@@ -150,6 +150,10 @@ def schedules_stub(server: str) -> rpc.ScheduleServiceStub:
     return rpc.ScheduleServiceStub(channel(server))
 
 
+def templates_stub(server: str) -> rpc.TemplateServiceStub:
+    return rpc.TemplateServiceStub(channel(server))
+
+
 def pools_stub(server: str) -> rpc.PoolServiceStub:
     return rpc.PoolServiceStub(channel(server))
 

@@ -53,7 +53,7 @@ def _submit(options: dict[str, object], traceparent: str) -> pb.SubmitJobRespons
             raise click.BadParameter(f"${name} is not set", param_hint="--secret-env")
         secrets[name] = os.environ[name]
     request = pb.SubmitJobRequest(
-        spec=spec, idempotency_key=str(options["key"]), secrets=secrets, client_dir=_cwd()
+        spec=spec, idempotency_key=str(options["key"]), secrets=secrets, client_dir=client_dir()
     )
     metadata = [(TRACEPARENT, traceparent)] if traceparent else None
     return jobs_stub(str(options["server"])).SubmitJob(request, metadata=metadata)
@@ -82,15 +82,15 @@ def run(detach: bool, **options: object) -> None:
             return
         server, job_id = str(options["server"]), submitted.job.id
         if not options["interactive"]:
-            code = _follow(server, job_id)
+            code = follow_job(server, job_id)
         else:
             StdinSender(jobs_stub(server), job_id, terminal=bool(options["tty"])).start()
             with raw_terminal() if options["tty"] else contextlib.nullcontext():
-                code = _follow(server, job_id, spinner=not options["tty"])
+                code = follow_job(server, job_id, spinner=not options["tty"])
     sys.exit(code)
 
 
-def _follow(server: str, job_id: str, *, spinner: bool = True) -> int:
+def follow_job(server: str, job_id: str, *, spinner: bool = True) -> int:
     """Prints the job's output as it comes; returns the exit code `job run` ends with."""
     stub = jobs_stub(server)
     progress = Progress(stub, job_id, enabled=spinner)
@@ -263,7 +263,7 @@ def logs(
         sys.exit(EXIT_CANCELLED)
 
 
-def _cwd() -> str:
+def client_dir() -> str:
     with contextlib.suppress(OSError):  # a folder removed under our feet
         return os.getcwd()
     return ""

@@ -15,6 +15,7 @@ from laino.cli.output import age, emit_json, table, worker_dict
 from laino.cli.pool import pool
 from laino.cli.prune import prune
 from laino.cli.schedule import schedule
+from laino.cli.template import template
 from laino.cli.timeline import trace
 from laino.cli.tls import tls
 from laino.cli.token import token
@@ -240,6 +241,7 @@ cli.add_command(db)
 cli.add_command(events)
 cli.add_command(token)
 cli.add_command(schedule)
+cli.add_command(template)
 cli.add_command(pool)
 cli.add_command(tls)
 

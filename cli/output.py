@@ -27,6 +27,12 @@ def job_dict(job: pb.Job) -> dict[str, Any]:
         "trace_id": job.trace_id or None,
         "submitter": job.submitter or None,
         "queue_position": job.queue_position or None,
+        "template": (
+            f"{job.spec.template} v{job.spec.template_version}"
+            + "".join(f" {k}={v}" for k, v in sorted(job.spec.template_params.items()))
+            if job.spec.template
+            else None
+        ),
         "spec": {**spec, "command": list(job.spec.command)},
     }
 

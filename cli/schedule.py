@@ -11,7 +11,7 @@ from google.protobuf.json_format import MessageToDict
 
 from laino.cli.client import output_option, reports_errors, schedules_stub, server_option
 from laino.cli.output import command_text, emit_json, table
-from laino.cli.spec import job_spec, spec_options
+from laino.cli.spec import job_spec, pairs, spec_options_optional_command
 from laino.cli.units import Duration
 from laino.v1 import laino_pb2 as pb
 
@@ -40,15 +40,28 @@ def schedule() -> None:
     show_default=True,
     help="What a fire does while the last job still runs.",
 )
-@spec_options
+@click.option("--template", default="", help="Run this template's latest version instead.")
+@click.option(
+    "--param", "-p", "params", multiple=True, metavar="P=VALUE", help="The template's; repeatable."
+)
+@spec_options_optional_command
 @reports_errors
 def create(
-    name: str, cron: str, timezone: str, every: float, catchup: str, overlap: str, **options: Any
+    name: str,
+    cron: str,
+    timezone: str,
+    every: float,
+    catchup: str,
+    overlap: str,
+    template: str,
+    params: tuple[str, ...],
+    **options: Any,
 ) -> None:
     """Create a schedule.
 
     `laino schedule create nightly --cron '0 2 * * *' -- make test`: the options may follow
-    the name, so the command comes after `--`.
+    the name, so the command comes after `--`. Or `--template build -p ref=main`: the
+    template's latest version, its parameters checked now.
     """
     if (cron and every) or not (cron or every):
         raise click.UsageError("give --cron or --every, not both")
@@ -62,8 +75,18 @@ def create(
         every_seconds=every,
         catchup=catchup,
         overlap=overlap,
-        spec=job_spec(options),
     )
+    if template:
+        if job_spec({**options, "command": ()}) != pb.JobSpec() or options["command"]:
+            raise click.UsageError("--template: the command and its options are the template's")
+        request.template = template
+        request.template_params.update(pairs(params, "--param"))
+    elif params:
+        raise click.UsageError("--param: give --template too")
+    elif not options["command"]:
+        raise click.UsageError("give a command, or --template")
+    else:
+        request.spec.CopyFrom(job_spec(options))
     made = schedules_stub(options["server"]).CreateSchedule(request)
     click.echo(f"schedule {made.name}: {_when(made)}; next {_time(made, made.next_fires[0])}")
 

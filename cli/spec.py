@@ -1,5 +1,5 @@
-"""The job options shared by `job run`, `job submit` and `schedule create`, and the spec they
-make."""
+"""The job options shared by `job run`, `job submit`, `schedule create` and `template create`,
+and the spec they make."""
 
 from __future__ import annotations
 
@@ -24,6 +24,15 @@ def pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
 
 
 def spec_options(command: click.decorators.FC) -> click.decorators.FC:
+    return _spec_options(command, required=True)
+
+
+def spec_options_optional_command(command: click.decorators.FC) -> click.decorators.FC:
+    """For `schedule create`, whose command may come from a template instead."""
+    return _spec_options(command, required=False)
+
+
+def _spec_options(command: click.decorators.FC, *, required: bool) -> click.decorators.FC:
     options = [
         click.option("--image", default="", help="Container image (docker and kubernetes)."),
         click.option("--env", "-e", "env", multiple=True, help="KEY=VALUE, repeatable."),
@@ -72,7 +81,7 @@ def spec_options(command: click.decorators.FC) -> click.decorators.FC:
             help="Cancel the group's earlier jobs, running or waiting.",
         ),
         click.option("--key", default="", help="Idempotency key: the same key gives the same job."),
-        click.argument("command", nargs=-1, required=True),
+        click.argument("command", nargs=-1, required=required),
         server_option,
     ]
     for option in reversed(options):

@@ -25,6 +25,7 @@ from laino.orchestrator.api.interceptors import ErrorInterceptor
 from laino.orchestrator.api.pools import PoolService
 from laino.orchestrator.api.schedules import ScheduleService
 from laino.orchestrator.api.servicers import JobService, TokenService, WorkerService
+from laino.orchestrator.api.templates import TemplateService
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.cluster.health import Availability, watch
@@ -49,6 +50,7 @@ from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.pools import PoolTable
 from laino.orchestrator.store.secrets import SecretStore
+from laino.orchestrator.templates import TemplatesApp
 from laino.orchestrator.term import Term
 from laino.orchestrator.views import Views
 from laino.providers.tracing import Tracing
@@ -63,6 +65,8 @@ SERVICE_NAMES = (
     pb.DESCRIPTOR.services_by_name["JobService"].full_name,
     pb.DESCRIPTOR.services_by_name["TokenService"].full_name,
     pb.DESCRIPTOR.services_by_name["PoolService"].full_name,
+    pb.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    pb.DESCRIPTOR.services_by_name["TemplateService"].full_name,
     health.SERVICE_NAME,
     reflection.SERVICE_NAME,
 )
@@ -101,6 +105,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
     tokens = TokensApp(database.event_store("tokens"))
     schedules = SchedulesApp(database.event_store("schedules"))
+    templates = TemplatesApp(database.event_store("templates"))
     startup.admin_token(tokens, home)
     gate = Gate(tokens)
     server = grpc.aio.server(interceptors=[ErrorInterceptor(availability, gate)], options=OPTIONS)
@@ -189,8 +194,13 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     )
     rpc.add_JobServiceServicer_to_server(job_service, server)
     rpc.add_TokenServiceServicer_to_server(TokenService(tokens), server)
-    schedule_service = ScheduleService(settings=settings, schedules=schedules, jobs=jobs)
+    schedule_service = ScheduleService(
+        settings=settings, schedules=schedules, jobs=jobs, templates=templates
+    )
     rpc.add_ScheduleServiceServicer_to_server(schedule_service, server)
+    rpc.add_TemplateServiceServicer_to_server(
+        TemplateService(templates=templates, submitter=job_service), server
+    )
     pools = PoolTable(engine)
     for (provider, image), size in settings.warm_pools.items():
         pools.set(provider, image, size)  # as `laino pool set` would

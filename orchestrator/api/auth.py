@@ -23,6 +23,10 @@ NEEDS = {
     "/laino.v1.ScheduleService/ResumeSchedule": Role.SUBMIT,
     "/laino.v1.ScheduleService/DeleteSchedule": Role.SUBMIT,
     "/laino.v1.ScheduleService/TriggerSchedule": Role.SUBMIT,
+    "/laino.v1.TemplateService/CreateTemplate": Role.SUBMIT,
+    "/laino.v1.TemplateService/UpdateTemplate": Role.SUBMIT,
+    "/laino.v1.TemplateService/DeleteTemplate": Role.SUBMIT,
+    "/laino.v1.TemplateService/RunTemplate": Role.SUBMIT,
     # A pool holds places of its provider's capacity for everyone: the operator's to set.
     "/laino.v1.PoolService/SetPool": Role.ADMIN,
     "/laino.v1.PoolService/DeletePool": Role.ADMIN,

@@ -23,6 +23,7 @@ from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import IllegalTransition
 from laino.orchestrator.domain.schedules import ScheduleExists
 from laino.orchestrator.domain.spec import InvalidSpec
+from laino.orchestrator.domain.templates import InvalidTemplate, TemplateExists
 from laino.orchestrator.domain.timing import InvalidSchedule
 from laino.orchestrator.domain.tokens import InvalidTokenName
 from laino.orchestrator.domain.workers import WorkerError
@@ -30,6 +31,7 @@ from laino.orchestrator.schedules import ScheduleNotFound
 from laino.orchestrator.stdin import NotAttachable
 from laino.orchestrator.store.database import FAILURES
 from laino.orchestrator.store.pools import InvalidPool, PoolNotFound
+from laino.orchestrator.templates import TemplateNotFound
 from laino.providers.base import RETRY_AFTER
 
 log = logging.getLogger("laino.api")
@@ -40,6 +42,9 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (JobNotFound, grpc.StatusCode.NOT_FOUND),
     (TokenNotFound, grpc.StatusCode.NOT_FOUND),
     (ScheduleNotFound, grpc.StatusCode.NOT_FOUND),
+    (TemplateNotFound, grpc.StatusCode.NOT_FOUND),
+    (TemplateExists, grpc.StatusCode.ALREADY_EXISTS),
+    (InvalidTemplate, grpc.StatusCode.INVALID_ARGUMENT),
     (PoolNotFound, grpc.StatusCode.NOT_FOUND),
     (InvalidPool, grpc.StatusCode.INVALID_ARGUMENT),
     (ScheduleExists, grpc.StatusCode.ALREADY_EXISTS),

@@ -18,6 +18,7 @@ from laino.orchestrator.domain.schedules import Schedule
 from laino.orchestrator.domain.timing import InvalidSchedule, Timing
 from laino.orchestrator.schedules import SchedulesApp, fire
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.templates import TemplatesApp, render
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
 
@@ -30,11 +31,19 @@ class ScheduleService(rpc.ScheduleServiceServicer):
     settings: Settings
     schedules: SchedulesApp
     jobs: JobsApp
+    templates: TemplatesApp
 
     async def CreateSchedule(
         self, request: pb.CreateScheduleRequest, context: Context
     ) -> pb.Schedule:
-        spec = self.settings.complete(convert.spec_from(request.spec))
+        if request.template:
+            if request.HasField("spec"):
+                raise InvalidSchedule("spec", "give a template or a spec, not both")
+            template = self.templates.get(request.template)
+            spec = render(template, 0, dict(request.template_params))
+        else:
+            spec = convert.spec_from(request.spec)
+        spec = self.settings.complete(spec)
         if spec.stdin or spec.tty:
             raise InvalidSchedule("spec", "a scheduled job has no input and no terminal")
         caller = CALLER.get()

@@ -16,7 +16,7 @@ from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import CALLER
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.domain.jobs import Job, State
-from laino.orchestrator.domain.spec import in_client_dir, validate_secrets
+from laino.orchestrator.domain.spec import JobSpec, in_client_dir, validate_secrets
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.history import job_history
 from laino.orchestrator.retention import Retention
@@ -50,16 +50,24 @@ class JobService(rpc.JobServiceServicer):
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
     ) -> pb.SubmitJobResponse:
-        spec = self.settings.complete(convert.spec_from(request.spec))
+        spec = convert.spec_from(request.spec)
+        return self.submit(
+            spec, request.idempotency_key, request.client_dir, dict(request.secrets), context
+        )
+
+    def submit(
+        self, spec: JobSpec, key: str, client_dir: str, secrets: dict[str, str], context: Context
+    ) -> pb.SubmitJobResponse:
+        """A job as the caller may submit it: where it runs, with which provider and secrets."""
+        spec = self.settings.complete(spec)
         caller = CALLER.get()
         folders = caller.host_folders(self.settings.allowed_workdirs, local=_local(context))
         if spec.provider == "process" and not spec.working_dir.startswith("/"):
-            spec = in_client_dir(spec, request.client_dir, folders)
+            spec = in_client_dir(spec, client_dir, folders)
         spec.check_working_dir(folders)
         caller.require_provider(spec.provider)
-        secrets = dict(request.secrets)
         validate_secrets(secrets)
-        key = request.idempotency_key or str(uuid4())
+        key = key or str(uuid4())
         if secrets and not self.jobs.exists(Job.create_id(key)):
             # Stored first: a job must never run without the secrets it was submitted with.
             self.secrets.put(Job.create_id(key), secrets)

@@ -46,6 +46,10 @@ class JobSpec:
     concurrency: str = ""
     concurrency_limit: int = 0
     cancel_in_progress: bool = False
+    # The template it was made from (orchestrator/templates.py): set by the server alone.
+    template: str = ""
+    template_version: int = 0
+    template_params: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Events store the command as a JSON list; compare and hash it as a tuple.
@@ -104,6 +108,7 @@ class JobSpec:
             "image": [self.image],
             "working_dir": [self.working_dir],
             "concurrency": [self.concurrency],
+            "template_params": [*self.template_params, *self.template_params.values()],
         }
         for name, values in texts.items():
             if any("\0" in value for value in values):
@@ -177,6 +182,9 @@ class JobSpec:
             "concurrency": self.concurrency,
             "concurrency_limit": self.concurrency_limit,
             "cancel_in_progress": self.cancel_in_progress,
+            "template": self.template,
+            "template_version": self.template_version,
+            "template_params": dict(self.template_params),
         }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from laino import migrations
 from laino.providers.logfmt import redacted
 
-APPS = ("jobs", "workers", "sagas", "tokens", "schedules")
+APPS = ("jobs", "workers", "sagas", "tokens", "schedules", "templates")
 
 
 class DatabaseAway(RuntimeError):

@@ -1029,6 +1029,342 @@ class PoolService:
             _registered_method=True)
 
 
+class TemplateServiceStub:
+    """Defining, updating, deleting and running need a submit token.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateTemplate = channel.unary_unary(
+                '/laino.v1.TemplateService/CreateTemplate',
+                request_serializer=laino_dot_v1_dot_laino__pb2.DefineTemplateRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Template.FromString,
+                _registered_method=True)
+        self.UpdateTemplate = channel.unary_unary(
+                '/laino.v1.TemplateService/UpdateTemplate',
+                request_serializer=laino_dot_v1_dot_laino__pb2.DefineTemplateRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Template.FromString,
+                _registered_method=True)
+        self.GetTemplate = channel.unary_unary(
+                '/laino.v1.TemplateService/GetTemplate',
+                request_serializer=laino_dot_v1_dot_laino__pb2.TemplateRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Template.FromString,
+                _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/laino.v1.TemplateService/ListTemplates',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
+        self.TemplateHistory = channel.unary_unary(
+                '/laino.v1.TemplateService/TemplateHistory',
+                request_serializer=laino_dot_v1_dot_laino__pb2.TemplateRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.TemplateHistoryResponse.FromString,
+                _registered_method=True)
+        self.DeleteTemplate = channel.unary_unary(
+                '/laino.v1.TemplateService/DeleteTemplate',
+                request_serializer=laino_dot_v1_dot_laino__pb2.TemplateRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.Template.FromString,
+                _registered_method=True)
+        self.RunTemplate = channel.unary_unary(
+                '/laino.v1.TemplateService/RunTemplate',
+                request_serializer=laino_dot_v1_dot_laino__pb2.RunTemplateRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.SubmitJobResponse.FromString,
+                _registered_method=True)
+
+
+class TemplateServiceServicer:
+    """Defining, updating, deleting and running need a submit token.
+    """
+
+    def CreateTemplate(self, request, context):
+        """ALREADY_EXISTS while a template of that name is defined.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTemplate(self, request, context):
+        """A new version; the earlier ones stay readable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTemplate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TemplateHistory(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTemplate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunTemplate(self, request, context):
+        """Checks the parameters, then submits the job; INVALID_ARGUMENT names the one at fault.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TemplateServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTemplate,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.DefineTemplateRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Template.SerializeToString,
+            ),
+            'UpdateTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTemplate,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.DefineTemplateRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Template.SerializeToString,
+            ),
+            'GetTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTemplate,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.TemplateRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Template.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'TemplateHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.TemplateHistory,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.TemplateRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.TemplateHistoryResponse.SerializeToString,
+            ),
+            'DeleteTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTemplate,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.TemplateRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.Template.SerializeToString,
+            ),
+            'RunTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunTemplate,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.RunTemplateRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.SubmitJobResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'laino.v1.TemplateService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('laino.v1.TemplateService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TemplateService:
+    """Defining, updating, deleting and running need a submit token.
+    """
+
+    @staticmethod
+    def CreateTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TemplateService/CreateTemplate',
+            laino_dot_v1_dot_laino__pb2.DefineTemplateRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TemplateService/UpdateTemplate',
+            laino_dot_v1_dot_laino__pb2.DefineTemplateRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TemplateService/GetTemplate',
+            laino_dot_v1_dot_laino__pb2.TemplateRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TemplateService/ListTemplates',
+            laino_dot_v1_dot_laino__pb2.ListTemplatesRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ListTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TemplateHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TemplateService/TemplateHistory',
+            laino_dot_v1_dot_laino__pb2.TemplateRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.TemplateHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TemplateService/DeleteTemplate',
+            laino_dot_v1_dot_laino__pb2.TemplateRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.TemplateService/RunTemplate',
+            laino_dot_v1_dot_laino__pb2.RunTemplateRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.SubmitJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class TokenServiceStub:
     """Needs an admin token.
     """
