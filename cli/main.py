@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from laino.cli.artifacts import artifacts, download
 from laino.cli.client import jobs_stub, output_option, reports_errors, server_option
 from laino.cli.db import db
 from laino.cli.events import events
@@ -93,6 +94,13 @@ def cli() -> None:
     type=Size(),
     default=None,
     help="Most bytes of output a job's log keeps; jobs may ask for less [64m].",
+)
+@click.option(
+    "--artifact-limit",
+    "artifact_limit_bytes",
+    type=Size(),
+    default=None,
+    help="Most bytes of artifacts (--output files) one job keeps [1g].",
 )
 @click.option(
     "--retain",
@@ -235,6 +243,8 @@ def list_workers(
 
 
 job.add_command(trace)
+job.add_command(artifacts)
+job.add_command(download)
 job.add_command(prune)
 cli.add_command(job)
 cli.add_command(db)

@@ -80,6 +80,13 @@ def _spec_options(command: click.decorators.FC, *, required: bool) -> click.deco
             is_flag=True,
             help="Cancel the group's earlier jobs, running or waiting.",
         ),
+        click.option(
+            "--output",
+            "outputs",
+            multiple=True,
+            metavar="PATH_OR_GLOB",
+            help="Keep these files after the command, whatever its exit code; repeatable.",
+        ),
         click.option("--key", default="", help="Idempotency key: the same key gives the same job."),
         click.argument("command", nargs=-1, required=required),
         server_option,
@@ -111,6 +118,7 @@ def job_spec(options: dict[str, object]) -> pb.JobSpec:
         retry_on_failure=options["retry_on_failure"],
         priority=options["priority"],
         cancel_in_progress=options["cancel_in_progress"],
+        outputs=list(options["outputs"]),  # type: ignore[call-overload]
         **_group(str(options["concurrency"])),
     )
 

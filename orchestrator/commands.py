@@ -19,7 +19,12 @@ def spec_message(spec: JobSpec) -> pb.JobSpec:
 
 
 def run(
-    job_id: UUID, attempt: int, spec: JobSpec, first_seq: int, secrets: dict[str, str]
+    job_id: UUID,
+    attempt: int,
+    spec: JobSpec,
+    first_seq: int,
+    secrets: dict[str, str],
+    artifact_limit: int = 0,
 ) -> pb.ServerMessage:
     order = pb.RunJob(
         job_id=str(job_id),
@@ -27,6 +32,7 @@ def run(
         spec=spec_message(spec),
         first_seq=first_seq,
         secrets=secrets,
+        artifact_limit_bytes=artifact_limit,
     )
     return pb.ServerMessage(run=order)
 

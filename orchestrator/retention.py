@@ -1,4 +1,5 @@
-"""Retention: the output of jobs that ended long ago is deleted; their history is kept.
+"""Retention: the output and artifacts of jobs that ended long ago are deleted; their history is
+kept.
 
 The lease holder does it for jobs that ended more than `--retain` ago, on taking the lease and
 every minute after; `laino job prune --older-than` does it at once. Each job gets a
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from laino.orchestrator.apps import JobsApp
 from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.hub import Hub, logs_topic
+from laino.orchestrator.store.artifacts import ArtifactStore
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.views import Views
 
@@ -32,6 +34,7 @@ class Retention:
     jobs: JobsApp
     views: Views
     logs: LogStore
+    artifacts: ArtifactStore
     hub: Hub
 
     def expire(self, older_than: float, why: str) -> int:
@@ -44,6 +47,7 @@ class Retention:
         for job_id in expiring:
             self.jobs.expire_logs(job_id, now)
             self.logs.expire(str(job_id), f"laino: this job's output was deleted on {day}: {why}\n")
+            self.artifacts.forget(str(job_id))
             self.hub.changed(logs_topic(job_id))
         return len(expiring)
 

@@ -282,7 +282,8 @@ class SagaRunner:
         assert job.worker_id is not None
         first_seq = self.logs.last_seq(str(job.id)) + 1
         secrets = self.secrets.get(job.id)  # to the worker at dispatch, never while it starts
-        order = commands.run(job.id, job.attempt, job.spec, first_seq, secrets)
+        limit = self.settings.artifact_limit_bytes
+        order = commands.run(job.id, job.attempt, job.spec, first_seq, secrets, limit)
         self.sessions.send(job.worker_id, order)
 
     async def _worker_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:

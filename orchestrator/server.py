@@ -26,6 +26,7 @@ from laino.orchestrator.api.pools import PoolService
 from laino.orchestrator.api.schedules import ScheduleService
 from laino.orchestrator.api.servicers import JobService, TokenService, WorkerService
 from laino.orchestrator.api.templates import TemplateService
+from laino.orchestrator.api.uploads import ArtifactUploads
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.cluster.health import Availability, watch
@@ -46,6 +47,7 @@ from laino.orchestrator.schedules import SchedulesApp
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.stdin import StdinRelay
+from laino.orchestrator.store.artifacts import ArtifactStore
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.pools import PoolTable
@@ -165,9 +167,10 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     if metrics.enabled:
         sagas.listener = metrics.saga_events
     logs = LogStore(engine)
+    artifacts = ArtifactStore(engine, None if settings.database else home / "artifacts")
     secret_store = SecretStore(engine, bytes.fromhex(secret))
     views = Views(engine, jobs, workers, sagas)
-    retention = Retention(jobs=jobs, views=views, logs=logs, hub=hub)
+    retention = Retention(jobs=jobs, views=views, logs=logs, artifacts=artifacts, hub=hub)
     followers = Followers(jobs, logs, hub)
     gateway = AgentGateway(
         settings=settings,
@@ -191,6 +194,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         tracing=tracing,
         secrets=secret_store,
         retention=retention,
+        artifacts=artifacts,
     )
     rpc.add_JobServiceServicer_to_server(job_service, server)
     rpc.add_TokenServiceServicer_to_server(TokenService(tokens), server)
@@ -206,7 +210,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         pools.set(provider, image, size)  # as `laino pool set` would
     pool_service = PoolService(settings=settings, table=pools, views=views)
     rpc.add_PoolServiceServicer_to_server(pool_service, server)
-    rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway), agent_door)
+    uploads = ArtifactUploads(gateway=gateway, store=artifacts)
+    rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway, uploads), agent_door)
     http = None
     if settings.http_listen:
         sock = listeners.http_socket(

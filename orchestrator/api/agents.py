@@ -43,7 +43,7 @@ class AgentGateway:
     metrics: Metrics
 
     def register(self, request: pb.RegisterRequest) -> pb.RegisterResponse:
-        worker_id = _uuid(request.worker_id)
+        worker_id = worker_uuid(request.worker_id)
         worker = self.workers.get_worker(worker_id)
         trace = self._trace(worker)
         with self.tracing.span("register_worker", parent=trace, worker=str(worker_id)):
@@ -60,7 +60,7 @@ class AgentGateway:
     def hello(self, message: pb.AgentMessage) -> tuple[Session, WorkerView]:
         if message.WhichOneof("msg") != "hello":
             raise MalformedMessage("the first message of a stream must be a hello")
-        worker_id = _uuid(message.hello.worker_id)
+        worker_id = worker_uuid(message.hello.worker_id)
         worker = self.workers.authenticate(worker_id, message.hello.session_token)
         trace = self._trace(worker)
         logfmt.bind(job=str(worker.job_id or ""), worker=str(worker.id), trace=trace_id(trace))
@@ -95,7 +95,7 @@ class AgentGateway:
         # The agent keeps what is not acknowledged, and sends it again on its next stream.
         self.availability.check()
         if kind == "accepted":
-            job_id = self._check_job(worker, message.accepted.job_id, message.accepted.attempt)
+            job_id = self.check_job(worker, message.accepted.job_id, message.accepted.attempt)
             with contextlib.suppress(StaleAttempt):
                 self.jobs.start_running(job_id, worker.attempt)
             return None
@@ -105,13 +105,13 @@ class AgentGateway:
             return self._finished(worker, message.finished)
         if kind == "stdin_taken":
             taken = message.stdin_taken
-            job_id = self._check_job(worker, taken.job_id, taken.attempt)
+            job_id = self.check_job(worker, taken.job_id, taken.attempt)
             self.sessions.stdin_taken(job_id, taken.written, closed=taken.closed)
             return None
         raise MalformedMessage(f"unexpected message {kind or '(empty)'} on an open stream")
 
     def _logs(self, worker: WorkerView, session: Session, batch: pb.LogBatch) -> pb.ServerMessage:
-        job_id = self._check_job(worker, batch.job_id, batch.attempt)
+        job_id = self.check_job(worker, batch.job_id, batch.attempt)
         seqs = [chunk.seq for chunk in batch.chunks]
         if not seqs or seqs[0] < 1 or any(b != a + 1 for a, b in itertools.pairwise(seqs)):
             raise MalformedMessage("a log batch needs chunks numbered one after another from 1")
@@ -143,7 +143,7 @@ class AgentGateway:
         return ack
 
     def _finished(self, worker: WorkerView, report: pb.JobFinished) -> pb.ServerMessage:
-        job_id = self._check_job(worker, report.job_id, report.attempt)
+        job_id = self.check_job(worker, report.job_id, report.attempt)
         job = self.jobs.get_job(job_id)
         if job.attempt == worker.attempt and job.state in (State.QUEUED, State.PROVISIONING):
             raise MalformedMessage("no job was dispatched to this worker: it has no exit")
@@ -163,7 +163,7 @@ class AgentGateway:
         return pb.ServerMessage(finished_ack=pb.FinishedAck(job_id=report.job_id))
 
     @staticmethod
-    def _check_job(worker: WorkerView, job_id: str, attempt: int) -> UUID:
+    def check_job(worker: WorkerView, job_id: str, attempt: int) -> UUID:
         """The worker's job, which the message must name."""
         if worker.job_id is None:
             raise MalformedMessage("no job was dispatched to this worker")
@@ -172,7 +172,7 @@ class AgentGateway:
         return worker.job_id
 
 
-def _uuid(text: str) -> UUID:
+def worker_uuid(text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError as err:

@@ -54,6 +54,7 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
         concurrency=message.concurrency,
         concurrency_limit=message.concurrency_limit,
         cancel_in_progress=message.cancel_in_progress,
+        outputs=tuple(message.outputs),
     )
 
 

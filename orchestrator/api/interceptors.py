@@ -18,6 +18,7 @@ from laino.orchestrator.access import (
 from laino.orchestrator.api.agents import MalformedMessage
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.convert import InvalidRequest
+from laino.orchestrator.api.uploads import OverLimit
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
 from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import IllegalTransition
@@ -29,6 +30,7 @@ from laino.orchestrator.domain.tokens import InvalidTokenName
 from laino.orchestrator.domain.workers import WorkerError
 from laino.orchestrator.schedules import ScheduleNotFound
 from laino.orchestrator.stdin import NotAttachable
+from laino.orchestrator.store.artifacts import ArtifactNotFound
 from laino.orchestrator.store.database import FAILURES
 from laino.orchestrator.store.pools import InvalidPool, PoolNotFound
 from laino.orchestrator.templates import TemplateNotFound
@@ -43,6 +45,8 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (TokenNotFound, grpc.StatusCode.NOT_FOUND),
     (ScheduleNotFound, grpc.StatusCode.NOT_FOUND),
     (TemplateNotFound, grpc.StatusCode.NOT_FOUND),
+    (ArtifactNotFound, grpc.StatusCode.NOT_FOUND),
+    (OverLimit, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (TemplateExists, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidTemplate, grpc.StatusCode.INVALID_ARGUMENT),
     (PoolNotFound, grpc.StatusCode.NOT_FOUND),

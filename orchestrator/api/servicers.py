@@ -14,6 +14,7 @@ from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api import convert
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import CALLER
+from laino.orchestrator.api.uploads import ArtifactUploads
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.domain.jobs import Job, State
 from laino.orchestrator.domain.spec import JobSpec, in_client_dir, validate_secrets
@@ -23,6 +24,7 @@ from laino.orchestrator.retention import Retention
 from laino.orchestrator.sessions import Session
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.stdin import StdinRelay
+from laino.orchestrator.store.artifacts import ArtifactStore
 from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.views import Views
 from laino.providers.tracing import TRACEPARENT, Tracing
@@ -46,6 +48,7 @@ class JobService(rpc.JobServiceServicer):
     tracing: Tracing
     secrets: SecretStore
     retention: Retention
+    artifacts: ArtifactStore
 
     async def SubmitJob(
         self, request: pb.SubmitJobRequest, context: Context
@@ -77,6 +80,24 @@ class JobService(rpc.JobServiceServicer):
             job, created = self.jobs.submit(spec, key, trace, caller.name)
             span.set(job=str(job.id), created=created)
         return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
+
+    async def ListArtifacts(
+        self, request: pb.ListArtifactsRequest, context: Context
+    ) -> pb.ListArtifactsResponse:
+        job = self.jobs.get_job(convert.job_id(request.job_id))
+        return pb.ListArtifactsResponse(
+            artifacts=[
+                pb.Artifact(path=a.path, size=a.size, sha256=a.sha256, created_at=a.created_at)
+                for a in self.artifacts.listed(str(job.id))
+            ]
+        )
+
+    async def DownloadArtifact(
+        self, request: pb.DownloadArtifactRequest, context: Context
+    ) -> AsyncIterator[pb.ArtifactData]:
+        job = self.jobs.get_job(convert.job_id(request.job_id))
+        for piece in self.artifacts.read(str(job.id), request.path):
+            yield pb.ArtifactData(data=piece)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
         job = self.jobs.get_job(convert.job_id(request.job_id))
@@ -195,8 +216,14 @@ class TokenService(rpc.TokenServiceServicer):
 class WorkerService(rpc.WorkerServiceServicer):
     """The agents' API."""
 
-    def __init__(self, gateway: AgentGateway):
+    def __init__(self, gateway: AgentGateway, uploads: ArtifactUploads):
         self.gateway = gateway
+        self.uploads = uploads
+
+    async def UploadArtifact(
+        self, requests: AsyncIterator[pb.ArtifactUpload], context: Context
+    ) -> pb.ArtifactStored:
+        return await self.uploads.upload(requests)
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
         return self.gateway.register(request)

@@ -18,6 +18,7 @@ MAX_SECRET_BYTES = 64 * 1024
 MAX_PRIORITY = 1000
 MAX_CONCURRENCY = 10_000
 MAX_GROUP = 200
+MAX_OUTPUTS = 64
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,13 @@ class JobSpec:
     template: str = ""
     template_version: int = 0
     template_params: dict[str, str] = field(default_factory=dict)
+    # Paths or globs, from the working directory, kept as artifacts after the command.
+    outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Events store the command as a JSON list; compare and hash it as a tuple.
         object.__setattr__(self, "command", tuple(self.command))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
 
     @classmethod
     def parse(cls, **fields: Any) -> JobSpec:
@@ -98,6 +102,7 @@ class JobSpec:
                 raise InvalidSpec("labels", "a label key is empty")
         self._validate_text()
         self._validate_working_dir()
+        self._validate_outputs()
 
     def _validate_text(self) -> None:
         """No NUL byte anywhere (no program can receive one), and a bounded size."""
@@ -109,6 +114,7 @@ class JobSpec:
             "working_dir": [self.working_dir],
             "concurrency": [self.concurrency],
             "template_params": [*self.template_params, *self.template_params.values()],
+            "outputs": list(self.outputs),
         }
         for name, values in texts.items():
             if any("\0" in value for value in values):
@@ -121,6 +127,16 @@ class JobSpec:
         if size > MAX_SPEC_BYTES:
             message = f"the command, env and labels take {size} bytes; at most {MAX_SPEC_BYTES}"
             raise InvalidSpec("command", message)
+
+    def _validate_outputs(self) -> None:
+        if len(self.outputs) > MAX_OUTPUTS:
+            raise InvalidSpec("outputs", f"at most {MAX_OUTPUTS} outputs")
+        for pattern in self.outputs:
+            parts = pattern.split("/")
+            if not pattern.strip() or pattern.startswith("/") or ".." in parts:
+                raise InvalidSpec(
+                    "outputs", f"{pattern[:80]!r}: a path or glob within the working directory"
+                )
 
     def _validate_working_dir(self) -> None:
         wd = self.working_dir
@@ -185,6 +201,7 @@ class JobSpec:
             "template": self.template,
             "template_version": self.template_version,
             "template_params": dict(self.template_params),
+            "outputs": tuple(self.outputs),
         }
 
 

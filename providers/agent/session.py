@@ -9,12 +9,14 @@ import logging
 import os
 import time
 from collections import deque
+from pathlib import Path
 
 import grpc
 
 from laino.providers import logfmt
 from laino.providers.agent.command import Outcome, Run
 from laino.providers.agent.output import Batcher
+from laino.providers.agent.outputs import Uploader
 from laino.providers.agent.stdin import Input
 from laino.providers.base import RETRY_AFTER
 from laino.providers.tracing import Tracing
@@ -79,6 +81,8 @@ class Agent:
         self.job: tuple[str, int] | None = None
         self.run: Run | None = None
         self.task: asyncio.Task[None] | None = None
+        # The stub of the server the stream is open to: artifacts are sent there.
+        self.stub: rpc.WorkerServiceStub | None = None
         self.result: pb.JobFinished | None = None
         self.input = Input(self._stdin_taken)
         self.stopping = False
@@ -116,6 +120,7 @@ class Agent:
                 try:
                     if not self.session:
                         await self._register(stub)
+                    self.stub = stub
                     await self._connect(stub)
                 except BROKEN as err:
                     if isinstance(err, grpc.aio.AioRpcError) and err.code() in FATAL:
@@ -259,6 +264,8 @@ class Agent:
             span.set(exit_code=outcome.exit_code)
             if outcome.error:
                 span.error(outcome.error)
+            if order.spec.outputs:  # whatever the exit code, before the job is said to end
+                await self._send_outputs(run, order)
         self.result = pb.JobFinished(
             job_id=order.job_id,
             attempt=order.attempt,
@@ -268,6 +275,26 @@ class Agent:
             error=outcome.error,
         )
         self.wake.set()
+
+    async def _send_outputs(self, run: Run, order: pb.RunJob) -> None:
+        def note(line: str) -> None:
+            run.batcher.add(pb.SYSTEM, line.encode() + b"\n")
+            run.batcher.flush()
+
+        uploader = Uploader(
+            stub=lambda: self.stub,
+            worker_id=self.worker_id,
+            session=lambda: self.session,
+            job_id=order.job_id,
+            attempt=order.attempt,
+            note=note,
+            patience=self.orphan_seconds,
+        )
+        root = Path(order.spec.working_dir or os.getcwd())
+        try:
+            await uploader.send(list(order.spec.outputs), root, order.artifact_limit_bytes)
+        except OSError as err:
+            note(f"laino: the outputs could not be read: {err}")
 
     def _stdin_taken(self, written: int, closed: bool) -> None:
         if self.job is None:

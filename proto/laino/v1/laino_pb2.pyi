@@ -40,7 +40,7 @@ STDERR: LogStream
 SYSTEM: LogStream
 
 class JobSpec(_message.Message):
-    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes", "stdin", "tty", "priority", "concurrency", "concurrency_limit", "cancel_in_progress", "template", "template_version", "template_params")
+    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes", "stdin", "tty", "priority", "concurrency", "concurrency_limit", "cancel_in_progress", "template", "template_version", "template_params", "outputs")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class JobSpec(_message.Message):
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     command: _containers.RepeatedScalarFieldContainer[str]
     image: str
     env: _containers.ScalarMap[str, str]
@@ -106,7 +107,8 @@ class JobSpec(_message.Message):
     template: str
     template_version: int
     template_params: _containers.ScalarMap[str, str]
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ..., priority: _Optional[int] = ..., concurrency: _Optional[str] = ..., concurrency_limit: _Optional[int] = ..., cancel_in_progress: _Optional[bool] = ..., template: _Optional[str] = ..., template_version: _Optional[int] = ..., template_params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    outputs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ..., priority: _Optional[int] = ..., concurrency: _Optional[str] = ..., concurrency_limit: _Optional[int] = ..., cancel_in_progress: _Optional[bool] = ..., template: _Optional[str] = ..., template_version: _Optional[int] = ..., template_params: _Optional[_Mapping[str, str]] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "spec", "attempt", "exit_code", "failure_reason", "message", "worker_id", "created_at", "updated_at", "trace_id", "submitter", "queue_position")
@@ -345,6 +347,44 @@ class ListWorkersResponse(_message.Message):
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     workers: _containers.RepeatedCompositeFieldContainer[Worker]
     def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ...) -> None: ...
+
+class Artifact(_message.Message):
+    __slots__ = ("path", "size", "sha256", "created_at")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    size: int
+    sha256: str
+    created_at: float
+    def __init__(self, path: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+
+class ListArtifactsRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class ListArtifactsResponse(_message.Message):
+    __slots__ = ("artifacts",)
+    ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    artifacts: _containers.RepeatedCompositeFieldContainer[Artifact]
+    def __init__(self, artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ...) -> None: ...
+
+class DownloadArtifactRequest(_message.Message):
+    __slots__ = ("job_id", "path")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    path: str
+    def __init__(self, job_id: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class ArtifactData(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
 
 class PruneLogsRequest(_message.Message):
     __slots__ = ("older_than_seconds",)
@@ -741,7 +781,7 @@ class AgentMessage(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., accepted: _Optional[_Union[JobAccepted, _Mapping]] = ..., logs: _Optional[_Union[LogBatch, _Mapping]] = ..., finished: _Optional[_Union[JobFinished, _Mapping]] = ..., stdin_taken: _Optional[_Union[StdinTaken, _Mapping]] = ...) -> None: ...
 
 class RunJob(_message.Message):
-    __slots__ = ("job_id", "attempt", "spec", "first_seq", "secrets")
+    __slots__ = ("job_id", "attempt", "spec", "first_seq", "secrets", "artifact_limit_bytes")
     class SecretsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -754,12 +794,14 @@ class RunJob(_message.Message):
     SPEC_FIELD_NUMBER: _ClassVar[int]
     FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
     SECRETS_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     attempt: int
     spec: JobSpec
     first_seq: int
     secrets: _containers.ScalarMap[str, str]
-    def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., first_seq: _Optional[int] = ..., secrets: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    artifact_limit_bytes: int
+    def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., first_seq: _Optional[int] = ..., secrets: _Optional[_Mapping[str, str]] = ..., artifact_limit_bytes: _Optional[int] = ...) -> None: ...
 
 class CancelJob(_message.Message):
     __slots__ = ("job_id", "grace_seconds")
@@ -818,3 +860,35 @@ class ServerMessage(_message.Message):
     shutdown: Shutdown
     stdin: StdinData
     def __init__(self, run: _Optional[_Union[RunJob, _Mapping]] = ..., cancel: _Optional[_Union[CancelJob, _Mapping]] = ..., log_ack: _Optional[_Union[LogAck, _Mapping]] = ..., finished_ack: _Optional[_Union[FinishedAck, _Mapping]] = ..., shutdown: _Optional[_Union[Shutdown, _Mapping]] = ..., stdin: _Optional[_Union[StdinData, _Mapping]] = ...) -> None: ...
+
+class ArtifactUpload(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: ArtifactHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[ArtifactHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class ArtifactHeader(_message.Message):
+    __slots__ = ("worker_id", "session_token", "job_id", "attempt", "path", "size")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    session_token: str
+    job_id: str
+    attempt: int
+    path: str
+    size: int
+    def __init__(self, worker_id: _Optional[str] = ..., session_token: _Optional[str] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., path: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class ArtifactStored(_message.Message):
+    __slots__ = ("sha256", "size")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    size: int
+    def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...

@@ -79,6 +79,16 @@ class JobServiceStub:
                 request_serializer=laino_dot_v1_dot_laino__pb2.ListWorkersRequest.SerializeToString,
                 response_deserializer=laino_dot_v1_dot_laino__pb2.ListWorkersResponse.FromString,
                 _registered_method=True)
+        self.ListArtifacts = channel.unary_unary(
+                '/laino.v1.JobService/ListArtifacts',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ListArtifactsRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ListArtifactsResponse.FromString,
+                _registered_method=True)
+        self.DownloadArtifact = channel.unary_stream(
+                '/laino.v1.JobService/DownloadArtifact',
+                request_serializer=laino_dot_v1_dot_laino__pb2.DownloadArtifactRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactData.FromString,
+                _registered_method=True)
         self.PruneLogs = channel.unary_unary(
                 '/laino.v1.JobService/PruneLogs',
                 request_serializer=laino_dot_v1_dot_laino__pb2.PruneLogsRequest.SerializeToString,
@@ -146,6 +156,19 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListArtifacts(self, request, context):
+        """The files a job kept (its spec's outputs), and one of them, byte for byte.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadArtifact(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PruneLogs(self, request, context):
         """Deletes now the output of jobs that ended more than older_than_seconds ago (admin only);
         the server does it by itself past its --retain.
@@ -201,6 +224,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=laino_dot_v1_dot_laino__pb2.ListWorkersRequest.FromString,
                     response_serializer=laino_dot_v1_dot_laino__pb2.ListWorkersResponse.SerializeToString,
+            ),
+            'ListArtifacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListArtifacts,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ListArtifactsRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ListArtifactsResponse.SerializeToString,
+            ),
+            'DownloadArtifact': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadArtifact,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.DownloadArtifactRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ArtifactData.SerializeToString,
             ),
             'PruneLogs': grpc.unary_unary_rpc_method_handler(
                     servicer.PruneLogs,
@@ -451,6 +484,60 @@ class JobService:
             '/laino.v1.JobService/ListWorkers',
             laino_dot_v1_dot_laino__pb2.ListWorkersRequest.SerializeToString,
             laino_dot_v1_dot_laino__pb2.ListWorkersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListArtifacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/laino.v1.JobService/ListArtifacts',
+            laino_dot_v1_dot_laino__pb2.ListArtifactsRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ListArtifactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/laino.v1.JobService/DownloadArtifact',
+            laino_dot_v1_dot_laino__pb2.DownloadArtifactRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ArtifactData.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1545,6 +1632,11 @@ class WorkerServiceStub:
                 request_serializer=laino_dot_v1_dot_laino__pb2.AgentMessage.SerializeToString,
                 response_deserializer=laino_dot_v1_dot_laino__pb2.ServerMessage.FromString,
                 _registered_method=True)
+        self.UploadArtifact = channel.stream_unary(
+                '/laino.v1.WorkerService/UploadArtifact',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ArtifactUpload.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactStored.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -1564,6 +1656,13 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadArtifact(self, request_iterator, context):
+        """Stores one of the job's output files; the same path again keeps the first (idempotent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1576,6 +1675,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=laino_dot_v1_dot_laino__pb2.AgentMessage.FromString,
                     response_serializer=laino_dot_v1_dot_laino__pb2.ServerMessage.SerializeToString,
+            ),
+            'UploadArtifact': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadArtifact,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactUpload.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ArtifactStored.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1632,6 +1736,33 @@ class WorkerService:
             '/laino.v1.WorkerService/Connect',
             laino_dot_v1_dot_laino__pb2.AgentMessage.SerializeToString,
             laino_dot_v1_dot_laino__pb2.ServerMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadArtifact(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/laino.v1.WorkerService/UploadArtifact',
+            laino_dot_v1_dot_laino__pb2.ArtifactUpload.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ArtifactStored.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,92 @@
+"""`laino job artifacts` and `laino job download`: the files a job kept (its --output)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import click
+
+from laino.cli.client import jobs_stub, output_option, reports_errors, server_option
+from laino.cli.output import emit_json, table
+from laino.v1 import laino_pb2 as pb
+
+
+@click.command()
+@click.argument("job_id")
+@output_option
+@server_option
+@reports_errors
+def artifacts(job_id: str, output: str, server: str) -> None:
+    """List the files a job kept: path, size, sha256."""
+    found = jobs_stub(server).ListArtifacts(pb.ListArtifactsRequest(job_id=job_id)).artifacts
+    if output == "json":
+        emit_json([{"path": a.path, "size": a.size, "sha256": a.sha256} for a in found])
+        return
+    table(["PATH", "SIZE", "SHA256"], [[a.path, str(a.size), a.sha256] for a in found])
+
+
+@click.command()
+@click.argument("job_id")
+@click.argument("path", required=False)
+@click.option("--all", "everything", is_flag=True, help="Every file it kept, as one tar.")
+@click.option(
+    "-o", "--out", "target", default="", help="The file to write [PATH's name; -: stdout]."
+)
+@server_option
+@reports_errors
+def download(job_id: str, path: str | None, everything: bool, target: str, server: str) -> None:
+    """Fetch one file a job kept, byte for byte, or --all of them as a tar."""
+    if everything == bool(path):
+        raise click.UsageError("give a PATH, or --all")
+    stub = jobs_stub(server)
+    if path:
+        name = target or Path(path).name
+        with _opened(name) as out:
+            for piece in stub.DownloadArtifact(
+                pb.DownloadArtifactRequest(job_id=job_id, path=path)
+            ):
+                out.write(piece.data)
+        return
+    listed = stub.ListArtifacts(pb.ListArtifactsRequest(job_id=job_id)).artifacts
+    name = target or f"{job_id}-artifacts.tar"
+    with _opened(name) as out, tarfile.open(fileobj=out, mode="w|") as tar:
+        for artifact in listed:
+            info = tarfile.TarInfo(artifact.path)
+            info.size, info.mtime, info.mode = artifact.size, int(artifact.created_at), 0o644
+            request = pb.DownloadArtifactRequest(job_id=job_id, path=artifact.path)
+            pieces = (piece.data for piece in stub.DownloadArtifact(request))
+            tar.addfile(info, _Pieces(pieces))
+
+
+def _opened(name: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+    if name == "-":
+        return contextlib.nullcontext(sys.stdout.buffer)
+    return open(name, "wb")
+
+
+class _Pieces:
+    """A file-like read over a stream of byte pieces, for tarfile (which reads 16 KiB at a
+    time: each piece is read through, not copied again for each read)."""
+
+    def __init__(self, pieces: Iterator[bytes]):
+        self.pieces = pieces
+        self.piece = b""
+        self.at = 0
+
+    def read(self, size: int = -1) -> bytes:
+        taken = []
+        while size != 0:
+            if self.at == len(self.piece):
+                self.piece, self.at = next(self.pieces, b""), 0
+                if not self.piece:
+                    break
+            end = len(self.piece) if size < 0 else min(len(self.piece), self.at + size)
+            taken.append(self.piece[self.at : end])
+            size -= (end - self.at) if size > 0 else 0
+            self.at = end
+        return b"".join(taken)

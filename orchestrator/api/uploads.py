@@ -1,0 +1,63 @@
+"""Agents' uploads of a job's output files: checked, then kept by the artifact store.
+
+Only the agent of the job's current attempt may upload, only when the job's spec asks for
+outputs, only a path within the working directory, and never past the server's
+--artifact-limit for the job.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from laino.orchestrator.api.agents import AgentGateway, MalformedMessage, worker_uuid
+from laino.orchestrator.store.artifacts import ArtifactStore
+from laino.v1 import laino_pb2 as pb
+
+MAX_PATH = 4096
+
+
+class OverLimit(ValueError):
+    """The upload would take the job past its artifact limit."""
+
+
+@dataclass(kw_only=True, eq=False)
+class ArtifactUploads:
+    gateway: AgentGateway
+    store: ArtifactStore
+
+    async def upload(self, parts: AsyncIterator[pb.ArtifactUpload]) -> pb.ArtifactStored:
+        first = await anext(aiter(parts), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise MalformedMessage("an upload starts with its header")
+        header = first.header
+        worker = self.gateway.workers.authenticate(
+            worker_uuid(header.worker_id), header.session_token
+        )
+        job_id = self.gateway.check_job(worker, header.job_id, header.attempt)
+        if not self.gateway.jobs.get_job(job_id).spec.outputs:
+            raise MalformedMessage("this job keeps no outputs")
+        path = header.path
+        clean = posixpath.normpath(path)
+        if not path or len(path) > MAX_PATH or "\0" in path or clean != path or clean[0] in "/.":
+            raise MalformedMessage(f"{path[:200]!r} is not a path within the working directory")
+        if header.size < 0:
+            raise MalformedMessage("a file's size is not negative")
+        limit = self.gateway.settings.artifact_limit_bytes
+        if self.store.used(str(job_id)) + header.size > limit:
+            raise OverLimit(f"{path}: the job's artifacts would pass {limit} bytes")
+        spool = self.store.spool()
+        try:
+            async for part in parts:
+                if part.WhichOneof("part") != "data":
+                    raise MalformedMessage("one header per upload")
+                spool.write(part.data)
+                if spool.size > header.size:
+                    raise MalformedMessage(f"{path}: more than the {header.size} bytes announced")
+            if spool.size != header.size:
+                raise MalformedMessage(f"{path}: {spool.size} bytes, not {header.size}")
+            kept = self.store.keep(str(job_id), path, spool)
+        finally:
+            spool.discard()
+        return pb.ArtifactStored(sha256=kept.sha256, size=kept.size)
