@@ -168,6 +168,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         sagas.listener = metrics.saga_events
     logs = LogStore(engine)
     artifacts = ArtifactStore(engine, None if settings.database else home / "artifacts")
+    artifacts.clear_spool()
     secret_store = SecretStore(engine, bytes.fromhex(secret))
     views = Views(engine, jobs, workers, sagas)
     retention = Retention(jobs=jobs, views=views, logs=logs, artifacts=artifacts, hub=hub)

@@ -158,11 +158,11 @@ class Server:
         return {**os.environ, **base, **extra}
 
     def cli(
-        self, *args: str, timeout: float = 60, check: bool = False
+        self, *args: str, timeout: float = 60, check: bool = False, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = self.environ()
         done = subprocess.run(
-            [LAINO, *args], env=env, capture_output=True, text=True, timeout=timeout
+            [LAINO, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd
         )
         if check:
             assert done.returncode == 0, done.stderr

@@ -41,6 +41,12 @@ class ArtifactStore:
         self.engine = engine
         self.folder = folder
 
+    def clear_spool(self) -> None:
+        """At start: the uploads a killed server left half done (their agents send again)."""
+        if self.folder is not None and (self.folder / "incoming").exists():
+            for left in (self.folder / "incoming").iterdir():
+                left.unlink(missing_ok=True)
+
     def listed(self, job_id: str) -> list[Artifact]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -1,0 +1,202 @@
+"""End to end: a job's output files are kept after it, whatever its exit code, byte for byte,
+within the server's limit, through a server restart, until retention takes them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import Server, assert_eventually
+
+ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
+# 100 MB that no compression or deduplication shortcuts, and 300 small files.
+MAKE = (
+    "mkdir -p many && head -c 100000000 /dev/urandom > big.bin"
+    ' && for i in $(seq 300); do echo "file $i" > many/$i.txt; done; exit 4'
+)
+
+
+def _folder(tmp_path: Path) -> Path:
+    """A folder the job's user may write in, as the CLI's own folder."""
+    folder = tmp_path / "work"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o777)
+    return folder
+
+
+def _artifacts(server: Server, job_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = json.loads(
+        server.cli("job", "artifacts", job_id, "-o", "json", check=True).stdout
+    )
+    return found
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_outputs_of_a_failing_job_download_byte_for_byte(server: Server, tmp_path: Path) -> None:
+    work = _folder(tmp_path)
+    ran = server.cli(
+        "job",
+        "run",
+        "--output",
+        "big.bin",
+        "--output",
+        "many/*.txt",
+        "--",
+        "sh",
+        "-c",
+        MAKE,
+        cwd=work,
+        timeout=300,
+    )
+    assert ran.returncode == 4, ran.stderr
+    assert "laino: kept 301 output file(s), 100002" in ran.stderr
+    job_id = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+    listed = {a["path"]: a for a in _artifacts(server, job_id)}
+    assert len(listed) == 301
+    assert listed["big.bin"]["sha256"] == _sha(work / "big.bin")
+    assert listed["many/7.txt"]["size"] == len("file 7\n")
+    out = tmp_path / "big.dl"
+    server.cli("job", "download", job_id, "big.bin", "-o", str(out), check=True, timeout=300)
+    assert _sha(out) == _sha(work / "big.bin")
+    tar_path = tmp_path / "all.tar"
+    server.cli("job", "download", job_id, "--all", "-o", str(tar_path), check=True, timeout=300)
+    with tarfile.open(tar_path) as tar:
+        assert len(tar.getnames()) == 301
+        member = tar.extractfile("many/300.txt")
+        assert member is not None and member.read() == b"file 300\n"
+        big = tar.extractfile("big.bin")
+        assert big is not None
+        assert hashlib.sha256(big.read()).hexdigest() == listed["big.bin"]["sha256"]
+    missing = server.cli("job", "download", job_id, "nope.txt")
+    assert missing.returncode != 0 and "kept no file 'nope.txt'" in missing.stderr
+
+
+def test_over_the_limit_the_job_says_so_and_keeps_what_fits(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    server = Server(home, **{"artifact-limit": "1m"})
+    server.start()
+    try:
+        work = _folder(tmp_path)
+        script = "head -c 700000 /dev/urandom > a.bin; head -c 700000 /dev/urandom > b.bin"
+        ran = server.cli(
+            "job",
+            "run",
+            "--output",
+            "*.bin",
+            "--output",
+            "none/*",
+            "--",
+            "sh",
+            "-c",
+            script,
+            cwd=work,
+        )
+        assert ran.returncode == 0
+        assert "laino: output 'none/*' matched no file" in ran.stderr
+        assert "laino: b.bin (700000 bytes) not kept: the job's artifacts would pass" in ran.stderr
+        job_id = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+        assert [a["path"] for a in _artifacts(server, job_id)] == ["a.bin"]
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+def test_a_server_killed_during_an_upload_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    server = Server(home)
+    server.start()
+    try:
+        work = _folder(tmp_path)
+        script = "head -c 300000000 /dev/urandom > big.bin; echo small > small.txt; echo done"
+        job_id = server.cli(
+            "job",
+            "submit",
+            "--output",
+            "small.txt",
+            "--output",
+            "big.bin",
+            "--",
+            "sh",
+            "-c",
+            script,
+            cwd=work,
+            check=True,
+        ).stdout.strip()
+        incoming = home / "artifacts" / "incoming"
+        # The upload is under way once the spool holds bytes.
+        assert_eventually(
+            lambda: incoming.exists() and any(f.stat().st_size > 0 for f in incoming.iterdir()),
+            timeout=60,
+            interval=0.05,
+        )
+        server.kill()
+        server.start()
+        job = server.wait_state(job_id, ENDED, timeout=180)
+        assert job["state"] == "SUCCEEDED", job
+        listed = _artifacts(server, job_id)
+        assert [(a["path"], a["sha256"]) for a in listed] == [
+            ("big.bin", _sha(work / "big.bin")),
+            ("small.txt", _sha(work / "small.txt")),
+        ]
+        # One copy of each file's bytes; the killed server's half upload was cleared away.
+        kept = [f for f in (home / "artifacts").rglob("*") if f.is_file()]
+        assert sorted(f.name for f in kept) == sorted(a["sha256"] for a in listed)
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
+def test_artifacts_go_with_the_jobs_output_at_retention(server: Server, tmp_path: Path) -> None:
+    work = _folder(tmp_path)
+    server.cli(
+        "job",
+        "run",
+        "--output",
+        "a.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo kept > a.txt",
+        cwd=work,
+        check=True,
+    )
+    server.cli(
+        "job",
+        "run",
+        "--output",
+        "a.txt",
+        "--",
+        "sh",
+        "-c",
+        "echo kept > a.txt",
+        cwd=work,
+        check=True,
+    )
+    first, second = (
+        j["id"] for j in json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)
+    )
+    assert len(_artifacts(server, first)) == 1
+    time.sleep(1.1)
+    server.cli("job", "prune", "--older-than", "1s", check=True)
+    for job_id in (first, second):
+        assert _artifacts(server, job_id) == []
+        gone = server.cli("job", "download", job_id, "a.txt")
+        assert gone.returncode != 0 and "kept no file" in gone.stderr
+    if (server.home / "artifacts").exists():  # the embedded store: the bytes are gone too
+        assert not [f for f in (server.home / "artifacts").rglob("*") if f.is_file()]
+
+
+def test_bad_outputs_are_refused_at_submission(server: Server) -> None:
+    for bad in ("/etc/passwd", "../up", "a/../../b", " "):
+        refused = server.cli("job", "submit", "--output", bad, "--", "true")
+        assert refused.returncode != 0, bad
+        assert "a path or glob within the working directory" in refused.stderr, bad
