@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -174,3 +175,16 @@ def test_a_pool_whose_image_cannot_run_backs_off_and_says_why(tmp_path: Path) ->
         )
     finally:
         server.stop()
+
+
+def test_a_container_jobs_outputs_are_kept_byte_for_byte(docker_server: Server) -> None:
+    script = "head -c 5000000 /dev/urandom > out.bin; sha256sum out.bin | cut -c1-64; exit 2"
+    done = docker_server.cli("job", "run", *DOCKER, "--output", "out.bin", "--", "sh", "-c", script)
+    assert done.returncode == 2, done.stderr
+    written = done.stdout.strip()
+    (job,) = json.loads(docker_server.cli("job", "list", "-o", "json", check=True).stdout)
+    listed = json.loads(docker_server.cli("job", "artifacts", job["id"], "-o", "json").stdout)
+    assert [(a["path"], a["size"], a["sha256"]) for a in listed] == [("out.bin", 5000000, written)]
+    out = docker_server.home / "out.bin"
+    docker_server.cli("job", "download", job["id"], "out.bin", "-o", str(out), check=True)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == written
