@@ -4,10 +4,12 @@ and the spec they make."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
-from laino.cli.client import server_option
+from laino.cli.client import jobs_stub, server_option
 from laino.cli.units import Size
 from laino.v1 import laino_pb2 as pb
 
@@ -81,6 +83,14 @@ def _spec_options(command: click.decorators.FC, *, required: bool) -> click.deco
             help="Cancel the group's earlier jobs, running or waiting.",
         ),
         click.option(
+            "--input",
+            "inputs",
+            multiple=True,
+            metavar="SRC=PATH",
+            help="Place a file at PATH first: a local file, job:ID:PATH, or https://URL"
+            "[#sha256=HEX]; repeatable.",
+        ),
+        click.option(
             "--output",
             "outputs",
             multiple=True,
@@ -119,8 +129,37 @@ def job_spec(options: dict[str, object]) -> pb.JobSpec:
         priority=options["priority"],
         cancel_in_progress=options["cancel_in_progress"],
         outputs=list(options["outputs"]),  # type: ignore[call-overload]
+        inputs=[_input(text, str(options["server"])) for text in options["inputs"]],  # type: ignore[attr-defined]
         **_group(str(options["concurrency"])),
     )
+
+
+def _input(text: str, server: str) -> pb.JobInput:
+    """`--input SRC=PATH`: a local file is sent to the server first."""
+    source, sep, path = text.rpartition("=")
+    if not sep or not source or not path:
+        raise click.BadParameter(f"{text!r} is not SRC=PATH", param_hint="--input")
+    if source.startswith("https://"):
+        url, _, fragment = source.partition("#")
+        digest = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else ""
+        if fragment and not digest:
+            raise click.BadParameter(f"{fragment!r}: only #sha256=HEX", param_hint="--input")
+        return pb.JobInput(source=url, path=path, sha256=digest.lower())
+    if source.startswith("job:"):
+        return pb.JobInput(source=source, path=path)
+    local = Path(source)
+    if not local.is_file():
+        raise click.BadParameter(
+            f"{source!r} is no local file, job:ID:PATH or https:// URL", param_hint="--input"
+        )
+    stored = jobs_stub(server).UploadInput(_pieces(local))
+    return pb.JobInput(source=f"upload:{stored.sha256}", path=path, sha256=stored.sha256)
+
+
+def _pieces(path: Path) -> Iterator[pb.ArtifactData]:
+    with path.open("rb") as file:
+        while piece := file.read(1 << 20):
+            yield pb.ArtifactData(data=piece)
 
 
 def _group(text: str) -> dict[str, object]:

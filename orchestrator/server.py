@@ -19,6 +19,7 @@ from laino.orchestrator import listeners, startup
 from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import Gate
+from laino.orchestrator.api.files import AgentFiles
 from laino.orchestrator.api.http import HttpServer
 from laino.orchestrator.api.http_routes import build as build_http
 from laino.orchestrator.api.interceptors import ErrorInterceptor
@@ -26,7 +27,6 @@ from laino.orchestrator.api.pools import PoolService
 from laino.orchestrator.api.schedules import ScheduleService
 from laino.orchestrator.api.servicers import JobService, TokenService, WorkerService
 from laino.orchestrator.api.templates import TemplateService
-from laino.orchestrator.api.uploads import ArtifactUploads
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.cluster.health import Availability, watch
@@ -211,7 +211,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         pools.set(provider, image, size)  # as `laino pool set` would
     pool_service = PoolService(settings=settings, table=pools, views=views)
     rpc.add_PoolServiceServicer_to_server(pool_service, server)
-    uploads = ArtifactUploads(gateway=gateway, store=artifacts)
+    uploads = AgentFiles(gateway=gateway, store=artifacts)
     rpc.add_WorkerServiceServicer_to_server(WorkerService(gateway, uploads), agent_door)
     http = None
     if settings.http_listen:

@@ -159,6 +159,7 @@ class AgentGateway:
                 timed_out=report.timed_out,
                 cancelled=report.cancelled,
                 error=report.error,
+                infrastructure=report.infrastructure,
             )
         return pb.ServerMessage(finished_ack=pb.FinishedAck(job_id=report.job_id))
 

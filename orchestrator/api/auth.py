@@ -17,6 +17,7 @@ NEEDS = {
     "/laino.v1.JobService/SubmitJob": Role.SUBMIT,
     "/laino.v1.JobService/CancelJob": Role.SUBMIT,
     "/laino.v1.JobService/AttachStdin": Role.SUBMIT,
+    "/laino.v1.JobService/UploadInput": Role.SUBMIT,
     "/laino.v1.JobService/PruneLogs": Role.ADMIN,
     "/laino.v1.ScheduleService/CreateSchedule": Role.SUBMIT,
     "/laino.v1.ScheduleService/PauseSchedule": Role.SUBMIT,

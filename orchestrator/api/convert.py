@@ -55,6 +55,9 @@ def spec_from(message: pb.JobSpec) -> JobSpec:
         concurrency_limit=message.concurrency_limit,
         cancel_in_progress=message.cancel_in_progress,
         outputs=tuple(message.outputs),
+        inputs=tuple(
+            {"source": i.source, "path": i.path, "sha256": i.sha256} for i in message.inputs
+        ),
     )
 
 

@@ -18,7 +18,7 @@ from laino.orchestrator.access import (
 from laino.orchestrator.api.agents import MalformedMessage
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.convert import InvalidRequest
-from laino.orchestrator.api.uploads import OverLimit
+from laino.orchestrator.api.files import OverLimit
 from laino.orchestrator.apps import InvalidToken, JobNotFound, KeyConflict
 from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import IllegalTransition

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -14,7 +15,8 @@ from laino.orchestrator.access import TokensApp
 from laino.orchestrator.api import convert
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import CALLER
-from laino.orchestrator.api.uploads import ArtifactUploads
+from laino.orchestrator.api.convert import InvalidRequest
+from laino.orchestrator.api.files import UPLOADS, AgentFiles, input_file
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.domain.jobs import Job, State
 from laino.orchestrator.domain.spec import JobSpec, in_client_dir, validate_secrets
@@ -62,7 +64,7 @@ class JobService(rpc.JobServiceServicer):
         self, spec: JobSpec, key: str, client_dir: str, secrets: dict[str, str], context: Context
     ) -> pb.SubmitJobResponse:
         """A job as the caller may submit it: where it runs, with which provider and secrets."""
-        spec = self.settings.complete(spec)
+        spec = self._with_inputs(self.settings.complete(spec))
         caller = CALLER.get()
         folders = caller.host_folders(self.settings.allowed_workdirs, local=_local(context))
         if spec.provider == "process" and not spec.working_dir.startswith("/"):
@@ -80,6 +82,41 @@ class JobService(rpc.JobServiceServicer):
             job, created = self.jobs.submit(spec, key, trace, caller.name)
             span.set(job=str(job.id), created=created)
         return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
+
+    async def UploadInput(
+        self, requests: AsyncIterator[pb.ArtifactData], context: Context
+    ) -> pb.ArtifactStored:
+        spool = self.artifacts.spool()
+        try:
+            async for piece in requests:
+                spool.write(piece.data)
+                if spool.size > self.settings.artifact_limit_bytes:
+                    raise InvalidRequest(
+                        f"an input is at most {self.settings.artifact_limit_bytes} bytes"
+                        " (the server's --artifact-limit)"
+                    )
+            kept = self.artifacts.keep(UPLOADS, spool.hash.hexdigest(), spool)
+        finally:
+            spool.discard()
+        return pb.ArtifactStored(sha256=kept.sha256, size=kept.size)
+
+    def _with_inputs(self, spec: JobSpec) -> JobSpec:
+        """Each input from a file laino keeps, with that file's sha256; one that is not kept
+        (or not any more) is refused now, not when the job starts."""
+        if not spec.inputs:
+            return spec
+        resolved = []
+        for given in spec.inputs:
+            if given["source"].startswith(("job:", "upload:")):
+                owner, path = input_file(given["source"])
+                found = self.artifacts.find(owner, path)
+                if found is None:
+                    raise InvalidRequest(f"input {given['source'][:200]}: no such file is kept")
+                if given["sha256"] and given["sha256"] != found.sha256:
+                    raise InvalidRequest(f"input {given['source'][:200]}: not that sha256")
+                given = {**given, "sha256": found.sha256}
+            resolved.append(given)
+        return dataclasses.replace(spec, inputs=tuple(resolved))
 
     async def ListArtifacts(
         self, request: pb.ListArtifactsRequest, context: Context
@@ -216,7 +253,7 @@ class TokenService(rpc.TokenServiceServicer):
 class WorkerService(rpc.WorkerServiceServicer):
     """The agents' API."""
 
-    def __init__(self, gateway: AgentGateway, uploads: ArtifactUploads):
+    def __init__(self, gateway: AgentGateway, uploads: AgentFiles):
         self.gateway = gateway
         self.uploads = uploads
 
@@ -224,6 +261,12 @@ class WorkerService(rpc.WorkerServiceServicer):
         self, requests: AsyncIterator[pb.ArtifactUpload], context: Context
     ) -> pb.ArtifactStored:
         return await self.uploads.upload(requests)
+
+    async def FetchInput(
+        self, request: pb.FetchInputRequest, context: Context
+    ) -> AsyncIterator[pb.ArtifactData]:
+        for piece in self.uploads.fetch(request):
+            yield pb.ArtifactData(data=piece)
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
         return self.gateway.register(request)

@@ -129,7 +129,14 @@ class Job(Aggregate):
         self.message = ""  # an earlier attempt's failure is history now (see the events)
 
     def record_exit(
-        self, attempt: int, exit_code: int, *, timed_out: bool, cancelled: bool, error: str
+        self,
+        attempt: int,
+        exit_code: int,
+        *,
+        timed_out: bool,
+        cancelled: bool,
+        error: str,
+        infrastructure: bool = False,
     ) -> None:
         """The agent's report of how the command ended; an ended job ignores it.
 
@@ -145,6 +152,8 @@ class Job(Aggregate):
             self._ended(State.CANCELLED, exit_code, "", "cancelled")
         elif timed_out:
             self._ended(State.TIMED_OUT, exit_code, USER, "the job exceeded its timeout")
+        elif error and infrastructure:
+            self.fail_attempt(attempt, error, retry_at=time.time() + retry_delay(attempt))
         elif error:
             self._ended(State.FAILED, exit_code, USER, error)
         elif exit_code == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,8 @@ MAX_PRIORITY = 1000
 MAX_CONCURRENCY = 10_000
 MAX_GROUP = 200
 MAX_OUTPUTS = 64
+INPUT_SOURCES = ("https://", "job:", "upload:")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,14 @@ class JobSpec:
     template_params: dict[str, str] = field(default_factory=dict)
     # Paths or globs, from the working directory, kept as artifacts after the command.
     outputs: tuple[str, ...] = ()
+    # Files placed in the working directory first: {"source", "path", "sha256"} each.
+    inputs: tuple[dict[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Events store the command as a JSON list; compare and hash it as a tuple.
         object.__setattr__(self, "command", tuple(self.command))
         object.__setattr__(self, "outputs", tuple(self.outputs))
+        object.__setattr__(self, "inputs", tuple(dict(i) for i in self.inputs))
 
     @classmethod
     def parse(cls, **fields: Any) -> JobSpec:
@@ -115,6 +121,7 @@ class JobSpec:
             "concurrency": [self.concurrency],
             "template_params": [*self.template_params, *self.template_params.values()],
             "outputs": list(self.outputs),
+            "inputs": [v for i in self.inputs for v in i.values()],
         }
         for name, values in texts.items():
             if any("\0" in value for value in values):
@@ -132,11 +139,24 @@ class JobSpec:
         if len(self.outputs) > MAX_OUTPUTS:
             raise InvalidSpec("outputs", f"at most {MAX_OUTPUTS} outputs")
         for pattern in self.outputs:
-            parts = pattern.split("/")
-            if not pattern.strip() or pattern.startswith("/") or ".." in parts:
+            if not _within(pattern):
                 raise InvalidSpec(
                     "outputs", f"{pattern[:80]!r}: a path or glob within the working directory"
                 )
+        if len(self.inputs) > MAX_OUTPUTS:
+            raise InvalidSpec("inputs", f"at most {MAX_OUTPUTS} inputs")
+        for given in self.inputs:
+            source, path, digest = (given.get(k, "") for k in ("source", "path", "sha256"))
+            if set(given) - {"source", "path", "sha256"}:
+                raise InvalidSpec("inputs", "an input has a source, a path and a sha256")
+            if not source.startswith(INPUT_SOURCES):
+                raise InvalidSpec(
+                    "inputs", f"{source[:80]!r}: an https:// URL, job:ID:PATH or upload:SHA256"
+                )
+            if not _within(path) or any(c in path for c in "*?["):
+                raise InvalidSpec("inputs", f"{path[:80]!r}: a path within the working directory")
+            if digest and not SHA256.fullmatch(digest):
+                raise InvalidSpec("inputs", f"{digest[:80]!r} is not a sha256 in hex")
 
     def _validate_working_dir(self) -> None:
         wd = self.working_dir
@@ -202,7 +222,13 @@ class JobSpec:
             "template_version": self.template_version,
             "template_params": dict(self.template_params),
             "outputs": tuple(self.outputs),
+            "inputs": [dict(i) for i in self.inputs],
         }
+
+
+def _within(path: str) -> bool:
+    """A path relative to the working directory that stays in it."""
+    return bool(path.strip()) and not path.startswith("/") and ".." not in path.split("/")
 
 
 def in_client_dir(spec: JobSpec, client_dir: str, folders: tuple[str, ...]) -> JobSpec:

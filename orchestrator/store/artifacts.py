@@ -58,6 +58,17 @@ class ArtifactStore:
             )
             return [Artifact(p, int(s), h, float(c)) for p, s, h, c in rows]
 
+    def find(self, job_id: str, path: str) -> Artifact | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT path, size, sha256, created_at FROM artifact"
+                    " WHERE job_id = :job AND path = :path"
+                ),
+                {"job": job_id, "path": path},
+            ).first()
+        return Artifact(row[0], int(row[1]), row[2], float(row[3])) if row else None
+
     def used(self, job_id: str) -> int:
         """The bytes the job's artifacts take."""
         with self.engine.connect() as conn:

@@ -37,6 +37,8 @@ class Outcome:
     timed_out: bool = False
     cancelled: bool = False
     error: str = ""
+    # The error was laino's (an input not placed), not the command's.
+    infrastructure: bool = False
 
 
 class Run:

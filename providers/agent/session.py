@@ -9,12 +9,14 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 
 from laino.providers import logfmt
 from laino.providers.agent.command import Outcome, Run
+from laino.providers.agent.inputs import InputFailed, place
 from laino.providers.agent.output import Batcher
 from laino.providers.agent.outputs import Uploader
 from laino.providers.agent.stdin import Input
@@ -257,7 +259,12 @@ class Agent:
         logfmt.bind(job=order.job_id)
         with self.tracing.span("agent.run", parent=self.traceparent, job=order.job_id) as span:
             try:
+                await self._place_inputs(order)
                 outcome = await run.execute()
+            except InputFailed as err:
+                run.batcher.add(pb.SYSTEM, f"laino: {err}\n".encode())
+                run.batcher.flush()
+                outcome = Outcome(125, error=str(err), infrastructure=True)
             except Exception as err:  # the agent must always report, whatever went wrong
                 log.exception("the run failed")
                 outcome = Outcome(125, error=f"agent error: {err}")
@@ -273,8 +280,29 @@ class Agent:
             timed_out=outcome.timed_out,
             cancelled=outcome.cancelled,
             error=outcome.error,
+            infrastructure=outcome.infrastructure,
         )
         self.wake.set()
+
+    async def _place_inputs(self, order: pb.RunJob) -> None:
+        if not order.spec.inputs:
+            return
+
+        async def fetch(index: int) -> AsyncIterator[bytes]:
+            if self.stub is None:
+                raise InputFailed("no orchestrator to fetch it from")
+            request = pb.FetchInputRequest(
+                worker_id=self.worker_id,
+                session_token=self.session,
+                job_id=order.job_id,
+                attempt=order.attempt,
+                index=index,
+            )
+            async for piece in self.stub.FetchInput(request, timeout=600):
+                yield piece.data
+
+        root = Path(order.spec.working_dir or os.getcwd())
+        await place(list(order.spec.inputs), root, fetch, order.artifact_limit_bytes)
 
     async def _send_outputs(self, run: Run, order: pb.RunJob) -> None:
         def note(line: str) -> None:

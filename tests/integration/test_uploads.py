@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from laino.orchestrator.api.agents import MalformedMessage
-from laino.orchestrator.api.uploads import ArtifactUploads, OverLimit
+from laino.orchestrator.api.files import AgentFiles, OverLimit
 from laino.orchestrator.apps import InvalidToken, WorkerView
 from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.store.artifacts import ArtifactStore
@@ -25,10 +25,10 @@ LIMIT = 1000
 
 
 @pytest.fixture
-def uploads(door: Door, tmp_path: Path) -> Iterator[ArtifactUploads]:  # noqa: F811
+def uploads(door: Door, tmp_path: Path) -> Iterator[AgentFiles]:  # noqa: F811
     door.gateway.settings = dataclasses.replace(door.gateway.settings, artifact_limit_bytes=LIMIT)
     store = ArtifactStore(door.logs.engine, tmp_path / "artifacts")
-    yield ArtifactUploads(gateway=door.gateway, store=store)
+    yield AgentFiles(gateway=door.gateway, store=store)
 
 
 def _worker(door: Door, *outputs: str) -> tuple[WorkerView, str]:  # noqa: F811
@@ -61,7 +61,7 @@ async def _parts(
 
 def test_a_file_is_kept_once_however_often_it_is_sent(
     door: Door,  # noqa: F811
-    uploads: ArtifactUploads,
+    uploads: AgentFiles,
 ) -> None:
     worker, session = _worker(door, "out/*")
     first = asyncio.run(uploads.upload(_parts(worker, session, "out/a.txt", b"hello artifacts")))
@@ -75,7 +75,7 @@ def test_a_file_is_kept_once_however_often_it_is_sent(
 
 def test_what_an_agent_may_not_upload_is_refused_and_nothing_is_kept(
     door: Door,  # noqa: F811
-    uploads: ArtifactUploads,
+    uploads: AgentFiles,
 ) -> None:
     worker, session = _worker(door, "out")
     other, _ = _worker(door, "out")

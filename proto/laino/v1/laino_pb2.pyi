@@ -40,7 +40,7 @@ STDERR: LogStream
 SYSTEM: LogStream
 
 class JobSpec(_message.Message):
-    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes", "stdin", "tty", "priority", "concurrency", "concurrency_limit", "cancel_in_progress", "template", "template_version", "template_params", "outputs")
+    __slots__ = ("command", "image", "env", "working_dir", "timeout_seconds", "cpu", "memory_bytes", "labels", "provider", "max_attempts", "retry_on_failure", "gpus", "log_limit_bytes", "stdin", "tty", "priority", "concurrency", "concurrency_limit", "cancel_in_progress", "template", "template_version", "template_params", "outputs", "inputs")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,7 @@ class JobSpec(_message.Message):
     TEMPLATE_VERSION_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_PARAMS_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     command: _containers.RepeatedScalarFieldContainer[str]
     image: str
     env: _containers.ScalarMap[str, str]
@@ -108,7 +109,18 @@ class JobSpec(_message.Message):
     template_version: int
     template_params: _containers.ScalarMap[str, str]
     outputs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ..., priority: _Optional[int] = ..., concurrency: _Optional[str] = ..., concurrency_limit: _Optional[int] = ..., cancel_in_progress: _Optional[bool] = ..., template: _Optional[str] = ..., template_version: _Optional[int] = ..., template_params: _Optional[_Mapping[str, str]] = ..., outputs: _Optional[_Iterable[str]] = ...) -> None: ...
+    inputs: _containers.RepeatedCompositeFieldContainer[JobInput]
+    def __init__(self, command: _Optional[_Iterable[str]] = ..., image: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., working_dir: _Optional[str] = ..., timeout_seconds: _Optional[float] = ..., cpu: _Optional[float] = ..., memory_bytes: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., provider: _Optional[str] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ..., gpus: _Optional[int] = ..., log_limit_bytes: _Optional[int] = ..., stdin: _Optional[bool] = ..., tty: _Optional[bool] = ..., priority: _Optional[int] = ..., concurrency: _Optional[str] = ..., concurrency_limit: _Optional[int] = ..., cancel_in_progress: _Optional[bool] = ..., template: _Optional[str] = ..., template_version: _Optional[int] = ..., template_params: _Optional[_Mapping[str, str]] = ..., outputs: _Optional[_Iterable[str]] = ..., inputs: _Optional[_Iterable[_Union[JobInput, _Mapping]]] = ...) -> None: ...
+
+class JobInput(_message.Message):
+    __slots__ = ("source", "path", "sha256")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    path: str
+    sha256: str
+    def __init__(self, source: _Optional[str] = ..., path: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "state", "spec", "attempt", "exit_code", "failure_reason", "message", "worker_id", "created_at", "updated_at", "trace_id", "submitter", "queue_position")
@@ -737,20 +749,22 @@ class LogBatch(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., chunks: _Optional[_Iterable[_Union[LogChunk, _Mapping]]] = ...) -> None: ...
 
 class JobFinished(_message.Message):
-    __slots__ = ("job_id", "attempt", "exit_code", "timed_out", "cancelled", "error")
+    __slots__ = ("job_id", "attempt", "exit_code", "timed_out", "cancelled", "error", "infrastructure")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     TIMED_OUT_FIELD_NUMBER: _ClassVar[int]
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    INFRASTRUCTURE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     attempt: int
     exit_code: int
     timed_out: bool
     cancelled: bool
     error: str
-    def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., cancelled: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    infrastructure: bool
+    def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., exit_code: _Optional[int] = ..., timed_out: _Optional[bool] = ..., cancelled: _Optional[bool] = ..., error: _Optional[str] = ..., infrastructure: _Optional[bool] = ...) -> None: ...
 
 class StdinTaken(_message.Message):
     __slots__ = ("job_id", "attempt", "written", "closed")
@@ -892,3 +906,17 @@ class ArtifactStored(_message.Message):
     sha256: str
     size: int
     def __init__(self, sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
+class FetchInputRequest(_message.Message):
+    __slots__ = ("worker_id", "session_token", "job_id", "attempt", "index")
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    worker_id: str
+    session_token: str
+    job_id: str
+    attempt: int
+    index: int
+    def __init__(self, worker_id: _Optional[str] = ..., session_token: _Optional[str] = ..., job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...

@@ -89,6 +89,11 @@ class JobServiceStub:
                 request_serializer=laino_dot_v1_dot_laino__pb2.DownloadArtifactRequest.SerializeToString,
                 response_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactData.FromString,
                 _registered_method=True)
+        self.UploadInput = channel.stream_unary(
+                '/laino.v1.JobService/UploadInput',
+                request_serializer=laino_dot_v1_dot_laino__pb2.ArtifactData.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactStored.FromString,
+                _registered_method=True)
         self.PruneLogs = channel.unary_unary(
                 '/laino.v1.JobService/PruneLogs',
                 request_serializer=laino_dot_v1_dot_laino__pb2.PruneLogsRequest.SerializeToString,
@@ -169,6 +174,14 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadInput(self, request_iterator, context):
+        """A file for a job's input, sent before the job is submitted; the answer's sha256 names it
+        as the source "upload:SHA256". Needs a submit token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PruneLogs(self, request, context):
         """Deletes now the output of jobs that ended more than older_than_seconds ago (admin only);
         the server does it by itself past its --retain.
@@ -234,6 +247,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.DownloadArtifact,
                     request_deserializer=laino_dot_v1_dot_laino__pb2.DownloadArtifactRequest.FromString,
                     response_serializer=laino_dot_v1_dot_laino__pb2.ArtifactData.SerializeToString,
+            ),
+            'UploadInput': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadInput,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactData.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ArtifactStored.SerializeToString,
             ),
             'PruneLogs': grpc.unary_unary_rpc_method_handler(
                     servicer.PruneLogs,
@@ -538,6 +556,33 @@ class JobService:
             '/laino.v1.JobService/DownloadArtifact',
             laino_dot_v1_dot_laino__pb2.DownloadArtifactRequest.SerializeToString,
             laino_dot_v1_dot_laino__pb2.ArtifactData.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadInput(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/laino.v1.JobService/UploadInput',
+            laino_dot_v1_dot_laino__pb2.ArtifactData.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ArtifactStored.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1637,6 +1682,11 @@ class WorkerServiceStub:
                 request_serializer=laino_dot_v1_dot_laino__pb2.ArtifactUpload.SerializeToString,
                 response_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactStored.FromString,
                 _registered_method=True)
+        self.FetchInput = channel.unary_stream(
+                '/laino.v1.WorkerService/FetchInput',
+                request_serializer=laino_dot_v1_dot_laino__pb2.FetchInputRequest.SerializeToString,
+                response_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactData.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -1663,6 +1713,13 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchInput(self, request, context):
+        """The bytes of input `index` of the worker's job (job: and upload: sources).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1680,6 +1737,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.UploadArtifact,
                     request_deserializer=laino_dot_v1_dot_laino__pb2.ArtifactUpload.FromString,
                     response_serializer=laino_dot_v1_dot_laino__pb2.ArtifactStored.SerializeToString,
+            ),
+            'FetchInput': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchInput,
+                    request_deserializer=laino_dot_v1_dot_laino__pb2.FetchInputRequest.FromString,
+                    response_serializer=laino_dot_v1_dot_laino__pb2.ArtifactData.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1763,6 +1825,33 @@ class WorkerService:
             '/laino.v1.WorkerService/UploadArtifact',
             laino_dot_v1_dot_laino__pb2.ArtifactUpload.SerializeToString,
             laino_dot_v1_dot_laino__pb2.ArtifactStored.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchInput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/laino.v1.WorkerService/FetchInput',
+            laino_dot_v1_dot_laino__pb2.FetchInputRequest.SerializeToString,
+            laino_dot_v1_dot_laino__pb2.ArtifactData.FromString,
             options,
             channel_credentials,
             insecure,

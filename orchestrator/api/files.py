@@ -1,14 +1,14 @@
-"""Agents' uploads of a job's output files: checked, then kept by the artifact store.
+"""Files between agents and the artifact store: a job's outputs up, its inputs down.
 
 Only the agent of the job's current attempt may upload, only when the job's spec asks for
 outputs, only a path within the working directory, and never past the server's
---artifact-limit for the job.
+--artifact-limit for the job. It may fetch only its own job's inputs.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from laino.orchestrator.api.agents import AgentGateway, MalformedMessage, worker_uuid
@@ -16,6 +16,8 @@ from laino.orchestrator.store.artifacts import ArtifactStore
 from laino.v1 import laino_pb2 as pb
 
 MAX_PATH = 4096
+# Files uploaded as inputs are kept as artifacts of this owner, named by their sha256.
+UPLOADS = "upload"
 
 
 class OverLimit(ValueError):
@@ -23,7 +25,7 @@ class OverLimit(ValueError):
 
 
 @dataclass(kw_only=True, eq=False)
-class ArtifactUploads:
+class AgentFiles:
     gateway: AgentGateway
     store: ArtifactStore
 
@@ -61,3 +63,27 @@ class ArtifactUploads:
         finally:
             spool.discard()
         return pb.ArtifactStored(sha256=kept.sha256, size=kept.size)
+
+    def fetch(self, request: pb.FetchInputRequest) -> Iterator[bytes]:
+        """The bytes of one of the worker's job's inputs: a file another job kept, or one
+        uploaded for it."""
+        worker = self.gateway.workers.authenticate(
+            worker_uuid(request.worker_id), request.session_token
+        )
+        job_id = self.gateway.check_job(worker, request.job_id, request.attempt)
+        inputs = self.gateway.jobs.get_job(job_id).spec.inputs
+        if not 0 <= request.index < len(inputs):
+            raise MalformedMessage(f"the job has no input {request.index}")
+        owner, path = input_file(inputs[request.index]["source"])
+        return self.store.read(owner, path)
+
+
+def input_file(source: str) -> tuple[str, str]:
+    """Where an input's bytes are kept: (job id, path) of an artifact."""
+    kind, _, rest = source.partition(":")
+    if kind == "upload":
+        return UPLOADS, rest
+    if kind == "job":
+        owner, _, path = rest.partition(":")
+        return owner, path
+    raise MalformedMessage(f"{source[:80]!r}: the agent fetches it itself")
