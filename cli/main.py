@@ -96,6 +96,11 @@ def cli() -> None:
     help="Most bytes of output a job's log keeps; jobs may ask for less [64m].",
 )
 @click.option(
+    "--inputs-ca",
+    default=None,
+    help="CA certificates (PEM) agents trust for https:// --input URLs, beside the system's.",
+)
+@click.option(
     "--artifact-limit",
     "artifact_limit_bytes",
     type=Size(),

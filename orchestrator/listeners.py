@@ -42,6 +42,19 @@ def agents_ca(settings: Settings) -> str:
         raise ListenRefused(f"cannot read a TLS file: {err}") from None
 
 
+def inputs_ca(settings: Settings) -> str:
+    """What agents trust for https:// inputs beside the system's CAs (PEM, public)."""
+    if not settings.inputs_ca:
+        return ""
+    try:
+        pem = Path(settings.inputs_ca).read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ListenRefused(f"--inputs-ca: cannot read it: {err}") from None
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise ListenRefused(f"--inputs-ca: {settings.inputs_ca} holds no PEM certificate")
+    return pem
+
+
 def listen(
     server: grpc.aio.Server,
     address: str,

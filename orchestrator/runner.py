@@ -60,6 +60,7 @@ class SagaRunner:
     agent_address: str
     # The PEM that agents verify the server with; empty without TLS.
     agents_ca: str = ""
+    inputs_ca: str = ""
     # While the database is away, no saga calls it: each call would hold up the whole server
     # in the driver's retries, and keep it from saying it is not serving.
     availability: Availability = field(default_factory=Availability)
@@ -367,6 +368,8 @@ class SagaRunner:
         env = {"LAINO_LOG_FORMAT": self.settings.log_format}
         if self.agents_ca:
             env["LAINO_TLS_CA_PEM"] = self.agents_ca  # public: a CA, never a key
+        if self.inputs_ca:
+            env["LAINO_INPUTS_CA_PEM"] = self.inputs_ca
         if traceparent:
             env[TRACEPARENT_ENV] = traceparent
             env.update({k: v for k, v in os.environ.items() if k.startswith("OTEL_")})

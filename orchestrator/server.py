@@ -114,6 +114,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     insecure = settings.insecure
     tls = listeners.credentials(settings, clients=True)
     agents_ca = listeners.agents_ca(settings)
+    inputs_ca = listeners.inputs_ca(settings)
     port = listeners.listen(server, settings.listen, "--listen", tls, insecure=insecure)
     agent_door = grpc.aio.server(interceptors=[ErrorInterceptor(availability)], options=OPTIONS)
     agent_tls = listeners.credentials(settings, clients=False)
@@ -275,6 +276,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             installation=installation,
             agent_address=settings.agent_address(agent_port),
             agents_ca=agents_ca,
+            inputs_ca=inputs_ca,
             availability=availability,
         )
         scheduler = Scheduler(schedules=schedules, jobs=jobs, availability=availability)

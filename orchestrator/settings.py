@@ -37,6 +37,8 @@ class Settings:
     tls_key: str = ""
     tls_ca: str = ""
     tls_client_ca: str = ""
+    # CA certificates (PEM) agents trust for https:// inputs, beside the system's.
+    inputs_ca: str = ""
     # Serve without TLS on addresses other machines can reach.
     insecure: bool = False
     # The address agents dial back to; derived from `listen` when empty.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import ssl
 import tempfile
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -73,7 +74,12 @@ async def _write(target: Path, pieces: AsyncIterator[bytes], expected: str, limi
 
 async def _url(url: str, limit: int) -> AsyncIterator[bytes]:
     """An https:// URL's body, read in a thread, never more than `limit` bytes."""
-    response = await asyncio.to_thread(urllib.request.urlopen, url, timeout=URL_SECONDS)
+    trusted = ssl.create_default_context()
+    if os.environ.get("LAINO_INPUTS_CA_PEM"):  # the server's --inputs-ca
+        trusted.load_verify_locations(cadata=os.environ["LAINO_INPUTS_CA_PEM"])
+    response = await asyncio.to_thread(
+        urllib.request.urlopen, url, timeout=URL_SECONDS, context=trusted
+    )
     try:
         if response.status != 200:
             raise InputFailed(f"HTTP {response.status}")

@@ -3,14 +3,19 @@ within the server's limit, through a server restart, until retention takes them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
+import os
+import ssl
 import tarfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Server, assert_eventually
+from tests.conftest import Server, assert_eventually, free_port
 
 ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
 # 100 MB that no compression or deduplication shortcuts, and 300 small files.
@@ -200,3 +205,121 @@ def test_bad_outputs_are_refused_at_submission(server: Server) -> None:
         refused = server.cli("job", "submit", "--output", bad, "--", "true")
         assert refused.returncode != 0, bad
         assert "a path or glob within the working directory" in refused.stderr, bad
+
+
+def test_inputs_from_a_local_file_and_a_previous_jobs_output_arrive_byte_for_byte(
+    server: Server, tmp_path: Path
+) -> None:
+    work = _folder(tmp_path)
+    local = tmp_path / "local.bin"
+    local.write_bytes(os.urandom(3_000_000))
+    first = server.cli(
+        "job",
+        "run",
+        "--input",
+        f"{local}=in/data.bin",
+        "--output",
+        "sum.txt",
+        "--",
+        "sh",
+        "-c",
+        "sha256sum in/data.bin | cut -c1-64 > sum.txt; cat sum.txt",
+        cwd=work,
+        check=True,
+    )
+    assert first.stdout.strip() == _sha(local)
+    producer = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+    second = server.cli(
+        "job",
+        "run",
+        "--input",
+        f"job:{producer}:sum.txt=from-before.txt",
+        "--",
+        "cat",
+        "from-before.txt",
+        cwd=work,
+        check=True,
+    )
+    assert second.stdout == first.stdout
+    job = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]
+    (pinned,) = job["spec"]["inputs"]
+    assert pinned["sha256"] == hashlib.sha256(first.stdout.encode()).hexdigest()
+
+
+def test_bad_inputs_are_refused_at_submission(server: Server, tmp_path: Path) -> None:
+    ran = server.cli(
+        "job", "run", "--output", "a", "--", "sh", "-c", "echo a > a", cwd=_folder(tmp_path)
+    )
+    producer = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+    assert ran.returncode == 0
+    cases = [
+        (f"job:{producer}:missing=x", "no such file is kept"),
+        ("job:6f1e2bb0-0000-0000-0000-000000000000:a=x", "no such file is kept"),
+        (f"job:{producer}:a=../x", "a path within the working directory"),
+        (f"job:{producer}:a=/etc/x", "a path within the working directory"),
+        ("ftp://example.com/a=x", "no local file, job:ID:PATH or https:// URL"),
+        ("https://example.com/a#md5=abc=x", "only #sha256=HEX"),
+        ("https://example.com/a#sha256=xyz=x", "is not a sha256 in hex"),
+    ]
+    for given, said in cases:
+        refused = server.cli("job", "submit", "--input", given, "--", "true")
+        assert refused.returncode != 0 and said in refused.stderr, (given, refused.stderr)
+
+
+def test_an_https_input_is_checked_and_a_wrong_sha256_fails_the_job_as_infrastructure(
+    tmp_path: Path,
+) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    server = Server(tmp_path / "home", **{"inputs-ca": str(certs / "ca.pem")})
+    server.home.mkdir()
+    server.cli("tls", "init", "--host", "127.0.0.1", "--dir", str(certs), check=True)
+    served = tmp_path / "site"
+    served.mkdir()
+    (served / "data.txt").write_bytes(b"from the web\n")
+    port = free_port()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certs / "server.pem", certs / "server-key.pem")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    server.start()
+    try:
+        url = f"https://127.0.0.1:{port}/data.txt"
+        right = hashlib.sha256(b"from the web\n").hexdigest()
+        good = server.cli(
+            "job",
+            "run",
+            "--input",
+            f"{url}#sha256={right}=web.txt",
+            "--",
+            "cat",
+            "web.txt",
+            cwd=_folder(tmp_path),
+        )
+        assert (good.returncode, good.stdout) == (0, "from the web\n"), good.stderr
+        wrong = "0" * 64
+        (tmp_path / "other").mkdir()
+        elsewhere = _folder(tmp_path / "other")
+        bad = server.cli(
+            "job",
+            "run",
+            "--max-attempts",
+            "1",
+            "--input",
+            f"{url}#sha256={wrong}=web.txt",
+            "--",
+            "cat",
+            "web.txt",
+            cwd=elsewhere,
+        )
+        assert bad.returncode != 0
+        job = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]
+        assert (job["state"], job["failure_reason"]) == ("FAILED", "infrastructure")
+        assert f"sha256 {right}, not the {wrong} expected" in job["message"]
+        assert os.listdir(elsewhere) == []  # nothing placed, not even in part
+    finally:
+        server.stop()
+        server.cleanup_workers()
+        httpd.shutdown()

@@ -188,3 +188,28 @@ def test_a_container_jobs_outputs_are_kept_byte_for_byte(docker_server: Server) 
     out = docker_server.home / "out.bin"
     docker_server.cli("job", "download", job["id"], "out.bin", "-o", str(out), check=True)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == written
+
+
+def test_a_container_job_gets_its_inputs_byte_for_byte(docker_server: Server) -> None:
+    local = docker_server.home / "local.bin"
+    local.write_bytes(bytes(range(256)) * 4000)
+    made = docker_server.cli(
+        "job", "run", *DOCKER, "--output", "made.txt", "--", "sh", "-c", "echo made > made.txt"
+    )
+    assert made.returncode == 0, made.stderr
+    producer = json.loads(docker_server.cli("job", "list", "-o", "json", check=True).stdout)[0]
+    done = docker_server.cli(
+        "job",
+        "run",
+        *DOCKER,
+        "--input",
+        f"{local}=in/local.bin",
+        "--input",
+        f"job:{producer['id']}:made.txt=in/made.txt",
+        "--",
+        "sh",
+        "-c",
+        "sha256sum in/local.bin | cut -c1-64; cat in/made.txt",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == hashlib.sha256(local.read_bytes()).hexdigest() + "\nmade\n"
