@@ -33,6 +33,7 @@ _TLS_FAILURE = "handshake"
 # What a server says while its database is away, or full (api/interceptors.py).
 DATABASE_AWAY = "the database is unavailable; try again"
 STORAGE_FULL = "the server's storage is full; try again once space is freed"
+OBJECTS_AWAY = "the artifact store (--artifacts) is unavailable; try again"
 
 _server = click.option(
     "--server",
@@ -179,6 +180,9 @@ def reports_errors(command: F) -> F:
             elif code == grpc.StatusCode.UNAVAILABLE and details == DATABASE_AWAY:
                 server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
                 message = f"the laino server at {server} cannot reach its database; try again"
+            elif code == grpc.StatusCode.UNAVAILABLE and details == OBJECTS_AWAY:
+                server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
+                message = f"the laino server at {server}: {OBJECTS_AWAY}"
             elif code == grpc.StatusCode.UNAVAILABLE and details == STORAGE_FULL:
                 server = kwargs.get("server") or os.environ.get("LAINO_SERVER", DEFAULT_SERVER)
                 message = f"the laino server at {server}: its storage is full; try again later"

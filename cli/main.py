@@ -101,6 +101,12 @@ def cli() -> None:
     help="CA certificates (PEM) agents trust for https:// --input URLs, beside the system's.",
 )
 @click.option(
+    "--artifacts",
+    default=None,
+    help="s3://BUCKET[/PREFIX]: artifacts in an S3-compatible store (AWS_ENDPOINT_URL, …)"
+    " [the database, or the home folder].",
+)
+@click.option(
     "--artifact-limit",
     "artifact_limit_bytes",
     type=Size(),
@@ -156,6 +162,7 @@ def server(**options: object) -> None:
     from laino.orchestrator.settings import Settings
     from laino.orchestrator.startup import DatabaseUnavailable, JobUserUnknown, SchemaMismatch
     from laino.orchestrator.store.database import UnsupportedDatabase
+    from laino.orchestrator.store.objects import InvalidObjectStore, ObjectStoreAway
 
     options["warm"] = ",".join(options["warm"]) or None  # type: ignore[arg-type]
     settings = Settings.from_env(**options)
@@ -174,6 +181,8 @@ def server(**options: object) -> None:
         TracingUnavailable,
         BusUnavailable,
         KubernetesRefused,
+        InvalidObjectStore,
+        ObjectStoreAway,
     )
     try:
         logfmt.configure("server", settings.log_format)

@@ -50,6 +50,7 @@ from laino.orchestrator.stdin import StdinRelay
 from laino.orchestrator.store.artifacts import ArtifactStore
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
+from laino.orchestrator.store.objects import ObjectStore
 from laino.orchestrator.store.pools import PoolTable
 from laino.orchestrator.store.secrets import SecretStore
 from laino.orchestrator.templates import TemplatesApp
@@ -168,7 +169,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     if metrics.enabled:
         sagas.listener = metrics.saga_events
     logs = LogStore(engine)
-    artifacts = ArtifactStore(engine, None if settings.database else home / "artifacts")
+    objects = ObjectStore(settings.artifacts) if settings.artifacts else None
+    if objects is not None:
+        objects.check()
+    folder = home / "artifacts" if not settings.database else None
+    artifacts = ArtifactStore(engine, folder, objects)
     artifacts.clear_spool()
     secret_store = SecretStore(engine, bytes.fromhex(secret))
     views = Views(engine, jobs, workers, sagas)

@@ -61,6 +61,8 @@ class Settings:
     cancel_grace: float = 3.0
     # The most bytes of output a job's log keeps (a job may ask for less): 64 MiB.
     log_limit_bytes: int = 64 * 1024 * 1024
+    # Where artifacts' bytes go: s3://BUCKET[/PREFIX]; empty: the database, or the home folder.
+    artifacts: str = ""
     # The most bytes of artifacts (a spec's outputs) one job keeps.
     artifact_limit_bytes: int = 1024 * 1024 * 1024
     # Seconds after its end that a job's output is kept (its history is kept for ever): 30 days.

@@ -32,6 +32,7 @@ from laino.orchestrator.schedules import ScheduleNotFound
 from laino.orchestrator.stdin import NotAttachable
 from laino.orchestrator.store.artifacts import ArtifactNotFound
 from laino.orchestrator.store.database import FAILURES
+from laino.orchestrator.store.objects import ObjectStoreAway
 from laino.orchestrator.store.pools import InvalidPool, PoolNotFound
 from laino.orchestrator.templates import TemplateNotFound
 from laino.providers.base import RETRY_AFTER
@@ -47,6 +48,7 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
     (TemplateNotFound, grpc.StatusCode.NOT_FOUND),
     (ArtifactNotFound, grpc.StatusCode.NOT_FOUND),
     (OverLimit, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (ObjectStoreAway, grpc.StatusCode.UNAVAILABLE),
     (TemplateExists, grpc.StatusCode.ALREADY_EXISTS),
     (InvalidTemplate, grpc.StatusCode.INVALID_ARGUMENT),
     (PoolNotFound, grpc.StatusCode.NOT_FOUND),
@@ -68,6 +70,7 @@ CODES: list[tuple[type[Exception] | tuple[type[Exception], ...], grpc.StatusCode
 ]
 UNAVAILABLE = "the database is unavailable; try again"
 RETRY_MS = 250
+OBJECTS_AWAY = "the artifact store (--artifacts) is unavailable; try again"
 STORAGE_FULL = "the server's storage is full; try again once space is freed"
 # How SQLite and PostgreSQL say that a write found no room (SQLITE_FULL; class 53, disk full).
 FULL = ("database or disk is full", "No space left on device", "could not extend file")
@@ -79,6 +82,8 @@ def status_of(err: Exception) -> tuple[grpc.StatusCode, str]:
             if code == grpc.StatusCode.UNAVAILABLE:
                 # Nothing was written: the caller (an agent, a client) may send it again.
                 said = STORAGE_FULL if any(f in str(err) for f in FULL) else UNAVAILABLE
+                if isinstance(err, ObjectStoreAway):
+                    said = OBJECTS_AWAY
                 log.warning("%s: %s", said, err)
                 return code, said
             field = getattr(err, "field", None)

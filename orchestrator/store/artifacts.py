@@ -1,7 +1,8 @@
 """Jobs' artifacts: each kept file by job and path, its bytes stored once by their sha256.
 
 The embedded store keeps the bytes as files in the home folder (artifacts/ab/abcd…); with
-PostgreSQL they go into the database in 1 MiB pieces. A file is recorded only once its bytes
+PostgreSQL they go into the database in 1 MiB pieces; with `--artifacts s3://…`, into an
+object store (store/objects.py). A file is recorded only once its bytes
 are whole, in one transaction with them in the database: a server that dies during an upload
 records nothing, and the agent's next try stores it once.
 """
@@ -20,6 +21,8 @@ from typing import IO
 
 from sqlalchemy import Connection, Engine, text
 
+from laino.orchestrator.store.objects import ObjectStore
+
 CHUNK = 1 << 20
 
 
@@ -36,10 +39,12 @@ class ArtifactNotFound(LookupError):
 
 
 class ArtifactStore:
-    def __init__(self, engine: Engine, folder: Path | None):
-        """`folder`: where the bytes go as files; None: into the database."""
+    def __init__(self, engine: Engine, folder: Path | None, objects: ObjectStore | None = None):
+        """`folder`: where the bytes go as files; `objects`: an object store instead; neither:
+        into the database. Uploads wait in `folder`, or in the system's temporary folder."""
         self.engine = engine
         self.folder = folder
+        self.objects = objects
 
     def clear_spool(self) -> None:
         """At start: the uploads a killed server left half done (their agents send again)."""
@@ -117,6 +122,10 @@ class ArtifactStore:
         return Artifact(path, size, digest, time.time())
 
     def _store(self, conn: Connection, digest: str, spool: Spool) -> None:
+        if self.objects is not None:
+            if not self.objects.has(digest):
+                self.objects.put(digest, spool.file)
+            return
         if self.folder is not None:
             target = self._file(digest)
             if not target.exists():
@@ -151,6 +160,9 @@ class ArtifactStore:
         return self._bytes(str(found))
 
     def _bytes(self, digest: str) -> Iterator[bytes]:
+        if self.objects is not None:
+            yield from self.objects.read(digest)
+            return
         if self.folder is not None:
             with self._file(digest).open("rb") as file:
                 while data := file.read(CHUNK):
@@ -187,13 +199,15 @@ class ArtifactStore:
                 ).first()
                 is None
             ]
-            if self.folder is None:
+            if self.folder is None and self.objects is None:
                 for digest in orphans:
                     conn.execute(
                         text("DELETE FROM blob_chunk WHERE sha256 = :sha"), {"sha": digest}
                     )
-        if self.folder is not None:
-            for digest in orphans:
+        for digest in orphans:
+            if self.objects is not None:
+                self.objects.delete(digest)
+            elif self.folder is not None:
                 self._file(digest).unlink(missing_ok=True)
 
     def _file(self, digest: str) -> Path:

@@ -9,13 +9,15 @@ import http.server
 import json
 import os
 import ssl
+import subprocess
 import tarfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Server, assert_eventually, free_port
+from tests.conftest import LAINO, Server, assert_eventually, free_port
+from tests.s3 import FakeS3
 
 ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"}
 # 100 MB that no compression or deduplication shortcuts, and 300 small files.
@@ -323,3 +325,65 @@ def test_an_https_input_is_checked_and_a_wrong_sha256_fails_the_job_as_infrastru
         server.stop()
         server.cleanup_workers()
         httpd.shutdown()
+
+
+def test_artifacts_in_an_s3_compatible_store_a_fake_one(tmp_path: Path) -> None:
+    fake = FakeS3(tmp_path / "s3.log")
+    home = tmp_path / "home"
+    home.mkdir()
+    try:
+        missing = Server(home, env=fake.env, artifacts="s3://no-such-bucket")
+        args = [f"--{k}={v}" for k, v in missing.flags.items()]
+        refused = subprocess.run(
+            [LAINO, "server", "--home", str(home), "--listen", missing.address, *args],
+            env=missing.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode != 0 and "the artifact store" in refused.stderr
+        fake.client().create_bucket(Bucket="jobs")
+        server = Server(home, env=fake.env, artifacts="s3://jobs/laino")
+        server.start()
+        try:
+            work = _folder(tmp_path)
+            script = "head -c 20000000 /dev/urandom > big.bin; echo hi > small.txt"
+            server.cli(
+                "job", "run", "--output", "*", "--", "sh", "-c", script, cwd=work, check=True
+            )
+            job_id = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+            listed = _artifacts(server, job_id)
+            assert fake.keys("jobs") == sorted(f"laino/{a['sha256']}" for a in listed)
+            assert not (home / "artifacts").exists() or not list((home / "artifacts").rglob("??/*"))
+            out = tmp_path / "big.dl"
+            server.cli("job", "download", job_id, "big.bin", "-o", str(out), check=True)
+            assert _sha(out) == _sha(work / "big.bin")
+            used = server.cli(
+                "job",
+                "run",
+                "--input",
+                f"job:{job_id}:small.txt=got.txt",
+                "--",
+                "cat",
+                "got.txt",
+                cwd=work,
+                check=True,
+            )
+            assert used.stdout == "hi\n"
+            time.sleep(1.1)
+            server.cli("job", "prune", "--older-than", "1s", check=True)
+            assert fake.keys("jobs") == []
+            # The store goes away (the fake keeps nothing across a restart, so last): a clear
+            # error, and the server carries on.
+            server.cli("job", "run", "--output", "*", "--", "true", cwd=work, check=True)
+            last = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+            fake.stop()
+            away = server.cli("job", "download", last, "small.txt", "-o", str(tmp_path / "x"))
+            assert away.returncode != 0
+            assert "the artifact store (--artifacts) is unavailable; try again" in away.stderr
+            assert server.cli("job", "get", last).returncode == 0
+        finally:
+            server.stop()
+            server.cleanup_workers()
+    finally:
+        fake.stop()
