@@ -42,7 +42,8 @@ class AgentFiles:
             raise MalformedMessage("this job keeps no outputs")
         path = header.path
         clean = posixpath.normpath(path)
-        if not path or len(path) > MAX_PATH or "\0" in path or clean != path or clean[0] in "/.":
+        outside = clean in (".", "..") or clean.startswith(("/", "../"))
+        if not path or len(path) > MAX_PATH or "\0" in path or clean != path or outside:
             raise MalformedMessage(f"{path[:200]!r} is not a path within the working directory")
         if header.size < 0:
             raise MalformedMessage("a file's size is not negative")

@@ -171,6 +171,34 @@ class HttpApi:
             return error(400, "INVALID_ARGUMENT", f"bad query: {err}")
         return await self.unary(request, "JobService.ListWorkers", message)
 
+    async def artifacts(self, request: Request) -> Response:
+        message = pb.ListArtifactsRequest(job_id=request.path_params["job_id"])
+        return await self.unary(request, "JobService.ListArtifacts", message)
+
+    async def artifact(self, request: Request) -> Response:
+        """One kept file, byte for byte, as an attachment."""
+        job_id, path = request.path_params["job_id"], request.path_params["path"]
+        denied = self._admit(request, "JobService.DownloadArtifact")
+        if denied is not None:
+            return denied
+        try:
+            pieces = self.service.artifacts.read(str(convert.job_id(job_id)), path)
+            first = next(pieces, b"")  # a missing file is a 404 before any byte is sent
+        except Exception as err:
+            return failed(err)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield first
+            for piece in pieces:
+                yield piece
+
+        name = path.rsplit("/", 1)[-1].replace('"', "")
+        return StreamingResponse(
+            body(),
+            media_type="application/octet-stream",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
+
     async def logs(self, request: Request) -> Response:
         """The output as raw bytes; with ?follow=true, server-sent events, one per chunk, with
         its sequence number as the event's id: a reconnect with Last-Event-ID resumes after it."""

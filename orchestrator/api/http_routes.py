@@ -59,6 +59,8 @@ def build(services: dict[str, Any], gate: Gate, availability: Availability) -> S
             Route("/v1/jobs/{job_id}/events", api.events, methods=["GET"]),
             Route("/v1/jobs/{job_id}/logs", api.logs, methods=["GET"]),
             Route("/v1/jobs/{job_id}/trace", api.trace, methods=["GET"]),
+            Route("/v1/jobs/{job_id}/artifacts", api.artifacts, methods=["GET"]),
+            Route("/v1/jobs/{job_id}/artifacts/{path:path}", api.artifact, methods=["GET"]),
             Route("/v1/workers", api.workers, methods=["GET"]),
             Route("/v1/schedules", create_schedule, methods=["POST"]),
             Route("/v1/schedules", list_of, methods=["GET"]),

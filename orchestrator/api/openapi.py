@@ -92,6 +92,26 @@ DOCUMENT: dict[str, Any] = {
                 parameters=[JOB_ID],
             )
         },
+        "/v1/jobs/{job_id}/artifacts": {
+            "get": _operation(
+                "The files the job kept (its outputs): path, size, sha256",
+                "read",
+                parameters=[JOB_ID],
+            )
+        },
+        "/v1/jobs/{job_id}/artifacts/{path}": {
+            "get": {
+                "summary": "One file the job kept, byte for byte (role: read)",
+                "parameters": [
+                    JOB_ID,
+                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "the file", "content": {"application/octet-stream": {}}},
+                    "default": ERROR,
+                },
+            }
+        },
         "/v1/jobs/{job_id}/logs": {
             "get": {
                 "summary": "The job's output as its raw bytes; with follow=true, server-sent"

@@ -105,7 +105,13 @@ def test_cancelling_a_running_job_from_its_page(
 
 def test_a_finished_jobs_timeline_and_phases(site: tuple[Server, str], browser: WebDriver) -> None:
     server, base = site
-    server.cli("job", "run", "--", "echo", "done", check=True)
+    work = server.home / "work"
+    work.mkdir()
+    work.chmod(0o777)
+    script = "echo done; printf 'the report' > report.txt"
+    server.cli(
+        "job", "run", "--output", "report.txt", "--", "sh", "-c", script, cwd=work, check=True
+    )
     listed = requests.get(
         f"{base}/v1/jobs", headers={"authorization": f"Bearer {server.token}"}, timeout=10
     ).json()
@@ -121,6 +127,10 @@ def test_a_finished_jobs_timeline_and_phases(site: tuple[Server, str], browser: 
     ]
     assert phases == ["queued", "provisioning", "registration", "dispatch", "running", "cleanup"]
     assert "TERMINATED" in _text(browser, "job-workers")
+    link = wait(browser, lambda d: d.find_element(By.LINK_TEXT, "report.txt"))
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    got = requests.get(str(link.get_attribute("href")), cookies=cookies, timeout=10)  # type: ignore[attr-defined]
+    assert got.content == b"the report"
 
 
 def test_the_job_table_filters_by_state_label_and_search(

@@ -104,6 +104,18 @@ def test_a_job_submitted_over_http_is_got_listed_and_its_history_and_workers_rea
     assert trace["pools"] == {} and not any(p["ongoing"] for p in trace["phases"])
 
 
+def test_a_jobs_artifacts_are_listed_and_downloaded_over_http(http: Http) -> None:
+    job = http.submit("sh", "-c", "mkdir -p d && printf '\\000\\377x' > d/bin.dat", outputs=["d/*"])
+    http.wait(job["id"])
+    listed = http.call("GET", f"/v1/jobs/{job['id']}/artifacts").json()["artifacts"]
+    assert [(a["path"], a["size"]) for a in listed] == [("d/bin.dat", "3")]
+    got = http.call("GET", f"/v1/jobs/{job['id']}/artifacts/d/bin.dat")
+    assert got.content == b"\x00\xffx"
+    assert got.headers["content-disposition"] == 'attachment; filename="bin.dat"'
+    missing = http.call("GET", f"/v1/jobs/{job['id']}/artifacts/d/none")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "NOT_FOUND")
+
+
 def test_output_comes_byte_for_byte_raw_and_as_events(http: Http) -> None:
     job = http.submit("sh", "-c", BINARY)
     http.wait(job["id"])
@@ -177,6 +189,8 @@ def test_every_route_asks_for_a_token(http: Http) -> None:
         ("GET", f"/v1/jobs/{job['id']}/events"),
         ("GET", f"/v1/jobs/{job['id']}/logs"),
         ("GET", f"/v1/jobs/{job['id']}/trace"),
+        ("GET", f"/v1/jobs/{job['id']}/artifacts"),
+        ("GET", f"/v1/jobs/{job['id']}/artifacts/out.txt"),
         ("GET", "/v1/workers"),
         ("GET", "/v1/schedules"),
         ("GET", "/v1/schedules/nightly"),
@@ -292,6 +306,8 @@ def test_the_openapi_document_names_every_route(http: Http) -> None:
         "/v1/jobs/{job_id}/events",
         "/v1/jobs/{job_id}/logs",
         "/v1/jobs/{job_id}/trace",
+        "/v1/jobs/{job_id}/artifacts",
+        "/v1/jobs/{job_id}/artifacts/{path}",
         "/v1/workers",
         "/v1/schedules",
         "/v1/schedules/{name}",

@@ -64,11 +64,13 @@ def test_a_file_is_kept_once_however_often_it_is_sent(
     uploads: AgentFiles,
 ) -> None:
     worker, session = _worker(door, "out/*")
+    hidden = asyncio.run(uploads.upload(_parts(worker, session, ".env", b"A=1")))
+    assert hidden.size == 3  # a hidden file is a file like any other
     first = asyncio.run(uploads.upload(_parts(worker, session, "out/a.txt", b"hello artifacts")))
     again = asyncio.run(uploads.upload(_parts(worker, session, "out/a.txt", b"hello artifacts")))
     assert first.sha256 == again.sha256 == hashlib.sha256(b"hello artifacts").hexdigest()
     listed = uploads.store.listed(str(worker.job_id))
-    assert [(a.path, a.size) for a in listed] == [("out/a.txt", 15)]
+    assert [(a.path, a.size) for a in listed] == [(".env", 3), ("out/a.txt", 15)]
     assert b"".join(uploads.store.read(str(worker.job_id), "out/a.txt")) == b"hello artifacts"
     assert list((uploads.store.folder / "incoming").iterdir()) == []  # type: ignore[operator]
 
@@ -88,6 +90,8 @@ def test_what_an_agent_may_not_upload_is_refused_and_nothing_is_kept(
         (_parts(worker, session, "/etc/passwd", b"x"), MalformedMessage),
         (_parts(worker, session, "a/../out", b"x"), MalformedMessage),
         (_parts(worker, session, "", b"x"), MalformedMessage),
+        (_parts(worker, session, ".", b"x"), MalformedMessage),
+        (_parts(worker, session, "./out", b"x"), MalformedMessage),
         (_parts(worker, session, "out", b"more than said", size=3), MalformedMessage),
         (_parts(worker, session, "out", b"less", size=10), MalformedMessage),
         (_parts(worker, session, "out", b"x" * (LIMIT + 1)), OverLimit),

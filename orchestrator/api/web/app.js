@@ -359,6 +359,7 @@ function jobPage(id) {
   const water = el("tbody");
   const events = el("tbody");
   const workers = el("tbody");
+  const kept = el("tbody");
   $("#view").replaceChildren(
     el("h1", {}, "Job ", el("span", { class: "muted" }, id)), state, command, cancel,
     el("h2", {}, "Log"),
@@ -367,6 +368,7 @@ function jobPage(id) {
     el("h2", {}, "Phases"), el("div", { class: "scroll" }, el("table", { id: "waterfall", class: "waterfall" }, water)),
     el("h2", {}, "Timeline"), el("div", { class: "scroll" }, el("table", { id: "timeline" }, events)),
     el("h2", {}, "Workers"), el("div", { class: "scroll" }, el("table", { id: "job-workers" }, workers)),
+    el("h2", {}, "Artifacts"), el("div", { class: "scroll" }, el("table", { id: "artifacts" }, kept)),
   );
   const output = new Output(log);
   search.addEventListener("input", () => output.search(search.value));
@@ -400,7 +402,13 @@ function jobPage(id) {
     workers.replaceChildren(...all.filter((w) => w.job_id === id).map((w) => el("tr", {},
       el("td", {}, w.id), el("td", {}, `attempt ${w.attempt}`), el("td", { class: `state ${w.state}` }, w.state),
       el("td", {}, w.provider), el("td", {}, w.pool ? `from pool ${w.pool}` : ""), el("td", {}, w.message))));
-    if (ended) clearInterval(timer);
+    if (ended) {
+      clearInterval(timer);
+      const { artifacts = [] } = await api("GET", `${path}/artifacts`);
+      kept.replaceChildren(...artifacts.map((a) => el("tr", {},
+        el("td", {}, el("a", { href: `${path}/artifacts/${a.path.split("/").map(encodeURIComponent).join("/")}`, download: a.path.split("/").pop() }, a.path)),
+        el("td", {}, `${a.size} bytes`), el("td", { class: "command" }, a.sha256))));
+    }
   });
 }
 
