@@ -29,8 +29,10 @@ job_view = Table(
     Column("updated_at", Double, nullable=False),
     Column("priority", Integer, nullable=False),
     Column("logs_expired_at", Double, nullable=False),
+    Column("provider", Text, nullable=False),
     Index("job_view_state", "state"),
     Index("job_view_queue", "state", "priority", "n"),
+    Index("job_view_provider", "provider", "state"),
 )
 job_label = Table(
     "job_label",
@@ -104,4 +106,23 @@ job_secret = Table(
     Column("name", Text, primary_key=True),
     # AES-GCM of the value, nonce first, base64; bound to the job and the name.
     Column("sealed", Text, nullable=False),
+)
+
+# A job's kept files (store/artifacts.py), and their bytes when the database holds them.
+artifact = Table(
+    "artifact",
+    metadata,
+    Column("job_id", Text, primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("sha256", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("artifact_sha256", "sha256"),
+)
+blob_chunk = Table(
+    "blob_chunk",
+    metadata,
+    Column("sha256", Text, primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )

@@ -19,6 +19,7 @@ from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.schedules import SchedulesApp
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.tables import metadata
+from laino.orchestrator.templates import TemplatesApp
 from tests.conftest import LAINO, Server
 from tests.postgres import Postgres
 
@@ -30,6 +31,7 @@ EVENT_STORES = {
     "tokens_events",
     "schedules_events",
     "schedules_snapshots",
+    "templates_events",
 }
 
 
@@ -91,10 +93,11 @@ def test_event_stores_are_exactly_what_eventsourcing_would_make(postgres: Postgr
     made_by_library = Database(Path(tempfile.mkdtemp()), postgres.new_database())
     envs = {
         app: {**made_by_library.event_store(app), "CREATE_TABLE": "y"}
-        for app in ("jobs", "workers", "sagas", "tokens", "schedules")
+        for app in ("jobs", "workers", "sagas", "tokens", "schedules", "templates")
     }
     TokensApp(envs["tokens"])
     SchedulesApp(envs["schedules"])
+    TemplatesApp(envs["templates"])
     jobs = JobsApp(envs["jobs"])
     WorkersApp(envs["workers"], secret=b"s", token_ttl=1)
     SagasApp(envs["sagas"]).follow(jobs.name, jobs.notification_log)
@@ -110,7 +113,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 9: empty")
+    assert empty.stdout.startswith("schema version 0 of 12: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -125,17 +128,22 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
         "0007 scheduling",
         "0008 schedules",
         "0009 pools",
+        "0010 job_provider",
+        "0011 templates",
+        "0012 artifacts",
     ]
     assert "".join(f"applied {m}\n" for m in applied) in migrate.stdout
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 9 of 9: up to date\n")
+    assert (current.returncode, current.stdout) == (0, "schema version 12 of 12: up to date\n")
     with psycopg.connect(url) as conn:  # as an older laino left it
         conn.execute("DELETE FROM schema_version WHERE version >= 3")
         conn.execute(
             "DROP TABLE relay_position, shared_secret, tokens_events, job_secret, log_chunk,"
-            " schedules_events, schedules_snapshots, warm_pool"
+            " schedules_events, schedules_snapshots, warm_pool, templates_events, artifact,"
+            " blob_chunk"
         )
         conn.execute("ALTER TABLE worker_view DROP COLUMN pool")
+        conn.execute("ALTER TABLE job_view DROP COLUMN provider")
         conn.execute(
             "CREATE TABLE log_line (job_id TEXT NOT NULL, seq BIGINT NOT NULL,"
             " stream INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (job_id, seq))"
@@ -145,7 +153,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     behind = _status("--database", url)
     assert behind.returncode == 2
     assert behind.stdout.startswith(
-        "schema version 2 of 9: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
+        "schema version 2 of 12: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
     )
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -185,5 +193,5 @@ def test_db_status_of_a_home_where_no_server_ran_creates_nothing(tmp_path: Path)
     done = subprocess.run(
         [LAINO, "db", "status", "--home", str(home)], capture_output=True, text=True
     )
-    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 9: empty")
+    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 12: empty")
     assert not home.exists()
