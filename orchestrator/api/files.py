@@ -7,6 +7,7 @@ outputs, only a path within the working directory, and never past the server's
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -60,7 +61,9 @@ class AgentFiles:
                     raise MalformedMessage(f"{path}: more than the {header.size} bytes announced")
             if spool.size != header.size:
                 raise MalformedMessage(f"{path}: {spool.size} bytes, not {header.size}")
-            kept = self.store.keep(str(job_id), path, spool)
+            # Off the event loop: a large file into PostgreSQL or S3 takes seconds, which
+            # would stall every agent's stream and heartbeat meanwhile.
+            kept = await asyncio.to_thread(self.store.keep, str(job_id), path, spool)
         finally:
             spool.discard()
         return pb.ArtifactStored(sha256=kept.sha256, size=kept.size)
@@ -77,6 +80,13 @@ class AgentFiles:
             raise MalformedMessage(f"the job has no input {request.index}")
         owner, path = input_file(inputs[request.index]["source"])
         return self.store.read(owner, path)
+
+
+async def off_loop(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """A stored file's pieces, each read in a thread: the event loop never waits on the
+    database, the disk or the object store for them."""
+    while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+        yield piece
 
 
 def input_file(source: str) -> tuple[str, str]:

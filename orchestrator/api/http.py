@@ -8,6 +8,7 @@ output comes as its raw bytes, or followed as server-sent events that resume fro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -29,6 +30,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from laino.orchestrator.api import convert, dashboard
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.body import TooLarge, body_of
+from laino.orchestrator.api.files import off_loop
 from laino.orchestrator.api.interceptors import RETRY_MS, status_of
 from laino.orchestrator.api.servicers import JobService
 from laino.orchestrator.cluster.health import Availability
@@ -182,14 +184,15 @@ class HttpApi:
         if denied is not None:
             return denied
         try:
+            # A missing file is a 404 before any byte is sent.
             pieces = self.service.artifacts.read(str(convert.job_id(job_id)), path)
-            first = next(pieces, b"")  # a missing file is a 404 before any byte is sent
+            first = await asyncio.to_thread(next, pieces, b"")
         except Exception as err:
             return failed(err)
 
         async def body() -> AsyncIterator[bytes]:
             yield first
-            for piece in pieces:
+            async for piece in off_loop(pieces):
                 yield piece
 
         name = path.rsplit("/", 1)[-1].replace('"', "")

@@ -16,7 +16,7 @@ from laino.orchestrator.api import convert
 from laino.orchestrator.api.agents import AgentGateway
 from laino.orchestrator.api.auth import CALLER
 from laino.orchestrator.api.convert import InvalidRequest
-from laino.orchestrator.api.files import UPLOADS, AgentFiles, input_file
+from laino.orchestrator.api.files import UPLOADS, AgentFiles, input_file, off_loop
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp, WorkerView
 from laino.orchestrator.domain.jobs import Job, State
 from laino.orchestrator.domain.spec import JobSpec, in_client_dir, validate_secrets
@@ -95,7 +95,9 @@ class JobService(rpc.JobServiceServicer):
                         f"an input is at most {self.settings.artifact_limit_bytes} bytes"
                         " (the server's --artifact-limit)"
                     )
-            kept = self.artifacts.keep(UPLOADS, spool.hash.hexdigest(), spool)
+            kept = await asyncio.to_thread(
+                self.artifacts.keep, UPLOADS, spool.hash.hexdigest(), spool
+            )
         finally:
             spool.discard()
         return pb.ArtifactStored(sha256=kept.sha256, size=kept.size)
@@ -133,7 +135,7 @@ class JobService(rpc.JobServiceServicer):
         self, request: pb.DownloadArtifactRequest, context: Context
     ) -> AsyncIterator[pb.ArtifactData]:
         job = self.jobs.get_job(convert.job_id(request.job_id))
-        for piece in self.artifacts.read(str(job.id), request.path):
+        async for piece in off_loop(self.artifacts.read(str(job.id), request.path)):
             yield pb.ArtifactData(data=piece)
 
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:
@@ -265,7 +267,7 @@ class WorkerService(rpc.WorkerServiceServicer):
     async def FetchInput(
         self, request: pb.FetchInputRequest, context: Context
     ) -> AsyncIterator[pb.ArtifactData]:
-        for piece in self.uploads.fetch(request):
+        async for piece in off_loop(self.uploads.fetch(request)):
             yield pb.ArtifactData(data=piece)
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
