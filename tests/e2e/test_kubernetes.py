@@ -7,6 +7,7 @@ server's advertised address.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -226,3 +227,33 @@ def test_a_pod_job_gets_nothing_of_the_servers_environment(
         assert value not in done.stdout
     names = {line.split("=", 1)[0] for line in done.stdout.splitlines()}
     assert not {n for n in names if n.startswith(("LAINO_SERVER", "LAINO_TOKEN", "OTEL_"))}
+
+
+def test_a_pods_inputs_and_outputs_arrive_byte_for_byte(
+    k8s_server: Server, cluster: FakeCluster
+) -> None:
+    local = k8s_server.home / "local.bin"
+    local.write_bytes(os.urandom(2_000_000))
+    script = "sha256sum in.bin | cut -c1-64 > sum.txt; cp in.bin copy.bin; exit 5"
+    done = k8s_server.cli(
+        "job",
+        "run",
+        *K8S,
+        "--input",
+        f"{local}=in.bin",
+        "--output",
+        "sum.txt",
+        "--output",
+        "copy.bin",
+        "--",
+        "sh",
+        "-c",
+        script,
+    )
+    assert done.returncode == 5, done.stderr + k8s_server.log()
+    job = _only_job(k8s_server)
+    listed = json.loads(k8s_server.cli("job", "artifacts", job["id"], "-o", "json").stdout)
+    digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    assert {a["path"]: a["sha256"] for a in listed}["copy.bin"] == digest
+    got = k8s_server.cli("job", "download", job["id"], "sum.txt", "-o", "-", check=True)
+    assert got.stdout == digest + "\n"
