@@ -91,49 +91,45 @@ class ArtifactStore:
         return Spool(tempfile.NamedTemporaryFile(dir=where, delete=False))
 
     def keep(self, job_id: str, path: str, spool: Spool) -> Artifact:
-        """Records the spooled bytes as the job's `path`; the first record of a path stays."""
+        """Records the spooled bytes as the job's `path`; the first record of a path stays.
+
+        Bytes kept outside the database (files, objects) are stored first, so no transaction
+        is held open while they are written; the record follows. In the database, both go in
+        one transaction."""
         spool.file.flush()
         digest, size = spool.hash.hexdigest(), spool.size
         try:
+            found = self.find(job_id, path)
+            if found is not None:  # an upload repeated after a lost answer
+                return found
+            if self.objects is not None:
+                if not self.objects.has(digest):
+                    self.objects.put(digest, spool.file)
+            elif self.folder is not None:
+                self._link(digest, spool)
             with self.engine.begin() as conn:
-                found = conn.execute(
-                    text("SELECT sha256, size FROM artifact WHERE job_id = :job AND path = :path"),
-                    {"job": job_id, "path": path},
-                ).first()
-                if found is not None:  # an upload repeated after a lost answer
-                    digest, size = str(found[0]), int(found[1])
-                else:
-                    self._store(conn, digest, spool)
-                    conn.execute(
-                        text(
-                            "INSERT INTO artifact VALUES (:job, :path, :sha, :size, :at)"
-                            " ON CONFLICT DO NOTHING"
-                        ),
-                        {
-                            "job": job_id,
-                            "path": path,
-                            "sha": digest,
-                            "size": size,
-                            "at": time.time(),
-                        },
-                    )
+                if self.objects is None and self.folder is None:
+                    self._chunks(conn, digest, spool)
+                conn.execute(
+                    text(
+                        "INSERT INTO artifact VALUES (:job, :path, :sha, :size, :at)"
+                        " ON CONFLICT DO NOTHING"
+                    ),
+                    {"job": job_id, "path": path, "sha": digest, "size": size, "at": time.time()},
+                )
         finally:
             spool.discard()
-        return Artifact(path, size, digest, time.time())
+        return self.find(job_id, path) or Artifact(path, size, digest, time.time())
 
-    def _store(self, conn: Connection, digest: str, spool: Spool) -> None:
-        if self.objects is not None:
-            if not self.objects.has(digest):
-                self.objects.put(digest, spool.file)
-            return
-        if self.folder is not None:
-            target = self._file(digest)
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.fsync(spool.file.fileno())
-                with contextlib.suppress(FileExistsError):  # the same bytes, from another job
-                    os.link(spool.file.name, target)
-            return
+    def _link(self, digest: str, spool: Spool) -> None:
+        target = self._file(digest)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.fsync(spool.file.fileno())
+            with contextlib.suppress(FileExistsError):  # the same bytes, from another job
+                os.link(spool.file.name, target)
+
+    def _chunks(self, conn: Connection, digest: str, spool: Spool) -> None:
         if conn.execute(
             text("SELECT 1 FROM blob_chunk WHERE sha256 = :sha AND n = 0"), {"sha": digest}
         ).first():
