@@ -14,6 +14,8 @@ from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.saga import ExecutionSaga
 from laino.orchestrator.domain.workers import WorkerState
 
+SECTION = 500
+
 
 @dataclass
 class Queue:
@@ -23,9 +25,6 @@ class Queue:
     queued: int = 0
     oldest_queued_at: float = 0.0
     pooled: int = 0  # idle pool workers, warm or starting: places a matching job takes over
-
-
-SECTION = 500
 
 
 class Views:
