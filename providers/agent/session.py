@@ -271,7 +271,9 @@ class Agent:
             span.set(exit_code=outcome.exit_code)
             if outcome.error:
                 span.error(outcome.error)
-            if order.spec.outputs:  # whatever the exit code, before the job is said to end
+            # Whatever the exit code, before the job is said to end; not for a job cancelled
+            # (its user is not waiting for them), nor one whose inputs were not placed.
+            if order.spec.outputs and not (outcome.cancelled or outcome.infrastructure):
                 await self._send_outputs(run, order)
         self.result = pb.JobFinished(
             job_id=order.job_id,

@@ -387,3 +387,23 @@ def test_artifacts_in_an_s3_compatible_store_a_fake_one(tmp_path: Path) -> None:
             server.cleanup_workers()
     finally:
         fake.stop()
+
+
+def test_a_cancelled_job_keeps_no_outputs_and_ends_at_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    server = Server(home)
+    server.start()
+    try:
+        work = _folder(tmp_path)
+        script = "head -c 50000000 /dev/urandom > big.bin; echo written; sleep 60"
+        job_id = server.cli(
+            "job", "submit", "--output", "big.bin", "--", "sh", "-c", script, cwd=work, check=True
+        ).stdout.strip()
+        assert_eventually(lambda: "written" in server.cli("job", "logs", job_id).stdout)
+        server.cli("job", "cancel", job_id, check=True)
+        assert server.wait_state(job_id, ENDED, timeout=15)["state"] == "CANCELLED"
+        assert _artifacts(server, job_id) == []
+    finally:
+        server.stop()
+        server.cleanup_workers()
