@@ -48,6 +48,8 @@ class PoolTable:
         return Pool(provider, image, size)
 
     def delete(self, provider: str, image: str) -> Pool:
+        if "\0" in provider + image:  # no pool has such a name, and PostgreSQL refuses the NUL
+            raise PoolNotFound(f"no pool {pool_key(provider, image)[:300]!r}")
         where = (warm_pool.c.provider == provider) & (warm_pool.c.image == image)
         with self.engine.begin() as conn:
             if conn.execute(delete(warm_pool).where(where)).rowcount == 0:

@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
+import pytest
+
+from laino.v1 import laino_pb2 as pb
 from tests.conftest import LAINO, Server, assert_eventually, free_port
 from tests.s3 import FakeS3
 
@@ -407,3 +411,27 @@ def test_a_cancelled_job_keeps_no_outputs_and_ends_at_once(tmp_path: Path) -> No
     finally:
         server.stop()
         server.cleanup_workers()
+
+
+def test_a_download_of_a_path_no_file_can_have_is_not_found(server: Server, tmp_path: Path) -> None:
+    server.cli(
+        "job",
+        "run",
+        "--output",
+        "a",
+        "--",
+        "sh",
+        "-c",
+        "echo a > a",
+        cwd=_folder(tmp_path),
+        check=True,
+    )
+    job_id = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+    for path in ("a\0b", "x" * 100_000, ""):
+        request = pb.DownloadArtifactRequest(job_id=job_id, path=path)
+        with pytest.raises(grpc.RpcError) as refused:
+            list(server.jobs.DownloadArtifact(request, timeout=10))
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND, path[:20]
+    with pytest.raises(grpc.RpcError) as refused:
+        server.jobs.ListArtifacts(pb.ListArtifactsRequest(job_id="nope\0"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND

@@ -221,3 +221,11 @@ def test_a_restarted_server_keeps_the_pool_it_had_without_starting_more(pooled: 
     assert len(_workers(server, "PROVISIONING", "WARM")) == 2
     done = server.cli("job", "run", "--", "echo", "after")
     assert (done.returncode, done.stdout) == (0, "after\n")
+
+
+def test_deleting_a_pool_no_name_can_have_is_not_found(server: Server) -> None:
+    stub = rpc.PoolServiceStub(server.channel)
+    for provider, image in (("pro\0cess", ""), ("process", "a\0b")):
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.DeletePool(pb.PoolRequest(provider=provider, image=image), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND
