@@ -9,7 +9,6 @@ output comes as its raw bytes, or followed as server-sent events that resume fro
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import socket
@@ -27,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from laino.orchestrator.api import convert, dashboard
+from laino.orchestrator.api import convert, dashboard, logstream
 from laino.orchestrator.api.auth import Gate
 from laino.orchestrator.api.body import TooLarge, body_of
 from laino.orchestrator.api.files import off_loop
@@ -49,7 +48,6 @@ STATUS = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.INTERNAL: 500,
 }
-NAMES = {pb.STDOUT: "stdout", pb.STDERR: "stderr", pb.SYSTEM: "system"}
 
 
 class BadRequest(ValueError):
@@ -221,10 +219,10 @@ class HttpApi:
             self.service.jobs.get_job(convert.job_id(message.job_id))  # a 404, not an empty 200
         except Exception as err:
             return failed(err)
-        stream = _decoded(self.service.StreamLogs(message, self._context(request)))
+        stream = logstream.decoded(self.service.StreamLogs(message, self._context(request)))
         if follow:
-            return StreamingResponse(_events(stream), media_type="text/event-stream")
-        return StreamingResponse(_raw(stream), media_type="application/octet-stream")
+            return StreamingResponse(logstream.events(stream), media_type="text/event-stream")
+        return StreamingResponse(logstream.raw(stream), media_type="application/octet-stream")
 
     async def unary(
         self, request: Request, method: str, message: Message, status: int = 200
@@ -286,34 +284,6 @@ def _parse(body: dict[str, Any], message: Message) -> Message:
         return ParseDict(body, message)
     except ParseError as err:
         raise BadRequest(str(err)) from None
-
-
-async def _decoded(items: AsyncIterator[Any]) -> AsyncIterator[pb.StreamLogsResponse]:
-    async for item in items:
-        # The servicer may hand over pages already encoded for the wire.
-        yield pb.StreamLogsResponse.FromString(item) if isinstance(item, bytes) else item
-
-
-async def _raw(items: AsyncIterator[pb.StreamLogsResponse]) -> AsyncIterator[bytes]:
-    async for item in items:
-        for chunk in item.page.chunks:
-            if chunk.stream != pb.SYSTEM:
-                yield chunk.data
-
-
-async def _events(items: AsyncIterator[pb.StreamLogsResponse]) -> AsyncIterator[bytes]:
-    async for item in items:
-        if item.HasField("end"):
-            end = _dict(item.end)
-            yield f"event: end\ndata: {json.dumps(end)}\n\n".encode()
-            return
-        for chunk in item.page.chunks:
-            data: dict[str, Any] = {"stream": NAMES.get(chunk.stream, "stdout"), "time": chunk.time}
-            try:
-                data["text"] = chunk.data.decode()
-            except UnicodeDecodeError:
-                data["base64"] = base64.b64encode(chunk.data).decode()
-            yield f"id: {chunk.seq}\nevent: chunk\ndata: {json.dumps(data)}\n\n".encode()
 
 
 def _dict(message: Message) -> dict[str, Any]:

@@ -3,6 +3,7 @@ within the server's limit, through a server restart, until retention takes them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -13,6 +14,7 @@ import subprocess
 import tarfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,20 @@ def _folder(tmp_path: Path) -> Path:
     folder.mkdir(exist_ok=True)
     folder.chmod(0o777)
     return folder
+
+
+@contextlib.contextmanager
+def _running(tmp_path: Path, **flags: str) -> Iterator[Server]:
+    """A server of the test's own, in tmp_path/home, with these flags."""
+    home = tmp_path / "home"
+    home.mkdir()
+    server = Server(home, **flags)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.cleanup_workers()
 
 
 def _artifacts(server: Server, job_id: str) -> list[dict[str, Any]]:
@@ -90,11 +106,7 @@ def test_outputs_of_a_failing_job_download_byte_for_byte(server: Server, tmp_pat
 
 
 def test_over_the_limit_the_job_says_so_and_keeps_what_fits(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    server = Server(home, **{"artifact-limit": "1m"})
-    server.start()
-    try:
+    with _running(tmp_path, **{"artifact-limit": "1m"}) as server:
         work = _folder(tmp_path)
         script = "head -c 700000 /dev/urandom > a.bin; head -c 700000 /dev/urandom > b.bin"
         ran = server.cli(
@@ -115,17 +127,10 @@ def test_over_the_limit_the_job_says_so_and_keeps_what_fits(tmp_path: Path) -> N
         assert "laino: b.bin (700000 bytes) not kept: the job's artifacts would pass" in ran.stderr
         job_id = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
         assert [a["path"] for a in _artifacts(server, job_id)] == ["a.bin"]
-    finally:
-        server.stop()
-        server.cleanup_workers()
 
 
 def test_a_server_killed_during_an_upload_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    server = Server(home)
-    server.start()
-    try:
+    with _running(tmp_path) as server:
         work = _folder(tmp_path)
         script = "head -c 300000000 /dev/urandom > big.bin; echo small > small.txt; echo done"
         job_id = server.cli(
@@ -142,7 +147,7 @@ def test_a_server_killed_during_an_upload_loses_and_duplicates_nothing(tmp_path:
             cwd=work,
             check=True,
         ).stdout.strip()
-        incoming = home / "artifacts" / "incoming"
+        incoming = server.home / "artifacts" / "incoming"
         # The upload is under way once the spool holds bytes.
         assert_eventually(
             lambda: incoming.exists() and any(f.stat().st_size > 0 for f in incoming.iterdir()),
@@ -159,11 +164,8 @@ def test_a_server_killed_during_an_upload_loses_and_duplicates_nothing(tmp_path:
             ("small.txt", _sha(work / "small.txt")),
         ]
         # One copy of each file's bytes; the killed server's half upload was cleared away.
-        kept = [f for f in (home / "artifacts").rglob("*") if f.is_file()]
+        kept = [f for f in (server.home / "artifacts").rglob("*") if f.is_file()]
         assert sorted(f.name for f in kept) == sorted(a["sha256"] for a in listed)
-    finally:
-        server.stop()
-        server.cleanup_workers()
 
 
 def test_artifacts_go_with_the_jobs_output_at_retention(server: Server, tmp_path: Path) -> None:
@@ -394,11 +396,7 @@ def test_artifacts_in_an_s3_compatible_store_a_fake_one(tmp_path: Path) -> None:
 
 
 def test_a_cancelled_job_keeps_no_outputs_and_ends_at_once(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    server = Server(home)
-    server.start()
-    try:
+    with _running(tmp_path) as server:
         work = _folder(tmp_path)
         script = "head -c 50000000 /dev/urandom > big.bin; echo written; sleep 60"
         job_id = server.cli(
@@ -408,9 +406,6 @@ def test_a_cancelled_job_keeps_no_outputs_and_ends_at_once(tmp_path: Path) -> No
         server.cli("job", "cancel", job_id, check=True)
         assert server.wait_state(job_id, ENDED, timeout=15)["state"] == "CANCELLED"
         assert _artifacts(server, job_id) == []
-    finally:
-        server.stop()
-        server.cleanup_workers()
 
 
 def test_a_download_of_a_path_no_file_can_have_is_not_found(server: Server, tmp_path: Path) -> None:
