@@ -11,9 +11,9 @@ big one waiting for ever.
 An idle warm pool worker holds a place too (orchestrator/pools.py). A queued job that can take
 one goes at once: the place passes from the pool worker to the job.
 
-A saga being driven holds its room until it is finished, its worker destroyed. Only the lease
-holder drives sagas, so all this holds however many servers there are; after a restart, what
-was under way resumes first.
+A job let go holds its room until its saga is finished, its worker destroyed, whichever server
+drives it (drivers.py). Only the lease holder admits, so all this holds however many servers
+there are; after a restart, what was under way, or let go, resumes first.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import heapq
 import itertools
 import math
 from collections import Counter
-from collections.abc import Collection, Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -84,34 +84,28 @@ class Admission:
         self.pools = pools
         # The providers a queued job waits on for room, as the last pass found.
         self.blocked: set[str] = set()
-        # The jobs driven here, and those waiting for room, as last read.
+        # The jobs let go, until their saga is finished, and those waiting for room, as last read.
         self.driven: dict[UUID, Claim] = {}
         self.queue: dict[UUID, Claim] = {}
         # Cancelled in favour of a newer job of their group: asked once.
         self.replaced: set[UUID] = set()
-        # Driven no more since the last pass (ended, or stopped by a failure).
-        self.stopped: set[UUID] = set()
         self.line = Line()
         # The jobs' notification log, read up to here (the first pass reads every job anyway).
         self.seen = jobs.recorder.max_notification_id() or 0
 
-    def admit(
-        self, opened: Iterable[UUID], open_sagas: Container[UUID], driven: Collection[UUID]
-    ) -> Admitted:
-        """Of the sagas opened since the last pass, of the queued jobs with news, and of those
-        whose driving stopped with their saga still open, the ones to drive now.
+    def admit(self, opened: Iterable[UUID], let_go: Container[UUID] = ()) -> Admitted:
+        """Of the sagas opened since the last pass, and of the queued jobs with news, the ones
+        to let go now. `let_go`: jobs an earlier lease holder let go, which go on.
 
         A long queue costs a pass little: only those are read, with a few of the queued jobs
         read longest ago (the queue is in the order its jobs were last read).
         """
         decided = Admitted()
         news = (self._changed() | set(itertools.islice(self.queue, REREAD))) & self.queue.keys()
-        stopped = {job_id for job_id in self.stopped if job_id in open_sagas}
-        self.stopped.clear()
-        for job_id in {*opened, *news, *stopped}:
-            if job_id not in driven:
+        for job_id in {*opened, *news}:
+            if job_id not in self.driven:
                 job = self.jobs.get_job(job_id)
-                if job.state != State.QUEUED or job.cancel_requested:
+                if job.state != State.QUEUED or job.cancel_requested or job_id in let_go:
                     # Under way, or ending before it began: no room to wait for.
                     self.queue.pop(job_id, None)
                     self.driven[job_id] = Claim.of(job)
@@ -206,12 +200,12 @@ class Admission:
         self.replaced.add(job_id)
 
     def forget(self, job_id: UUID) -> None:
-        """Its saga is no longer driven here: its room is free."""
+        """Its saga is finished: its room is free."""
         self.driven.pop(job_id, None)
+        self.queue.pop(job_id, None)
         self.replaced.discard(job_id)
         if self.pools is not None:
             self.pools.release(job_id)
-        self.stopped.add(job_id)
 
 
 class Line:

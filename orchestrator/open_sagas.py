@@ -20,6 +20,8 @@ class OpenSagas:
         # Saga id → job id, and the sagas' notification that includes.
         self.open: dict[UUID, UUID] = {}
         self.position: int | None = None
+        # The jobs whose saga finished since the caller last took them.
+        self.closed: list[UUID] = []
 
     def news(self) -> list[UUID]:
         """The jobs whose saga opened since the last call: every open one, the first time."""
@@ -37,9 +39,15 @@ class OpenSagas:
                     self.open[started.originator_id] = job_id
                     opened.append(job_id)
                 elif note.topic.endswith(".Finished"):
-                    self.open.pop(UUID(str(note.originator_id)), None)
+                    saga_id = UUID(str(note.originator_id))
+                    if saga_id in self.open:
+                        self.closed.append(self.open.pop(saga_id))
             self.position = notes[-1].id
         return opened
+
+    def take_closed(self) -> list[UUID]:
+        closed, self.closed = self.closed, []
+        return closed
 
     def __contains__(self, job_id: object) -> bool:
         return ExecutionSaga.create_id(job_id) in self.open if isinstance(job_id, UUID) else False

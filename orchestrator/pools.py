@@ -83,13 +83,9 @@ class Pools:
         return False
 
     def release(self, job_id: UUID) -> None:
-        """The job no longer waits for the worker kept for it (it ended, or took it)."""
+        """The job's saga is finished: the worker kept for it, if it was not claimed, is the
+        pool's again."""
         self.reserved.pop(job_id, None)
-
-    def take(self, job_id: UUID) -> UUID | None:
-        """The worker kept for the job, for it to claim. The pool counts it until its next pass
-        finds it claimed (or, should the claim fail, keeps it)."""
-        return self.reserved.pop(job_id, None)
 
     def keep(self, used: Counter[str], blocked: set[str]) -> None:
         """One pass: retire what is no longer wanted or fit, then refill within the room left.

@@ -43,7 +43,10 @@ RESEND = 1.0
 
 @dataclass(kw_only=True, eq=False)
 class SagaRunner:
-    """Turns job events into side effects; resuming after a restart is the normal path."""
+    """Turns job events into side effects; resuming after a restart is the normal path.
+
+    One per server, for the sagas of the partitions it holds (drivers.py), and for the warm
+    pools while it holds the lease (pools.py)."""
 
     settings: Settings
     jobs: JobsApp
@@ -65,13 +68,15 @@ class SagaRunner:
     # in the driver's retries, and keep it from saying it is not serving.
     availability: Availability = field(default_factory=Availability)
     started: float = field(default_factory=time.monotonic)
-    # The warm pool worker kept for a job, now the job's (pools.py; the term sets it).
+    # The warm pool worker kept for a job, now the job's (drivers.py sets it).
     warm: Callable[[UUID], UUID | None] = lambda job_id: None
     # When this runner learnt that a worker registered (see _await_registration).
     registered: dict[UUID, float] = field(default_factory=dict)
     # Each open saga, as its task has it: that task alone changes it while this runner holds
     # the lease, so it is read once, not before every step (see _saga).
     held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
+    # When this runner began driving each saga (see drive).
+    began: dict[UUID, float] = field(default_factory=dict)
 
     @functools.cached_property
     def teardown(self) -> Teardown:
@@ -85,15 +90,19 @@ class SagaRunner:
             providers=self.providers,
         )
 
-    async def drive(self, job_id: UUID) -> None:
-        """Drives one saga until it is finished, or until a failure stops it for a while."""
+    async def drive(self, job_id: UUID) -> bool:
+        """Drives one saga until it is finished, or until a failure stops it for a while;
+        returns whether it is finished."""
+        # A worker's silence counts from here at the earliest: a saga taken over from a server
+        # that died may have a worker this one never heard yet.
+        self.began[job_id] = time.monotonic()
         try:
             logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
             with self.hub.watch(job_topic(job_id)) as wake:
                 while True:
                     self.availability.check()
                     if await self._step(job_id):
-                        break
+                        return True
                     await wait(wake, TICK)
         except FAILURES as err:  # away or full: a line, not a stack, and the next pass resumes
             log.warning("saga of job %s paused, the database failed: %s", job_id, first_line(err))
@@ -103,6 +112,8 @@ class SagaRunner:
             await asyncio.sleep(1.0)
         finally:
             self.held.pop(job_id, None)
+            self.began.pop(job_id, None)
+        return False
 
     async def _step(self, job_id: UUID) -> bool:
         """Does the next thing the saga needs; returns True once the saga is finished."""
@@ -214,7 +225,7 @@ class SagaRunner:
         worker = self.workers.get_worker(job.worker_id)
         assert worker is not None
         if worker.state == WorkerState.PROVISIONING:
-            waited = self.sessions.silent_for(worker.id, self._since(worker.created_at))
+            waited = self.sessions.silent_for(worker.id, self._since(job.id, worker.created_at))
             seen = await asyncio.to_thread(self._provider(job).status, self._handle(job))
             why = f": {seen.reason}" if seen.reason else ""
             if seen.status == Status.BROKEN:
@@ -273,7 +284,8 @@ class SagaRunner:
 
     async def _check_heartbeat(self, job: JobView, *, since: float = 0.0) -> None:
         assert job.worker_id is not None
-        silent = self.sessions.silent_for(job.worker_id, max(self.started, since))
+        began = self.began.get(job.id, self.started)
+        silent = self.sessions.silent_for(job.worker_id, max(began, since))
         if silent > self.settings.heartbeat_timeout:
             message = f"worker lost: no heartbeat for {silent:.1f}s"
             self.workers.mark_lost(job.worker_id, message)
@@ -381,6 +393,8 @@ class SagaRunner:
     def _handle(self, job: JobView) -> Handle:
         return Handle(job.spec.provider, self.teardown.worker_of(job, job.attempt)[1])
 
-    def _since(self, created_at: float) -> float:
-        """A monotonic instant for a wall-clock time, never before this runner started."""
-        return max(self.started, time.monotonic() - (time.time() - created_at))
+    def _since(self, job_id: UUID, created_at: float) -> float:
+        """A monotonic instant for a wall-clock time, never before this runner began driving
+        the job's saga."""
+        began = self.began.get(job_id, self.started)
+        return max(began, time.monotonic() - (time.time() - created_at))

@@ -32,9 +32,11 @@ from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.cluster.health import Availability, watch
 from laino.orchestrator.cluster.inbox import Inbox
 from laino.orchestrator.cluster.lease import AdvisoryLease, FileLease, lead
+from laino.orchestrator.cluster.partitions import AdvisoryPartitions, FilePartitions
 from laino.orchestrator.cluster.peers import ClusterHub, ClusterSessions
 from laino.orchestrator.cluster.relay import EventRelay
 from laino.orchestrator.domain.jobs import Job
+from laino.orchestrator.drivers import Drivers
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.hub import EVENTS, SAGAS, Hub, job_topic
 from laino.orchestrator.metrics import Metrics
@@ -47,6 +49,7 @@ from laino.orchestrator.schedules import SchedulesApp
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
 from laino.orchestrator.stdin import StdinRelay
+from laino.orchestrator.store.admitted import AdmittedTable
 from laino.orchestrator.store.artifacts import ArtifactStore
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
@@ -264,29 +267,37 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         kubernetes=kubernetes,
     )
 
-    def drive() -> list[Awaitable[None]]:
+    runner = SagaRunner(
+        settings=settings,
+        jobs=jobs,
+        workers=workers,
+        sagas=sagas,
+        views=views,
+        logs=logs,
+        secrets=secret_store,
+        providers=providers,
+        sessions=sessions,
+        hub=hub,
+        tracing=tracing,
+        installation=installation,
+        agent_address=settings.agent_address(agent_port),
+        agents_ca=agents_ca,
+        inputs_ca=inputs_ca,
+        availability=availability,
+    )
+    postgresql = database.dialect == "postgresql"
+    drivers = Drivers(
+        runner=runner,
+        table=AdmittedTable(engine),
+        partitions=AdvisoryPartitions(engine) if postgresql else FilePartitions(home / "drive"),
+    )
+    runner.warm = drivers.warm
+
+    def lead_work() -> list[Awaitable[None]]:
         """What only the lease holder runs; built afresh for each term."""
-        runner = SagaRunner(
-            settings=settings,
-            jobs=jobs,
-            workers=workers,
-            sagas=sagas,
-            views=views,
-            logs=logs,
-            secrets=secret_store,
-            providers=providers,
-            sessions=sessions,
-            hub=hub,
-            tracing=tracing,
-            installation=installation,
-            agent_address=settings.agent_address(agent_port),
-            agents_ca=agents_ca,
-            inputs_ca=inputs_ca,
-            availability=availability,
-        )
         scheduler = Scheduler(schedules=schedules, jobs=jobs, availability=availability)
         work: list[Awaitable[None]] = [
-            Term(runner=runner).run(),
+            Term(runner=runner, drivers=drivers).run(),
             retention.run(settings.retain, availability),
             scheduler.run(),
         ]
@@ -306,8 +317,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
             work.append(inbox.run())
         return work
 
-    lease = AdvisoryLease(engine) if database.dialect == "postgresql" else FileLease(home / "lease")
-    leading = asyncio.create_task(lead(lease, drive))
+    lease = AdvisoryLease(engine) if postgresql else FileLease(home / "lease")
+    leading = asyncio.create_task(lead(lease, lead_work))
+    driving = asyncio.create_task(drivers.run())
     # Every server, not only the lease holder: a process worker, or a container of this host's
     # engine, can only be removed from here, whoever held the lease when it was started.
     reconciler = Reconciler(
@@ -332,6 +344,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     # Workers keep running across a restart: the next server adopts them.
     await health_servicer.enter_graceful_shutdown()
     leading.cancel()
+    driving.cancel()
     reconciling.cancel()
     watching.cancel()
     listening.cancel()
@@ -343,6 +356,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     await asyncio.gather(server.stop(grace=1.0), agent_door.stop(grace=1.0))
     with contextlib.suppress(asyncio.CancelledError):
         await leading
+    with contextlib.suppress(asyncio.CancelledError):
+        await driving
     if bus is not None:
         await bus.close()
     engine.dispose()

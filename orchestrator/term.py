@@ -1,8 +1,8 @@
-"""A lease holder's term: passes that start driving each saga that admission lets go."""
+"""A lease holder's term: passes that admit jobs, letting each go to its partition's driver,
+and keep the warm pools."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import time
@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from laino.orchestrator.admission import Admission
+from laino.orchestrator.cluster.partitions import partition_of
 from laino.orchestrator.domain.jobs import IllegalTransition
+from laino.orchestrator.drivers import Drivers
 from laino.orchestrator.hub import SAGAS, job_topic, wait
 from laino.orchestrator.open_sagas import OpenSagas
 from laino.orchestrator.pools import Pools
@@ -24,14 +26,13 @@ LISTED_EVERY = 1.0
 @dataclass(kw_only=True, eq=False)
 class Term:
     runner: SagaRunner
-    # A task per saga being driven.
-    tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
+    drivers: Drivers
+    # The jobs an earlier lease holder let go, read at the first pass.
+    let_go: set[UUID] | None = field(default=None)
 
     @functools.cached_property
     def pools(self) -> Pools:
-        pools = Pools(runner=self.runner, table=PoolTable(self.runner.views.engine))
-        self.runner.warm = pools.take
-        return pools
+        return Pools(runner=self.runner, table=PoolTable(self.runner.views.engine))
 
     @functools.cached_property
     def admission(self) -> Admission:
@@ -43,22 +44,18 @@ class Term:
         return OpenSagas(self.runner.views, self.runner.sagas)
 
     async def run(self) -> None:
-        try:
-            with self.runner.hub.watch(SAGAS) as wake:
-                listed = 0.0
-                while True:
-                    # A database that fails here ends the term (see cluster/lease.py): each
-                    # further pass would block the event loop on the driver's timeouts.
-                    listed = self._pass(listed)
-                    await wait(wake, TICK * 2)
-        finally:
-            # Stopped (shut down, or the lease lost): whoever runs next resumes every saga.
-            for task in list(self.tasks.values()):
-                task.cancel()
+        with self.runner.hub.watch(SAGAS) as wake:
+            listed = 0.0
+            while True:
+                # A database that fails here ends the term (see cluster/lease.py): each
+                # further pass would block the event loop on the driver's timeouts.
+                listed = self._pass(listed)
+                await wait(wake, TICK * 2)
 
     def _pass(self, listed: float) -> float:
-        """Starts driving every saga that may go; returns when the listing views last caught up."""
+        """Lets go every saga that may go; returns when the listing views last caught up."""
         runner = self.runner
+        table = self.drivers.table
         runner.availability.check()
         runner.sagas.pull_and_process("Jobs")
         pooled = time.monotonic() - listed >= LISTED_EVERY
@@ -68,11 +65,20 @@ class Term:
             runner.views.catch_up()
             listed = time.monotonic()
         opened = self.open_sagas.news()
-        admitted = self.admission.admit(opened, self.open_sagas, self.tasks)
+        if self.let_go is None:
+            self.let_go = table.jobs()
+            table.remove(self.let_go - set(opened))  # finished while no one held the lease
+        closed = self.open_sagas.take_closed()
+        for job_id in closed:
+            self.admission.forget(job_id)
+        table.remove(closed)
+        admitted = self.admission.admit(opened, self.let_go)
         for job_id, newer in admitted.cancel.items():
             self._replace(job_id, newer)
-        for job_id in admitted.go:
-            self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+        kept = {job_id: self.pools.reserved.get(job_id) for job_id in admitted.go}
+        table.add({job_id: (partition_of(job_id), worker) for job_id, worker in kept.items()})
+        for job_id, worker in kept.items():
+            self.drivers.admitted(job_id, worker)
         if pooled:
             self.pools.keep(self.admission.used(), self.admission.blocked)
         return listed
@@ -87,11 +93,3 @@ class Term:
                 jobs.cancel(job_id)
             self.runner.hub.changed(job_topic(job_id))
         self.admission.cancelled(job_id)
-
-    async def _drive(self, job_id: UUID) -> None:
-        try:
-            await self.runner.drive(job_id)
-        finally:
-            self.tasks.pop(job_id, None)
-            self.admission.forget(job_id)
-            self.runner.hub.changed(SAGAS)

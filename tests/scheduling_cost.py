@@ -8,7 +8,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from uuid import UUID
 
 from laino.orchestrator.admission import Admission
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
@@ -38,16 +37,14 @@ def pass_cost(queued: int) -> list[float]:
     admission = Admission({"process": ROOM}, jobs)
     open_sagas = OpenSagas(views, sagas)
     taken: list[float] = []
-    ended: set[UUID] = set()
     for _ in range(PASSES):
         sagas.pull_and_process(jobs.name)
         views.catch_up()
         started = time.perf_counter()
-        went = admission.admit(open_sagas.news(), open_sagas, ended).go
+        went = admission.admit(open_sagas.news()).go
         taken.append(time.perf_counter() - started)
         for job_id in went:  # as if each ended at once, and as many new ones came
             admission.forget(job_id)
-            ended.add(job_id)
             jobs.submit(spec)
     engine.dispose()
     return taken

@@ -62,6 +62,16 @@ warm_pool = Table(
     Column("image", Text, primary_key=True),
     Column("size", Integer, nullable=False),
 )
+admitted = Table(
+    "admitted",
+    metadata,
+    # The order admission let them go in: a driver reads on from the last it saw.
+    Column("n", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("job_id", Text, nullable=False, unique=True),
+    Column("part", Integer, nullable=False),
+    Column("worker_id", Text, nullable=False, server_default=""),
+    Index("admitted_part", "part", "n"),
+)
 open_saga = Table("open_saga", metadata, Column("job_id", Text, primary_key=True))
 view_position = Table(
     "view_position",

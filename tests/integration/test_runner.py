@@ -10,13 +10,16 @@ import sqlalchemy.exc
 from sqlalchemy import Engine
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
+from laino.orchestrator.cluster.partitions import FilePartitions
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.saga import COMPENSATED
 from laino.orchestrator.domain.spec import JobSpec
+from laino.orchestrator.drivers import Drivers
 from laino.orchestrator.hub import Hub
 from laino.orchestrator.runner import PROVISION, SagaRunner
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.store.admitted import AdmittedTable
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.secrets import SecretStore
@@ -93,12 +96,14 @@ def test_a_saga_whose_first_read_fails_is_driven_again_on_the_next_pass(
         raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("the database is away"))
 
     async def scenario() -> None:
-        term = Term(runner=runner)
-        listed = term._pass(0.0)  # the job is admitted, its task made
+        partitions = FilePartitions(tmp_path / "drive")
+        drivers = Drivers(runner=runner, table=AdmittedTable(engine), partitions=partitions)
+        drivers.held, _ = partitions.rebalance()
+        Term(runner=runner, drivers=drivers)._pass(0.0)  # the job is let go, its task made
         monkeypatch.setattr(jobs, "get_job", away_once)  # and the task's first read fails
-        await asyncio.wait(list(term.tasks.values()))
-        term._pass(listed)
-        await asyncio.wait(list(term.tasks.values()), timeout=10)
+        await asyncio.wait(list(drivers.tasks.values()))
+        drivers._look()
+        await asyncio.wait(list(drivers.tasks.values()), timeout=10)
 
     try:
         asyncio.run(scenario())

@@ -113,7 +113,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 12: empty")
+    assert empty.stdout.startswith("schema version 0 of 13: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -131,16 +131,17 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
         "0010 job_provider",
         "0011 templates",
         "0012 artifacts",
+        "0013 admitted",
     ]
     assert "".join(f"applied {m}\n" for m in applied) in migrate.stdout
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 12 of 12: up to date\n")
+    assert (current.returncode, current.stdout) == (0, "schema version 13 of 13: up to date\n")
     with psycopg.connect(url) as conn:  # as an older laino left it
         conn.execute("DELETE FROM schema_version WHERE version >= 3")
         conn.execute(
             "DROP TABLE relay_position, shared_secret, tokens_events, job_secret, log_chunk,"
             " schedules_events, schedules_snapshots, warm_pool, templates_events, artifact,"
-            " blob_chunk"
+            " blob_chunk, admitted"
         )
         conn.execute("ALTER TABLE worker_view DROP COLUMN pool")
         conn.execute("ALTER TABLE job_view DROP COLUMN provider")
@@ -153,7 +154,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     behind = _status("--database", url)
     assert behind.returncode == 2
     assert behind.stdout.startswith(
-        "schema version 2 of 12: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
+        "schema version 2 of 13: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
     )
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -193,5 +194,5 @@ def test_db_status_of_a_home_where_no_server_ran_creates_nothing(tmp_path: Path)
     done = subprocess.run(
         [LAINO, "db", "status", "--home", str(home)], capture_output=True, text=True
     )
-    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 12: empty")
+    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 13: empty")
     assert not home.exists()

@@ -1,0 +1,152 @@
+"""The sagas this server drives: those of the partitions it holds (cluster/partitions.py).
+
+Admission, on the lease holder, lets jobs go by recording them (store/admitted.py). The server
+holding a job's partition drives its saga from then until it is finished: at once when that is
+the lease holder's own server, which tells its drivers directly, otherwise at its next look,
+which the hub's wake-up (carried between servers by NATS) brings forward. A partition taken
+over brings the sagas let go in it, each driven again from its recorded state, as after a
+restart; one given up or lost stops them here first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from laino.orchestrator.cluster.partitions import Partitions, partition_of
+from laino.orchestrator.hub import SAGAS, wait
+from laino.orchestrator.runner import SagaRunner
+from laino.orchestrator.store.admitted import AdmittedTable
+from laino.orchestrator.store.database import FAILURES, first_line
+
+log = logging.getLogger("laino.drivers")
+
+ADMITTED = "admitted"
+# How often the partitions are balanced, and a look taken without a wake-up.
+CHECK = 0.5
+# How often every job let go in the partitions held is read again, not only the newer ones.
+RESYNC = 10.0
+# How long stopped drivers may take to end before their partition is given up anyway.
+STOP_WAIT = 5.0
+
+
+@dataclass(kw_only=True, eq=False)
+class Drivers:
+    runner: SagaRunner
+    table: AdmittedTable
+    partitions: Partitions
+    held: set[int] = field(default_factory=set)
+    # A task per saga driven here.
+    tasks: dict[UUID, asyncio.Task[None]] = field(default_factory=dict)
+    # The warm pool worker admission kept for a job, until its saga claims it.
+    kept: dict[UUID, UUID] = field(default_factory=dict)
+    # The last job let go that was read, and the partitions to read from the start.
+    seen: int = 0
+    fresh: set[int] = field(default_factory=set)
+    # Stopped by a failure with their saga unfinished: driven again at the next look.
+    again: set[UUID] = field(default_factory=set)
+
+    def warm(self, job_id: UUID) -> UUID | None:
+        return self.kept.pop(job_id, None)
+
+    def admitted(self, job_id: UUID, worker_id: UUID | None) -> None:
+        """The lease holder let the job go (recorded already)."""
+        if partition_of(job_id) in self.held:
+            self._start(job_id, worker_id)
+        else:
+            self.runner.hub.changed(ADMITTED)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="partitions") as thread,
+            self.runner.hub.watch(ADMITTED) as wake,
+        ):
+            try:
+                balanced = resynced = 0.0
+                while True:
+                    if time.monotonic() - balanced >= CHECK:
+                        await self._balance(loop, thread)
+                        balanced = time.monotonic()
+                    if time.monotonic() - resynced >= RESYNC:
+                        self.fresh |= self.held
+                        resynced = time.monotonic()
+                    try:
+                        self._look()
+                    except FAILURES as err:
+                        log.warning("cannot read the jobs let go: %s", first_line(err))
+                    await wait(wake, CHECK)
+            finally:
+                await self._stop(self.tasks)
+                await loop.run_in_executor(thread, self.partitions.release)
+
+    async def _balance(self, loop: asyncio.AbstractEventLoop, thread: ThreadPoolExecutor) -> None:
+        try:
+            held, surplus = await loop.run_in_executor(thread, self.partitions.rebalance)
+        except Exception as err:
+            log.warning("gave up every partition: cannot reach the database: %s", first_line(err))
+            held, surplus = set(), set()
+        if surplus:
+            # Stopped here before another server may take them.
+            await self._stop({j: t for j, t in self.tasks.items() if partition_of(j) in surplus})
+            await loop.run_in_executor(thread, self.partitions.give_up, surplus)
+            held -= surplus
+        lost = self.held - held
+        if lost:
+            await self._stop({j: t for j, t in self.tasks.items() if partition_of(j) in lost})
+        gained = held - self.held
+        if gained or lost:
+            log.info("driving %d partition(s): %s", len(held), _parts(held))
+        self.held = held
+        self.fresh |= gained
+
+    def _look(self) -> None:
+        """Starts driving each job let go in the partitions held that is not driven yet."""
+        runner = self.runner
+        runner.availability.check()
+        fresh, self.fresh = self.fresh & self.held, set()
+        found = self.table.since(0, fresh) if fresh else []
+        newer = self.table.since(self.seen, self.held - fresh)
+        for row in (*found, *newer):
+            self.seen = max(self.seen, row.n)
+            self._start(row.job_id, row.worker_id)
+        again, self.again = self.again, set()
+        for job_id in again:
+            if partition_of(job_id) in self.held:
+                self._start(job_id, None)
+
+    def _start(self, job_id: UUID, worker_id: UUID | None) -> None:
+        if job_id in self.tasks:
+            return
+        if worker_id is not None:
+            self.kept[job_id] = worker_id
+        self.tasks[job_id] = asyncio.create_task(self._drive(job_id))
+
+    async def _drive(self, job_id: UUID) -> None:
+        finished = False
+        try:
+            finished = await self.runner.drive(job_id)
+        finally:
+            self.tasks.pop(job_id, None)
+            self.kept.pop(job_id, None)
+            if not finished:
+                self.again.add(job_id)
+            self.runner.hub.changed(SAGAS)
+
+    async def _stop(self, tasks: dict[UUID, asyncio.Task[None]]) -> None:
+        for task in tasks.values():
+            task.cancel()
+        if tasks:
+            _, stuck = await asyncio.wait(tasks.values(), timeout=STOP_WAIT)
+            for task in stuck:
+                log.error("%s did not stop within %.0fs", task, STOP_WAIT)
+        self.again -= tasks.keys()
+
+
+def _parts(parts: Collection[int]) -> str:
+    return ",".join(str(part) for part in sorted(parts))
