@@ -91,6 +91,10 @@ class Database:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             # Not eventsourcing's 30 s: each call retries ten times, holding up the server.
             "POSTGRES_CONNECT_TIMEOUT": "1",
+            # Each event store opens its pool's size at once: eventsourcing's 5 would be 30
+            # connections a server before its first job (docs/production.md counts them).
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": "9",
         }
 
     def migrate(self) -> list[migrations.Migration]:

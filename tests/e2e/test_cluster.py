@@ -217,7 +217,9 @@ def test_a_worker_moves_to_the_next_server_when_the_one_it_dialled_dies(
     (tmp_path / "b").mkdir()
     b = Server(tmp_path / "b", database=postgres_url, nats=nats.url)
     a = Server(tmp_path / "a", database=postgres_url, nats=nats.url)
-    a.flags["advertise"] = f"{b.agent_address},{a.agent_address}"  # B first: its agents start on B
+    # B first, whichever server drives the job: its agent starts on B.
+    for server in (a, b):
+        server.flags["advertise"] = f"{b.agent_address},{a.agent_address}"
     a.start()
     try:
         assert_eventually(lambda: holds_lease(a), timeout=10)
