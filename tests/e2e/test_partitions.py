@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from laino.orchestrator.cluster.partitions import PARTITION, PARTITIONS
+from laino.orchestrator.cluster.partitions import PARTITION
 from tests.conftest import TERMINAL, Server, assert_eventually, free_port
 from tests.nats import Nats
 
