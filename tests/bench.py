@@ -30,6 +30,7 @@ from tests.history_cost import history_cost
 from tests.nats import Nats
 from tests.otlp import Receiver
 from tests.page_load import page_load
+from tests.partitions_cost import partitions_cost
 from tests.postgres import Postgres
 from tests.references import broker_round_trip, cli_first_call
 from tests.scheduling_cost import scheduling_cost
@@ -38,6 +39,7 @@ RUNS = 30
 DOCKER_RUNS = 20
 OBSERVED_RUNS = 20
 BATCH = 500
+PARTITIONS_BATCH = 300
 LINES = 1_000_000
 FLOOR_FORKS = 200
 ACCESS_CALLS = 500
@@ -632,6 +634,12 @@ def main() -> None:
         "cost per job at 50,000 jobs of history within 10% of 500",
         f"{aged:.0f} ms against {empty:.0f} ms ({aged / empty - 1:+.0%})",
         aged <= empty * 1.1,
+    )
+    one, three = partitions_cost(cpu_seconds, PARTITIONS_BATCH)
+    AIMS.check(
+        "server CPU per job, 3 servers together, within 10% of 1",
+        f"{three:.0f} ms against {one:.0f} ms ({three / one - 1:+.0%})",
+        three <= one * 1.1,
     )
     AIMS.print()
 

@@ -1,0 +1,90 @@
+"""What spreading the sagas over servers costs: the same `true` jobs through one server and
+through three sharing the partitions (PostgreSQL and NATS, process workers), side by side.
+
+On a 2-core machine three servers cannot run more jobs a second than one; what shows is
+whether each job costs the servers, together, what it cost one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from laino.orchestrator.cluster.partitions import PARTITION, PARTITIONS
+from laino.v1 import laino_pb2 as pb
+from tests.conftest import LAINO, Server, free_port
+from tests.nats import Nats
+from tests.postgres import Postgres
+
+UNFINISHED = pb.ListJobsRequest(
+    states=[pb.QUEUED, pb.PROVISIONING, pb.ASSIGNED, pb.RUNNING, pb.RETRYING], page_size=1
+)
+
+
+def _shares(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND classid = %s AND objsubid = 2 AND granted GROUP BY pid",
+            (PARTITION,),
+        ).fetchall()
+    return sorted((count for (count,) in rows), reverse=True)
+
+
+def _run(servers: list[Server], count: int) -> float:
+    """Submits `count` jobs, in turn to each server; seconds until all ended."""
+    started = time.perf_counter()
+    for n in range(count):
+        request = pb.SubmitJobRequest(spec=pb.JobSpec(command=["true"]))
+        servers[n % len(servers)].jobs.SubmitJob(request)
+    while servers[0].jobs.ListJobs(UNFINISHED).jobs:
+        time.sleep(0.2)
+    return time.perf_counter() - started
+
+
+def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[float, float]:
+    """Server CPU ms per job, with one server and with three (all three's together); prints
+    each server's part."""
+    postgres = Postgres(free_port())
+    nats = Nats(free_port())
+    results = []
+    try:
+        for size in (1, 3):
+            url = postgres.new_database()
+            migrate = [LAINO, "db", "migrate", "--database", url]
+            subprocess.run(migrate, check=True, capture_output=True)
+            servers = [
+                Server(Path(tempfile.mkdtemp(prefix="laino-bench-")), database=url, nats=nats.url)
+                for _ in range(size)
+            ]
+            everyone = ",".join(server.agent_address for server in servers)
+            for server in servers:
+                server.flags["advertise"] = everyone
+                server.start()
+            try:
+                share = -(-PARTITIONS // size)
+                while sum(_shares(url)) != PARTITIONS or max(_shares(url)) > share:
+                    time.sleep(0.2)
+                pids = [server.proc.pid for server in servers if server.proc is not None]
+                before = [cpu_seconds(pid=pid) for pid in pids]
+                took = _run(servers, count)
+                each = [(cpu_seconds(pid=p) - b) * 1000 / count for p, b in zip(pids, before)]
+            finally:
+                for server in servers:
+                    server.stop()
+                    server.cleanup_workers()
+            parts = " + ".join(f"{ms:.1f}" for ms in each)
+            print(
+                f"{f'{count} true jobs, PG + NATS, {size} server(s)':44} {count / took:7.1f} jobs/s"
+                f"   server CPU per job {sum(each):.1f} ms ({parts})"
+            )
+            results.append(sum(each))
+    finally:
+        postgres.destroy()
+        nats.destroy()
+    return results[0], results[1]
