@@ -73,7 +73,10 @@ def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[floa
                 pids = [server.proc.pid for server in servers if server.proc is not None]
                 before = [cpu_seconds(pid=pid) for pid in pids]
                 took = _run(servers, count)
-                each = [(cpu_seconds(pid=p) - b) * 1000 / count for p, b in zip(pids, before)]
+                each = [
+                    (cpu_seconds(pid=p) - b) * 1000 / count
+                    for p, b in zip(pids, before, strict=True)
+                ]
             finally:
                 for server in servers:
                     server.stop()
