@@ -63,10 +63,10 @@ def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[floa
                 for _ in range(size)
             ]
             everyone = ",".join(server.agent_address for server in servers)
-            for server in servers:
-                server.flags["advertise"] = everyone
-                server.start()
             try:
+                for server in servers:
+                    server.flags["advertise"] = everyone
+                    server.start()
                 share = -(-PARTITIONS // size)
                 while sum(_shares(url)) != PARTITIONS or max(_shares(url)) > share:
                     time.sleep(0.2)

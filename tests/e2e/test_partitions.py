@@ -29,13 +29,15 @@ def trio(tmp_path: Path, postgres_url: str, nats: Nats) -> Iterator[list[Server]
         (tmp_path / name).mkdir()
         servers.append(Server(tmp_path / name, database=postgres_url, nats=nats.url))
     everyone = ",".join(server.agent_address for server in servers)
-    for server in servers:
-        server.flags["advertise"] = everyone
-        server.start()
-    yield servers
-    for server in servers:
-        server.stop()
-        server.cleanup_workers()
+    try:
+        for server in servers:
+            server.flags["advertise"] = everyone
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+            server.cleanup_workers()
 
 
 def shares(url: str) -> list[int]:
