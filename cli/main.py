@@ -160,7 +160,12 @@ def server(**options: object) -> None:
     from laino.orchestrator.providers import KubernetesRefused
     from laino.orchestrator.server import serve
     from laino.orchestrator.settings import Settings
-    from laino.orchestrator.startup import DatabaseUnavailable, JobUserUnknown, SchemaMismatch
+    from laino.orchestrator.startup import (
+        DatabaseUnavailable,
+        HomeInUse,
+        JobUserUnknown,
+        SchemaMismatch,
+    )
     from laino.orchestrator.store.database import UnsupportedDatabase
     from laino.orchestrator.store.objects import InvalidObjectStore, ObjectStoreAway
 
@@ -177,6 +182,7 @@ def server(**options: object) -> None:
         JobUserUnknown,
         UnsupportedDatabase,
         DatabaseUnavailable,
+        HomeInUse,
         SchemaMismatch,
         TracingUnavailable,
         BusUnavailable,

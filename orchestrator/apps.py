@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import time
@@ -42,6 +43,22 @@ class NotifyingApplication(Application[UUID]):
 
     listener: Listener | None = None
     log_section_size = 500
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        try:
+            return super().save(*objs, **kwargs)
+        except Exception:
+            # Without fast-forwarding (the embedded database) the cache holds the aggregates
+            # saved, and one changed since may be among these: it is read again from the store.
+            for obj in objs:
+                if isinstance(obj, Aggregate):
+                    self.uncache(obj.id)
+            raise
+
+    def uncache(self, aggregate_id: UUID) -> None:
+        if self.repository.cache is not None:
+            with contextlib.suppress(KeyError):
+                self.repository.cache.get(aggregate_id, evict=True)
 
     def notify(self, new_events: list[DomainEventProtocol[UUID]]) -> None:
         if self.listener is not None and new_events:

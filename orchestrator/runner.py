@@ -96,12 +96,14 @@ class SagaRunner:
         # A worker's silence counts from here at the earliest: a saga taken over from a server
         # that died may have a worker this one never heard yet.
         self.began[job_id] = time.monotonic()
+        finished = False
         try:
             logfmt.bind(job=str(job_id), trace=trace_id(self.jobs.get_job(job_id).trace))
             with self.hub.watch(job_topic(job_id)) as wake:
                 while True:
                     self.availability.check()
                     if await self._step(job_id):
+                        finished = True
                         return True
                     await wait(wake, TICK)
         except FAILURES as err:  # away or full: a line, not a stack, and the next pass resumes
@@ -111,7 +113,9 @@ class SagaRunner:
             log.exception("saga of job %s stopped; it resumes on the next pass", job_id)
             await asyncio.sleep(1.0)
         finally:
-            self.held.pop(job_id, None)
+            if self.held.pop(job_id, None) is not None and not finished:
+                # Changed by this task, perhaps not saved: the next one reads it from the store.
+                self.sagas.uncache(ExecutionSaga.create_id(job_id))
             self.began.pop(job_id, None)
         return False
 

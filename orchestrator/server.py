@@ -90,6 +90,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     database = Database(home, settings.database)
+    if not settings.database:
+        startup.own_home(home)  # held until the process ends
     startup.check_schema(database)
     engine = database.engine()
     installation = startup.shared(engine, home, "installation", 8)

@@ -3,6 +3,7 @@ the user its process jobs run as."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -22,6 +23,21 @@ from laino.orchestrator.store.database import Database
 log = logging.getLogger("laino.server")
 # In the home: the admin token of the server's own user (read by a local CLI).
 ADMIN_TOKEN = "admin-token"
+
+
+def own_home(home: Path) -> int:
+    """On the embedded database one server uses a home: it caches what it saved and reads no
+    one else's writes. Returns the descriptor that holds the home until the process ends."""
+    fd = os.open(home / "server.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise HomeInUse(
+            f"another laino server uses {home}: one server per embedded database"
+            " (several share a PostgreSQL --database)"
+        ) from None
+    return fd
 
 
 def shared(engine: sqlalchemy.Engine, home: Path, name: str, size: int) -> str:
@@ -104,6 +120,10 @@ class SchemaMismatch(RuntimeError):
 
 class JobUserUnknown(RuntimeError):
     """--job-user names no user of this machine."""
+
+
+class HomeInUse(RuntimeError):
+    """Another server runs on this home's embedded database."""
 
 
 class DatabaseUnavailable(RuntimeError):

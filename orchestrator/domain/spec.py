@@ -126,6 +126,9 @@ class JobSpec:
         for name, values in texts.items():
             if any("\0" in value for value in values):
                 raise InvalidSpec(name, "a NUL byte cannot be passed to a program")
+            if not all(_encodes(value) for value in values):
+                # JSON's \ud800 escapes reach here through HTTP and NATS, not through gRPC
+                raise InvalidSpec(name, "not text: a lone UTF-16 surrogate")
         if len(self.env) > MAX_ENV:
             raise InvalidSpec("env", f"at most {MAX_ENV} variables")
         if len(self.labels) > MAX_LABELS:
@@ -264,3 +267,11 @@ class InvalidSpec(ValueError):
     def __init__(self, field_name: str, message: str):
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

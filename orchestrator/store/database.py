@@ -79,6 +79,9 @@ class Database:
                 "PERSISTENCE_MODULE": f"{__name__}:SQLiteEvents",
                 "SQLITE_DBNAME": str(self.home / f"{app}.db"),
                 "SQLITE_LOCK_TIMEOUT": "10",
+                # One server per home (startup.own_home), whose cache holds what it saved:
+                # a read need not ask the store for newer events. A sixth of the server's CPU.
+                "AGGREGATE_CACHE_FASTFORWARD": "n",
             }
         parts = urlsplit(self.url)
         return {

@@ -262,6 +262,12 @@ def test_bad_requests_are_clear_json_errors(http: Http) -> None:
             400,
             "INVALID_ARGUMENT",
         ),
+        (  # a lone surrogate, which JSON can escape and UTF-8 cannot carry
+            ("POST", "/v1/jobs"),
+            {"data": '{"spec": {"command": ["echo", "\\ud800"]}}'},
+            400,
+            "INVALID_ARGUMENT",
+        ),
         (("GET", "/v1/jobs"), {"params": {"state": "BOGUS"}}, 400, "INVALID_ARGUMENT"),
         (("GET", "/v1/jobs"), {"params": {"page_size": "-1"}}, 400, "INVALID_ARGUMENT"),
         (("GET", "/v1/jobs"), {"params": {"page_token": "abc"}}, 400, "INVALID_ARGUMENT"),

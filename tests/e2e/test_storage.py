@@ -65,3 +65,21 @@ def _held_until_room(server: Server, disk: Path, *, refuses: bool) -> None:
     finally:
         server.stop()
         server.cleanup_workers()
+
+
+def test_a_second_server_on_a_home_in_use_refuses_to_start(tmp_path: Path) -> None:
+    first = Server(tmp_path)
+    first.start()
+    try:
+        job_id = first.submit("true")
+        command = [LAINO, "server", "--home", str(tmp_path)]
+        command += ["--listen", f"127.0.0.1:{free_port()}", "--agent-listen", "127.0.0.1:0"]
+        second = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        assert second.returncode == 1
+        assert f"another laino server uses {tmp_path}" in second.stderr
+        assert "Traceback" not in second.stderr
+        # The first goes on as it was.
+        assert first.wait_state(job_id, {"SUCCEEDED"})["state"] == "SUCCEEDED"
+    finally:
+        first.stop()
+        first.cleanup_workers()

@@ -6,11 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from laino.orchestrator.domain.spec import JobSpec
+from laino.orchestrator.domain.spec import InvalidSpec, JobSpec
 from laino.orchestrator.domain.templates import InvalidTemplate, Template
 from laino.orchestrator.templates import Param, _version, render
 
-VALUES = st.text(st.characters(blacklist_characters="\0"), max_size=200)
+# Text as gRPC carries it: no lone surrogates (refused, below), and no NUL (refused elsewhere).
+VALUES = st.text(
+    st.characters(blacklist_characters="\0", blacklist_categories=["Cs"]), max_size=200
+)
 
 
 def _template(
@@ -29,6 +32,12 @@ def test_each_value_lands_as_it_is_and_is_not_read_again(a: str, b: str) -> None
     assert spec.command == ("echo", a, f"{b}-{a}")
     assert spec.env == {"B": f"<{b}>"}
     assert spec.template_params == {"a": a, "b": b}
+
+
+def test_a_value_that_is_not_text_is_refused() -> None:
+    template = _template(Param("a"), command=("echo", "{{a}}"))
+    with pytest.raises(InvalidSpec, match="not text: a lone UTF-16 surrogate"):
+        render(template, 0, {"a": "\ud800"})
 
 
 def test_what_is_not_a_placeholder_stays_as_written() -> None:
