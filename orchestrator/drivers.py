@@ -38,7 +38,9 @@ STOP_WAIT = 5.0
 @dataclass(kw_only=True, eq=False)
 class Drivers:
     runner: SagaRunner
-    table: AdmittedTable
+    # None on the embedded database: its one server admits and drives, with nothing to hand
+    # over (a restart admits again what had not begun).
+    table: AdmittedTable | None
     partitions: Partitions
     held: set[int] = field(default_factory=set)
     # A task per saga driven here.
@@ -110,11 +112,12 @@ class Drivers:
         runner = self.runner
         runner.availability.check()
         fresh, self.fresh = self.fresh & self.held, set()
-        found = self.table.since(0, fresh) if fresh else []
-        newer = self.table.since(self.seen, self.held - fresh)
-        for row in (*found, *newer):
-            self.seen = max(self.seen, row.n)
-            self._start(row.job_id, row.worker_id)
+        if self.table is not None:
+            found = self.table.since(0, fresh) if fresh else []
+            newer = self.table.since(self.seen, self.held - fresh)
+            for row in (*found, *newer):
+                self.seen = max(self.seen, row.n)
+                self._start(row.job_id, row.worker_id)
         again, self.again = self.again, set()
         for job_id in again:
             if partition_of(job_id) in self.held:

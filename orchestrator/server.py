@@ -290,7 +290,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     postgresql = database.dialect == "postgresql"
     drivers = Drivers(
         runner=runner,
-        table=AdmittedTable(engine),
+        table=AdmittedTable(engine) if postgresql else None,
         partitions=AdvisoryPartitions(engine) if postgresql else FilePartitions(home / "drive"),
     )
     runner.warm = drivers.warm

@@ -66,17 +66,19 @@ class Term:
             listed = time.monotonic()
         opened = self.open_sagas.news()
         if self.let_go is None:
-            self.let_go = table.jobs()
-            table.remove(self.let_go - set(opened))  # finished while no one held the lease
+            self.let_go = table.jobs() if table is not None else set()
+            if table is not None:  # finished while no one held the lease
+                table.remove(self.let_go - set(opened))
         closed = self.open_sagas.take_closed()
         for job_id in closed:
             self.admission.forget(job_id)
-        table.remove(closed)
         admitted = self.admission.admit(opened, self.let_go)
         for job_id, newer in admitted.cancel.items():
             self._replace(job_id, newer)
         kept = {job_id: self.pools.reserved.get(job_id) for job_id in admitted.go}
-        table.add({job_id: (partition_of(job_id), worker) for job_id, worker in kept.items()})
+        if table is not None:
+            table.remove(closed)
+            table.add({job_id: (partition_of(job_id), worker) for job_id, worker in kept.items()})
         for job_id, worker in kept.items():
             self.drivers.admitted(job_id, worker)
         if pooled:
