@@ -34,6 +34,7 @@ from tests.partitions_cost import partitions_cost
 from tests.postgres import Postgres
 from tests.references import broker_round_trip, cli_first_call
 from tests.scheduling_cost import scheduling_cost
+from tests.store_floor import store_floor
 
 RUNS = 30
 DOCKER_RUNS = 20
@@ -629,6 +630,11 @@ def main() -> None:
     access_cost()
     observability_cost()
     throughput_by_database(BATCH)
+    floor, transactions = store_floor(BATCH)
+    print(
+        f"{'reference: a job recorded, nothing else':44} {floor:7.1f} ms CPU"
+        f"   ({transactions} transactions, SQLite, through laino's applications)"
+    )
     empty, aged = history_cost(batch, cpu_seconds, BATCH)
     AIMS.check(
         "cost per job at 50,000 jobs of history within 10% of 500",
