@@ -23,6 +23,7 @@ from laino.cli.client import (
     server_option,
 )
 from laino.cli.follow import LogFollower, Progress
+from laino.cli.lazy import LazyGroup
 from laino.cli.output import (
     age,
     command_text,
@@ -40,7 +41,15 @@ from laino.providers.tracing import TRACEPARENT, Tracing
 from laino.v1 import laino_pb2 as pb
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "trace": "laino.cli.timeline:trace",
+        "artifacts": "laino.cli.artifacts:artifacts",
+        "download": "laino.cli.artifacts:download",
+        "prune": "laino.cli.prune:prune",
+    },
+)
 def job() -> None:
     """Run and inspect jobs."""
 

@@ -7,26 +7,28 @@ import sys
 
 import click
 
-from laino.cli.artifacts import artifacts, download
 from laino.cli.client import jobs_stub, output_option, reports_errors, server_option
-from laino.cli.db import db
-from laino.cli.events import events
-from laino.cli.job import job
+from laino.cli.lazy import LazyGroup
 from laino.cli.output import age, emit_json, table, worker_dict
-from laino.cli.pool import pool
-from laino.cli.prune import prune
-from laino.cli.schedule import schedule
-from laino.cli.template import template
-from laino.cli.timeline import trace
-from laino.cli.tls import tls
-from laino.cli.token import token
 from laino.cli.units import Duration, Size
 from laino.providers import logfmt
 from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2 as pb
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "job": "laino.cli.job:job",
+        "db": "laino.cli.db:db",
+        "events": "laino.cli.events:events",
+        "token": "laino.cli.token:token",
+        "schedule": "laino.cli.schedule:schedule",
+        "template": "laino.cli.template:template",
+        "pool": "laino.cli.pool:pool",
+        "tls": "laino.cli.tls:tls",
+    },
+)
 @click.version_option(package_name="laino")
 def cli() -> None:
     """laino: run commands as jobs on ephemeral workers, and watch them live."""
@@ -260,20 +262,6 @@ def list_workers(
         for w in workers
     ]
     table(["ID", "JOB", "ATTEMPT", "STATE", "PROVIDER", "AGE", "MESSAGE"], rows)
-
-
-job.add_command(trace)
-job.add_command(artifacts)
-job.add_command(download)
-job.add_command(prune)
-cli.add_command(job)
-cli.add_command(db)
-cli.add_command(events)
-cli.add_command(token)
-cli.add_command(schedule)
-cli.add_command(template)
-cli.add_command(pool)
-cli.add_command(tls)
 
 
 def main() -> None:
