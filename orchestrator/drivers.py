@@ -79,7 +79,8 @@ class Drivers:
                         self.fresh |= self.held
                         resynced = time.monotonic()
                     try:
-                        self._look()
+                        if self.runner.availability.database:  # away: said once, by health
+                            self._look()
                     except FAILURES as err:
                         log.warning("cannot read the jobs let go: %s", first_line(err))
                     await wait(wake, CHECK)
@@ -91,21 +92,19 @@ class Drivers:
         try:
             held, surplus = await loop.run_in_executor(thread, self.partitions.rebalance)
         except Exception as err:
-            log.warning("gave up every partition: cannot reach the database: %s", first_line(err))
+            if self.held:  # once an outage, not at every try
+                log.warning("gave up every partition: the database failed: %s", first_line(err))
             held, surplus = set(), set()
-        if surplus:
+        before, self.held = self.held, held - surplus  # no task starts in one that goes
+        leaving = (before - held) | surplus
+        if leaving:
             # Stopped here before another server may take them.
-            await self._stop({j: t for j, t in self.tasks.items() if partition_of(j) in surplus})
+            await self._stop({j: t for j, t in self.tasks.items() if partition_of(j) in leaving})
+        if surplus:
             await loop.run_in_executor(thread, self.partitions.give_up, surplus)
-            held -= surplus
-        lost = self.held - held
-        if lost:
-            await self._stop({j: t for j, t in self.tasks.items() if partition_of(j) in lost})
-        gained = held - self.held
-        if gained or lost:
-            log.info("driving %d partition(s): %s", len(held), _parts(held))
-        self.held = held
-        self.fresh |= gained
+        if self.held != before:
+            log.info("driving %d partition(s): %s", len(self.held), _parts(self.held))
+        self.fresh |= self.held - before
 
     def _look(self) -> None:
         """Starts driving each job let go in the partitions held that is not driven yet."""

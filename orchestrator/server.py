@@ -32,7 +32,7 @@ from laino.orchestrator.cluster.bus import Bus
 from laino.orchestrator.cluster.health import Availability, watch
 from laino.orchestrator.cluster.inbox import Inbox
 from laino.orchestrator.cluster.lease import AdvisoryLease, FileLease, lead
-from laino.orchestrator.cluster.partitions import AdvisoryPartitions, FilePartitions
+from laino.orchestrator.cluster.partitions import PARTITIONS, AdvisoryPartitions, AllPartitions
 from laino.orchestrator.cluster.peers import ClusterHub, ClusterSessions
 from laino.orchestrator.cluster.relay import EventRelay
 from laino.orchestrator.domain.jobs import Job
@@ -291,7 +291,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     drivers = Drivers(
         runner=runner,
         table=AdmittedTable(engine) if postgresql else None,
-        partitions=AdvisoryPartitions(engine) if postgresql else FilePartitions(home / "drive"),
+        partitions=AdvisoryPartitions(engine) if postgresql else AllPartitions(),
+        # Held from the start on the embedded database: admission hands jobs over directly.
+        held=set() if postgresql else set(range(PARTITIONS)),
     )
     runner.warm = drivers.warm
 

@@ -1,4 +1,5 @@
-"""The lease: of all the orchestrators on one database, exactly one drives the sagas.
+"""The lease: of all the orchestrators on one database, exactly one admits jobs, fires the
+schedules and relays events (the sagas themselves are driven by partition: partitions.py).
 
 On PostgreSQL it is a session advisory lock, held by one connection: when the holder dies, its
 connection closes and PostgreSQL frees the lock at once. On the embedded SQLite it is a file
@@ -23,7 +24,7 @@ from laino.orchestrator.store.database import FAILURES, first_line
 
 log = logging.getLogger("laino.lease")
 
-# pg_advisory_lock's key for "the saga runner"; migrations use another (7411).
+# pg_advisory_lock's key for the lease holder; migrations use another (7411).
 RUNNER_KEY = 7412
 CHECK = 1.0
 AFTER_FAILURE = 2.0
@@ -120,7 +121,7 @@ async def lead(lease: Lease, work: Callable[[], list[Awaitable[None]]]) -> None:
             if not await call(lease.take):
                 await asyncio.sleep(CHECK)
                 continue
-            log.info("holding the lease: this server drives the sagas")
+            log.info("holding the lease: this server admits jobs and fires schedules")
             tasks = [asyncio.ensure_future(w) for w in work()]
             try:
                 while not any(t.done() for t in tasks) and await call(lease.held):

@@ -8,18 +8,14 @@ PostgreSQL frees its locks at once; the others see fewer members and take its pa
 their next turn, about a second later. All the locks of a server are on one connection of its
 own, so that losing it loses them all together.
 
-On the embedded SQLite one server owns a home: it holds every partition while it holds a file
-lock beside the database.
+On the embedded SQLite one server owns a home, and holds every partition.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
-import os
 import random
-from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
@@ -118,26 +114,14 @@ class AdvisoryPartitions:
             self.conn = None
 
 
-class FilePartitions:
-    def __init__(self, path: Path):
-        self.path = path
-        self.fd: int | None = None
+class AllPartitions:
+    """The embedded database's: its one server (startup.own_home) holds every partition."""
 
     def rebalance(self) -> tuple[set[int], set[int]]:
-        if self.fd is None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return set(), set()
-            self.fd = fd
         return set(range(PARTITIONS)), set()
 
     def give_up(self, parts: set[int]) -> None:
-        """Never asked: one server holds them all."""
+        """Never asked: there is no other server to take them."""
 
     def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        """Nothing is held but the home."""

@@ -10,7 +10,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
-from laino.orchestrator.cluster.partitions import FilePartitions
+from laino.orchestrator.cluster.partitions import AllPartitions
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.saga import COMPENSATED
 from laino.orchestrator.domain.spec import JobSpec
@@ -19,7 +19,6 @@ from laino.orchestrator.hub import Hub
 from laino.orchestrator.runner import PROVISION, SagaRunner
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
-from laino.orchestrator.store.admitted import AdmittedTable
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.secrets import SecretStore
@@ -96,8 +95,8 @@ def test_a_saga_whose_first_read_fails_is_driven_again_on_the_next_pass(
         raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("the database is away"))
 
     async def scenario() -> None:
-        partitions = FilePartitions(tmp_path / "drive")
-        drivers = Drivers(runner=runner, table=AdmittedTable(engine), partitions=partitions)
+        partitions = AllPartitions()
+        drivers = Drivers(runner=runner, table=None, partitions=partitions)
         drivers.held, _ = partitions.rebalance()
         Term(runner=runner, drivers=drivers)._pass(0.0)  # the job is let go, its task made
         monkeypatch.setattr(jobs, "get_job", away_once)  # and the task's first read fails
