@@ -32,7 +32,7 @@ from tests.otlp import Receiver
 from tests.page_load import page_load
 from tests.partitions_cost import partitions_cost
 from tests.postgres import Postgres
-from tests.references import broker_round_trip, cli_first_call
+from tests.references import broker_round_trip, cli_first_call, grpc_import
 from tests.scheduling_cost import scheduling_cost
 from tests.store_floor import store_floor
 
@@ -594,6 +594,7 @@ def main() -> None:
         report("SubmitJob -> terminal, warm client", total)
         before_call = cli_first_call(RUNS)
         report("CLI start -> its first RPC on the wire", before_call)
+        report("reference: python, import grpc and stubs, exit", grpc_import(RUNS))
         median = statistics.median(before_call)
         AIMS.check("CLI start -> first RPC <= 60 ms", f"{median * 1000:.0f} ms", median <= 0.060)
         agent_floor(server)

@@ -1,5 +1,6 @@
 """Reference points `just bench` measures beside laino: how soon a CLI's first call leaves
-it, and a Celery-style round trip (a broker, and a worker that is already running)."""
+it, the least any gRPC client in Python spends first, and a Celery-style round trip (a broker,
+and a worker that is already running)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,18 @@ def cli_first_call(runs: int) -> list[float]:
                 times.append(time.perf_counter() - started)
             cli.kill()
             cli.wait()
+    return times
+
+
+def grpc_import(runs: int) -> list[float]:
+    """A Python that imports gRPC and laino's generated stubs, then exits: what any CLI on
+    gRPC spends before its first call, with nothing of its own."""
+    times = []
+    command = [sys.executable, "-c", "import grpc, laino.v1.laino_pb2_grpc"]
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True)
+        times.append(time.perf_counter() - started)
     return times
 
 
