@@ -72,8 +72,8 @@ class SagaRunner:
     warm: Callable[[UUID], UUID | None] = lambda job_id: None
     # When this runner learnt that a worker registered (see _await_registration).
     registered: dict[UUID, float] = field(default_factory=dict)
-    # Each open saga, as its task has it: that task alone changes it while this runner holds
-    # the lease, so it is read once, not before every step (see _saga).
+    # Each open saga, as its task has it: that task alone changes it while this server holds
+    # its partition, so it is read once, not before every step (see _saga).
     held: dict[UUID, ExecutionSaga] = field(default_factory=dict)
     # When this runner began driving each saga (see drive).
     began: dict[UUID, float] = field(default_factory=dict)
@@ -356,7 +356,7 @@ class SagaRunner:
 
     def _saga(self, job_id: UUID) -> ExecutionSaga:
         """The job's saga, read when its task first asks. Should another runner have changed it
-        meanwhile (a lease that moved and came back), the next save fails, the task ends, and
+        meanwhile (a partition that moved and came back), the next save fails, the task ends, and
         the next one reads it afresh."""
         saga = self.held.get(job_id)
         if saga is None:
