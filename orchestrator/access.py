@@ -11,8 +11,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from laino.orchestrator.apps import NotifyingApplication
 from laino.orchestrator.domain.tokens import Role, Token, check_name
+from laino.orchestrator.notifying import NotifyingApplication
 
 PREFIX = "laino_"
 MAX_TTL = 100 * 365 * 86400.0

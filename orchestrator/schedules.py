@@ -13,10 +13,11 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import MutableOrImmutableAggregate
 
-from laino.orchestrator.apps import JobsApp, JobView, NotifyingApplication
+from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.domain.schedules import Catchup, Overlap, Schedule, check_schedule_name
 from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.domain.timing import InvalidSchedule, Timing
+from laino.orchestrator.notifying import NotifyingApplication
 
 # The label on each job a schedule submits.
 LABEL = "laino.schedule"

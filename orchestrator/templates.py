@@ -14,7 +14,6 @@ from typing import Any
 import re2
 from eventsourcing.application import AggregateNotFoundError
 
-from laino.orchestrator.apps import NotifyingApplication
 from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.domain.templates import (
     MAX_PARAMS,
@@ -27,6 +26,7 @@ from laino.orchestrator.domain.templates import (
     filled,
     placeholders,
 )
+from laino.orchestrator.notifying import NotifyingApplication
 
 # The label on each job a template makes.
 LABEL = "laino.template"

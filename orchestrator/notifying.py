@@ -1,0 +1,63 @@
+"""The applications' common base: saved events told to an in-process listener, saves that
+decide again after losing a race, and a cache that never keeps what a failed save left."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+
+# Several orchestrators may change one aggregate at once; the loser of a race tries again.
+SAVE_ATTEMPTS = 5
+
+
+Listener = Callable[[list[DomainEventProtocol[UUID]]], None]
+A = TypeVar("A", bound=Aggregate)
+
+
+class NotifyingApplication(Application[UUID]):
+    """Tells an in-process listener about every saved event, so waiters wake at once."""
+
+    listener: Listener | None = None
+    log_section_size = 500
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        try:
+            return super().save(*objs, **kwargs)
+        except Exception:
+            # Without fast-forwarding (the embedded database) the cache holds the aggregates
+            # saved, and one changed since may be among these: it is read again from the store.
+            for obj in objs:
+                if isinstance(obj, Aggregate):
+                    self.uncache(obj.id)
+            raise
+
+    def uncache(self, aggregate_id: UUID) -> None:
+        if self.repository.cache is not None:
+            with contextlib.suppress(KeyError):
+                self.repository.cache.get(aggregate_id, evict=True)
+
+    def notify(self, new_events: list[DomainEventProtocol[UUID]]) -> None:
+        if self.listener is not None and new_events:
+            self.listener(new_events)
+
+    def save_changed(self, change: Callable[[], A | None]) -> A | None:
+        """Saves what `change` made of an aggregate it read; when another orchestrator saved
+        that aggregate first, `change` decides again on what it is now. None: nothing to save."""
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            aggregate = change()
+            if aggregate is None:
+                return None
+            try:
+                self.save(aggregate)
+            except IntegrityError:
+                if attempt == SAVE_ATTEMPTS:
+                    raise
+                continue
+            return aggregate
+        raise AssertionError("unreachable")
