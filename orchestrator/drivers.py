@@ -52,6 +52,8 @@ class Drivers:
     fresh: set[int] = field(default_factory=set)
     # Stopped by a failure with their saga unfinished: driven again at the next look.
     again: set[UUID] = field(default_factory=set)
+    # Handed over directly by this server's lease holder: their rows, when read, are not news.
+    direct: set[UUID] = field(default_factory=set)
 
     def warm(self, job_id: UUID) -> UUID | None:
         return self.kept.pop(job_id, None)
@@ -60,6 +62,8 @@ class Drivers:
         """The lease holder let the job go (recorded already)."""
         if partition_of(job_id) in self.held:
             self._start(job_id, worker_id)
+            if self.table is not None:
+                self.direct.add(job_id)
         else:
             self.runner.hub.changed(ADMITTED)
 
@@ -96,6 +100,7 @@ class Drivers:
                 log.warning("gave up every partition: the database failed: %s", first_line(err))
             held, surplus = set(), set()
         before, self.held = self.held, held - surplus  # no task starts in one that goes
+        self.direct = {job_id for job_id in self.direct if partition_of(job_id) in self.held}
         leaving = (before - held) | surplus
         if leaving:
             # Stopped here before another server may take them.
@@ -116,7 +121,11 @@ class Drivers:
             newer = self.table.since(self.seen, self.held - fresh)
             for row in (*found, *newer):
                 self.seen = max(self.seen, row.n)
-                self._start(row.job_id, row.worker_id)
+                if row.job_id in self.direct:
+                    # A fast job may have ended already: driving it again would only read it.
+                    self.direct.discard(row.job_id)
+                else:
+                    self._start(row.job_id, row.worker_id)
         again, self.again = self.again, set()
         for job_id in again:
             if partition_of(job_id) in self.held:
