@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -308,6 +309,26 @@ def docker_server(tmp_path: Path, worker_image: str) -> Iterator[Server]:
     names = containers(f"laino.installation={installation}")
     if names:
         subprocess.run(["docker", "rm", "-f", *names], capture_output=True)
+
+
+@contextlib.contextmanager
+def cluster(root: Path, count: int, **flags: Any) -> Iterator[list[Server]]:
+    """`count` servers with the same flags (one database, one NATS), each agent knowing every
+    one of them, as behind a load balancer; stopped, and their workers removed, after."""
+    servers = []
+    for n in range(count):
+        (root / f"server{n}").mkdir()
+        servers.append(Server(root / f"server{n}", **flags))
+    everyone = ",".join(server.agent_address for server in servers)
+    try:
+        for server in servers:
+            server.flags["advertise"] = everyone
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+            server.cleanup_workers()
 
 
 def processes_with(marker: str) -> list[int]:

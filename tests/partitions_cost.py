@@ -13,27 +13,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
-
-from laino.orchestrator.cluster.partitions import PARTITION, PARTITIONS
+from laino.orchestrator.cluster.partitions import PARTITIONS
 from laino.v1 import laino_pb2 as pb
-from tests.conftest import LAINO, Server, free_port
+from tests.conftest import LAINO, Server, cluster, free_port
 from tests.nats import Nats
-from tests.postgres import Postgres
+from tests.postgres import Postgres, partition_shares
 
 UNFINISHED = pb.ListJobsRequest(
     states=[pb.QUEUED, pb.PROVISIONING, pb.ASSIGNED, pb.RUNNING, pb.RETRYING], page_size=1
 )
-
-
-def _shares(url: str) -> list[int]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-            " AND classid = %s AND objsubid = 2 AND granted GROUP BY pid",
-            (PARTITION,),
-        ).fetchall()
-    return sorted((count for (count,) in rows), reverse=True)
 
 
 def _run(servers: list[Server], count: int) -> float:
@@ -47,6 +35,12 @@ def _run(servers: list[Server], count: int) -> float:
     return time.perf_counter() - started
 
 
+def _balanced(shares: list[int], servers: int) -> bool:
+    """Every partition held, each server at most its share."""
+    fair = -(-PARTITIONS // servers)
+    return len(shares) == servers and sum(shares) == PARTITIONS and max(shares) <= fair
+
+
 def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[float, float]:
     """Server CPU ms per job, with one server and with three (all three's together); prints
     each server's part."""
@@ -58,17 +52,10 @@ def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[floa
             url = postgres.new_database()
             migrate = [LAINO, "db", "migrate", "--database", url]
             subprocess.run(migrate, check=True, capture_output=True)
-            servers = [
-                Server(Path(tempfile.mkdtemp(prefix="laino-bench-")), database=url, nats=nats.url)
-                for _ in range(size)
-            ]
-            everyone = ",".join(server.agent_address for server in servers)
-            try:
-                for server in servers:
-                    server.flags["advertise"] = everyone
-                    server.start()
-                share = -(-PARTITIONS // size)
-                while sum(_shares(url)) != PARTITIONS or max(_shares(url)) > share:
+            flags = {"database": url, "nats": nats.url}
+            root = Path(tempfile.mkdtemp(prefix="laino-bench-"))
+            with cluster(root, size, **flags) as servers:
+                while not _balanced(partition_shares(url), size):
                     time.sleep(0.2)
                 pids = [server.proc.pid for server in servers if server.proc is not None]
                 before = [cpu_seconds(pid=pid) for pid in pids]
@@ -77,10 +64,6 @@ def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[floa
                     (cpu_seconds(pid=p) - b) * 1000 / count
                     for p, b in zip(pids, before, strict=True)
                 ]
-            finally:
-                for server in servers:
-                    server.stop()
-                    server.cleanup_workers()
             parts = " + ".join(f"{ms:.1f}" for ms in each)
             print(
                 f"{f'{count} true jobs, PG + NATS, {size} server(s)':44} {count / took:7.1f} jobs/s"

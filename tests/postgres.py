@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 
+from laino.orchestrator.cluster.partitions import PARTITION
+
 BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -72,3 +74,14 @@ def _install() -> None:
             capture_output=True,
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
+
+
+def partition_shares(url: str) -> list[int]:
+    """How many sagas' partitions each server's session holds there, most first."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND classid = %s AND objsubid = 2 AND granted GROUP BY pid",
+            (PARTITION,),
+        ).fetchall()
+    return sorted((count for (count,) in rows), reverse=True)
