@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -63,10 +65,31 @@ def download(job_id: str, path: str | None, everything: bool, target: str, serve
             tar.addfile(info, _Pieces(pieces))
 
 
-def _opened(name: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+@contextlib.contextmanager
+def _opened(name: str) -> Iterator[IO[bytes]]:
+    """The file to write, or stdout. A file is written beside its name and takes the name only
+    once every byte has come: a download that fails leaves nothing, and never half-overwrites
+    a file the user already had."""
     if name == "-":
-        return contextlib.nullcontext(sys.stdout.buffer)
-    return open(name, "wb")
+        yield sys.stdout.buffer
+        return
+    target = Path(name)
+    with tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+    ) as out:
+        try:
+            yield out
+        except BaseException:
+            os.unlink(out.name)
+            raise
+    os.chmod(out.name, 0o666 & ~_umask())
+    os.replace(out.name, target)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class _Pieces:

@@ -101,8 +101,9 @@ def test_outputs_of_a_failing_job_download_byte_for_byte(server: Server, tmp_pat
         big = tar.extractfile("big.bin")
         assert big is not None
         assert hashlib.sha256(big.read()).hexdigest() == listed["big.bin"]["sha256"]
-    missing = server.cli("job", "download", job_id, "nope.txt")
+    missing = server.cli("job", "download", job_id, "nope.txt", cwd=tmp_path)
     assert missing.returncode != 0 and "kept no file 'nope.txt'" in missing.stderr
+    assert not (tmp_path / "nope.txt").exists()  # a failed download leaves no empty file
 
 
 def test_over_the_limit_the_job_says_so_and_keeps_what_fits(tmp_path: Path) -> None:
@@ -200,10 +201,14 @@ def test_artifacts_go_with_the_jobs_output_at_retention(server: Server, tmp_path
     assert len(_artifacts(server, first)) == 1
     time.sleep(1.1)
     server.cli("job", "prune", "--older-than", "1s", check=True)
+    mine = tmp_path / "a.txt"
+    mine.write_text("the user's own file\n")
     for job_id in (first, second):
         assert _artifacts(server, job_id) == []
-        gone = server.cli("job", "download", job_id, "a.txt")
+        gone = server.cli("job", "download", job_id, "a.txt", cwd=tmp_path)
         assert gone.returncode != 0 and "kept no file" in gone.stderr
+    # A download that fails leaves a file of the same name as it was.
+    assert mine.read_text() == "the user's own file\n"
     if (server.home / "artifacts").exists():  # the embedded store: the bytes are gone too
         assert not [f for f in (server.home / "artifacts").rglob("*") if f.is_file()]
 
