@@ -63,10 +63,15 @@ class Cgroups:
         return cls(True, folder, folder)
 
     def create(self, worker: str, *, memory_bytes: int, cpu: float) -> None:
-        """The worker's group, with its limits; 0 leaves one unlimited."""
-        for folder in {self.memory / worker, self.cpu / worker}:
-            _make(folder)
+        """The worker's group, with its limits; 0 leaves one unlimited.
+
+        The memory hierarchy holds every worker, limited or not: its list of processes is how a
+        worker is ended whole. A group in v1's cpu hierarchy costs each wake-up of the worker's
+        processes some scheduling, so a worker is put there only to hold it to --cpu.
+        """
         memory, cpus = self.memory / worker, self.cpu / worker
+        for folder in {memory, cpus} if cpu else {memory}:
+            _make(folder)
         if self.v2:
             if memory_bytes:
                 _write(memory / "memory.max", str(memory_bytes))
@@ -85,7 +90,13 @@ class Cgroups:
     def enter(self, worker: str, pid: int) -> None:
         """Moves the process into the worker's group; the children it starts stay there."""
         for folder in {self.memory / worker, self.cpu / worker}:
-            _write(folder / "cgroup.procs", str(pid))
+            if folder == self.memory / worker or folder.is_dir():
+                _write(folder / "cgroup.procs", str(pid))
+
+    def members(self, worker: str) -> list[int]:
+        """The processes in the worker's group: every one its agent started, in any session."""
+        listed = _read(self.memory / worker / "cgroup.procs")
+        return [int(pid) for pid in listed.split()]
 
     def remove(self, worker: str) -> None:
         """Removes the worker's group once its processes are gone."""

@@ -1,4 +1,5 @@
-"""The process provider: each worker is a local agent process in a session of its own."""
+"""The process provider: each worker is a local agent process in a session of its own, and in
+a control group of its own where the machine lets laino make them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pwd
 import shutil
 import stat
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ class ProcessProvider:
         # Agents forked from it show its environment in /proc/PID/environ: the clean one.
         self.forks = ForkServer(env=_clean_environment())
         self.cgroups: Cgroups | None = None
+        self.no_groups = ""  # why this machine has none laino may use, once looked for
         state_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: WorkerSpec) -> Handle:
@@ -56,11 +59,14 @@ class ProcessProvider:
         if self._alive(spec.name) is not None:
             return handle
         limited = bool(spec.memory_bytes or spec.cpu)
-        if limited:
+        groups = self._limits() if limited else self._groups()
+        if groups is not None:
             try:
-                self._limits().create(spec.name, memory_bytes=spec.memory_bytes, cpu=spec.cpu)
+                groups.create(spec.name, memory_bytes=spec.memory_bytes, cpu=spec.cpu)
             except CgroupsUnavailable as err:
-                raise PermanentProviderError(f"cannot limit the worker: {err}") from err
+                if limited:
+                    raise PermanentProviderError(f"cannot limit the worker: {err}") from err
+                groups = None
         scratch = self._job_folder(spec.name)
         env = {**_clean_environment(), **_agent_settings(), **spec.env}
         user = self.job_user.pw_name if self.job_user else pwd.getpwuid(os.geteuid()).pw_name
@@ -75,13 +81,18 @@ class ProcessProvider:
             )
         except ForkServerError as err:
             raise ProviderError(str(err)) from err
-        if limited:
+        if groups is not None:
             try:  # before its registration, so before the job is sent to it
-                self._limits().enter(spec.name, pid)
+                groups.enter(spec.name, pid)
             except CgroupsUnavailable as err:
-                sessions.end(pid, 0)
-                raise PermanentProviderError(f"cannot limit the worker: {err}") from err
-        record = {"pid": pid, "started": started, "labels": spec.labels}
+                if limited:
+                    sessions.end(pid, 0)
+                    raise PermanentProviderError(f"cannot limit the worker: {err}") from err
+                groups.remove(spec.name)
+                groups = None
+        # In a group, every process the job starts stays findable, even one that leaves the
+        # agent's session (setsid): destroy ends the group. Without one, it ends the session.
+        record = {"pid": pid, "started": started, "labels": spec.labels, "group": bool(groups)}
         tmp = self._record(spec.name).with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(self._record(spec.name))
@@ -100,13 +111,17 @@ class ProcessProvider:
         return "\n".join(lines[-tail:])
 
     def destroy(self, handle: Handle) -> None:
-        """Ends every process of the worker's session: the agent and the job it runs."""
-        # The agent may be dead while the job it ran lives on: end the session, not the leader.
+        """Ends every process of the worker: the agent and all the job started."""
+        # The agent may be dead while the job it ran lives on: end the group (or the session),
+        # not the leader. A group's members are read from one file, not from all of /proc.
         record = self._read(handle.name)
-        if record is not None:
+        groups = self._groups()
+        if record is not None and record.get("group") and groups is not None:
+            sessions.end_each(partial(groups.members, handle.name), self.grace_seconds)
+        elif record is not None:
             sessions.end(int(record["pid"]), self.grace_seconds)
-        if self.cgroups is not None:
-            self.cgroups.remove(handle.name)
+        if groups is not None:
+            groups.remove(handle.name)
         self._record(handle.name).unlink(missing_ok=True)
         self._log(handle.name).unlink(missing_ok=True)
         shutil.rmtree(self._dir(handle.name), ignore_errors=True)
@@ -122,13 +137,20 @@ class ProcessProvider:
 
     def _limits(self) -> Cgroups:
         """The control groups that enforce --memory and --cpu, or a refusal saying why."""
-        if self.cgroups is None:
+        groups = self._groups()
+        if groups is None:
+            raise PermanentProviderError(
+                f"--memory and --cpu cannot be enforced for process jobs here: {self.no_groups}"
+            )
+        return groups
+
+    def _groups(self) -> Cgroups | None:
+        """laino's control groups, if this machine lets it make them (looked for once)."""
+        if self.cgroups is None and not self.no_groups:
             try:
                 self.cgroups = Cgroups.find(self.installation)
             except CgroupsUnavailable as err:
-                raise PermanentProviderError(
-                    f"--memory and --cpu cannot be enforced for process jobs here: {err}"
-                ) from err
+                self.no_groups = str(err)
         return self.cgroups
 
     def _alive(self, name: str) -> int | None:

@@ -1,5 +1,6 @@
 """Local process sessions as /proc shows them: who is in one, whether a pid is still the process
-it was (pids get reused), and ending one whole."""
+it was (pids get reused), and ending one whole (or any set of processes, found again each
+round)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
+from functools import partial
 
 
 def _stat(pid: int) -> list[bytes] | None:
@@ -50,10 +53,15 @@ def members(sid: int) -> list[int]:
 
 def end(sid: int, grace: float) -> None:
     """SIGTERM every process of the session, then SIGKILL whatever is left after the grace."""
+    end_each(partial(members, sid), grace)
+
+
+def end_each(find: Callable[[], list[int]], grace: float) -> None:
+    """SIGTERM every process `find` names, then SIGKILL whatever is left after the grace."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        # Finding members reads all of /proc: do it once per signal, then watch only them. The
-        # next round's search finds anything forked meanwhile.
-        pids = {pid: start_time(pid) for pid in members(sid)}
+        # Finding members may read all of /proc: do it once per signal, then watch only them.
+        # The next round's search finds anything forked meanwhile.
+        pids = {pid: start_time(pid) for pid in find()}
         if not pids:
             return
         for pid in pids:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 
+import pytest
+
+from laino.providers.cgroups import Cgroups, CgroupsUnavailable
 from tests.conftest import Server, assert_eventually, processes_with
 
 
@@ -186,3 +190,25 @@ def test_ctrl_c_again_detaches_while_the_job_is_being_stopped(server: Server) ->
     job_id = said.split()[3]
     assert server.wait_state(job_id, {"CANCELLED"})["state"] == "CANCELLED"
     assert_eventually(lambda: processes_with("sleep 4248") == [], timeout=10)
+
+
+def test_a_process_that_leaves_the_jobs_session_ends_with_its_worker(server: Server) -> None:
+    # setsid puts the sleeper in a session of its own, out of the agent's: only the worker's
+    # control group still holds it (where the machine has none, laino cannot follow it).
+    if not _groups_usable():
+        pytest.skip("no usable control groups here: a process that leaves its session escapes")
+    marker = "sleep 4245"
+    try:
+        server.cli("job", "run", "--", "sh", "-c", f"setsid {marker} >/dev/null 2>&1 &", check=True)
+        assert_eventually(lambda: processes_with(marker) == [], timeout=15)
+    finally:
+        for pid in processes_with(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _groups_usable() -> bool:
+    try:
+        Cgroups.find("probe")
+    except CgroupsUnavailable:
+        return False
+    return True
