@@ -37,7 +37,11 @@ def artifacts(job_id: str, output: str, server: str) -> None:
 @click.argument("path", required=False)
 @click.option("--all", "everything", is_flag=True, help="Every file it kept, as one tar.")
 @click.option(
-    "-o", "--out", "target", default="", help="The file to write [PATH's name; -: stdout]."
+    "-o",
+    "--out",
+    "target",
+    default="",
+    help="The file or folder to write [PATH's name; -: stdout].",
 )
 @server_option
 @reports_errors
@@ -47,7 +51,7 @@ def download(job_id: str, path: str | None, everything: bool, target: str, serve
         raise click.UsageError("give a PATH, or --all")
     stub = jobs_stub(server)
     if path:
-        name = target or Path(path).name
+        name = _into(target, Path(path).name)
         with _opened(name) as out:
             for piece in stub.DownloadArtifact(
                 pb.DownloadArtifactRequest(job_id=job_id, path=path)
@@ -55,7 +59,7 @@ def download(job_id: str, path: str | None, everything: bool, target: str, serve
                 out.write(piece.data)
         return
     listed = stub.ListArtifacts(pb.ListArtifactsRequest(job_id=job_id)).artifacts
-    name = target or f"{job_id}-artifacts.tar"
+    name = _into(target, f"{job_id}-artifacts.tar")
     with _opened(name) as out, tarfile.open(fileobj=out, mode="w|") as tar:
         for artifact in listed:
             info = tarfile.TarInfo(artifact.path)
@@ -65,25 +69,40 @@ def download(job_id: str, path: str | None, everything: bool, target: str, serve
             tar.addfile(info, _Pieces(pieces))
 
 
+def _into(target: str, default: str) -> str:
+    """Where to write: the file named, or the default name in the current folder or in the
+    folder named (as cp does)."""
+    if target and target != "-" and Path(target).is_dir():
+        return str(Path(target) / default)
+    return target or default
+
+
 @contextlib.contextmanager
 def _opened(name: str) -> Iterator[IO[bytes]]:
-    """The file to write, or stdout. A file is written beside its name and takes the name only
-    once every byte has come: a download that fails leaves nothing, and never half-overwrites
-    a file the user already had."""
+    """The file to write, or stdout. A regular file is written beside its name and takes the
+    name only once every byte has come: a download that fails leaves nothing, and never
+    half-overwrites a file the user already had. A device or a pipe is written as it is."""
     if name == "-":
         yield sys.stdout.buffer
         return
-    target = Path(name)
-    with tempfile.NamedTemporaryFile(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-    ) as out:
-        try:
-            yield out
-        except BaseException:
-            os.unlink(out.name)
-            raise
-    os.chmod(out.name, 0o666 & ~_umask())
-    os.replace(out.name, target)
+    target = Path(os.path.realpath(name))  # through a link, as cp writes
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "wb") as device:
+                yield device
+            return
+        with tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        ) as out:
+            try:
+                yield out
+            except BaseException:
+                os.unlink(out.name)
+                raise
+        os.chmod(out.name, 0o666 & ~_umask())
+        os.replace(out.name, target)
+    except OSError as err:  # no such folder, no permission, a full disk
+        raise click.ClickException(f"cannot write {name}: {err.strerror}") from err
 
 
 def _umask() -> int:

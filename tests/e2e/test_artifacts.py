@@ -435,3 +435,26 @@ def test_a_download_of_a_path_no_file_can_have_is_not_found(server: Server, tmp_
     with pytest.raises(grpc.RpcError) as refused:
         server.jobs.ListArtifacts(pb.ListArtifactsRequest(job_id="nope\0"), timeout=10)
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_download_goes_into_a_folder_named_and_says_when_it_cannot_write(
+    server: Server, tmp_path: Path
+) -> None:
+    work = _folder(tmp_path)
+    server.cli("job", "run", "--output", "a.txt", "--", "sh", "-c", "echo kept > a.txt", cwd=work)
+    job_id = json.loads(server.cli("job", "list", "-o", "json", check=True).stdout)[0]["id"]
+    into = tmp_path / "into"
+    into.mkdir()
+    server.cli("job", "download", job_id, "a.txt", "-o", str(into), check=True)
+    assert (into / "a.txt").read_text() == "kept\n"
+    server.cli("job", "download", job_id, "--all", "-o", str(into), check=True)
+    with tarfile.open(into / f"{job_id}-artifacts.tar") as tar:
+        assert tar.getnames() == ["a.txt"]
+    nowhere = server.cli("job", "download", job_id, "a.txt", "-o", str(tmp_path / "no" / "a"))
+    assert nowhere.returncode == 1
+    assert (
+        nowhere.stderr.strip() == f"Error: cannot write {tmp_path}/no/a: No such file or directory"
+    )
+    full = server.cli("job", "download", job_id, "a.txt", "-o", "/dev/full")
+    assert full.returncode == 1 and "cannot write" in full.stderr and "Traceback" not in full.stderr
+    assert Path("/dev/full").is_char_device()  # written to, never replaced by a file
