@@ -14,6 +14,11 @@ from laino.cli.units import Size
 from laino.v1 import laino_pb2 as pb
 
 
+# The spec's whole-number fields are 32 bits wide: a larger number is refused here, in words,
+# and the server says what range each field takes.
+INT32 = click.IntRange(-(2**31), 2**31 - 1)
+COUNT = click.IntRange(0, 2**31 - 1)
+
 def pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     pairs = {}
     for value in values:
@@ -63,14 +68,14 @@ def _spec_options(command: click.decorators.FC, *, required: bool) -> click.deco
             default=0,
             help="Most bytes of output its log keeps [the server's, 64m].",
         ),
-        click.option("--gpus", type=int, default=0, help="GPUs (kubernetes: nvidia.com/gpu)."),
+        click.option("--gpus", type=COUNT, default=0, help="GPUs (kubernetes: nvidia.com/gpu)."),
         click.option("--provider", default="", help="process, docker or kubernetes."),
         click.option(
-            "--max-attempts", type=int, default=0, help="Attempts on infrastructure failure."
+            "--max-attempts", type=COUNT, default=0, help="Attempts on infrastructure failure."
         ),
         click.option("--retry-on-failure", is_flag=True, help="Retry a non-zero exit too."),
         click.option(
-            "--priority", type=int, default=0, help="Queued jobs go highest first [0; -1000..1000]."
+            "--priority", type=INT32, default=0, help="Queued jobs go highest first [0; -1000..1000]."
         ),
         click.option(
             "--concurrency",

@@ -256,3 +256,12 @@ def test_bad_schedule_requests_are_invalid_argument_or_not_found(server: Server)
         assert _code(call) == grpc.StatusCode.NOT_FOUND
     trigger = lambda: schedules.TriggerSchedule(pb.ScheduleRequest(name="nope"))  # noqa: E731
     assert _code(trigger) == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_number_too_large_for_the_spec_is_a_usage_error_not_a_crash(server: Server) -> None:
+    for option in ("--priority", "--gpus", "--max-attempts"):
+        refused = server.cli("job", "submit", option, "99999999999999999999", "--", "true")
+        assert refused.returncode == 2, (option, refused.stderr)
+        assert f"Invalid value for '{option}'" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert _job_count(server) == 0
