@@ -25,7 +25,7 @@ def schedule() -> None:
 @click.argument("name")
 @click.option("--cron", default="", help="A cron expression: '0 2 * * *', '@hourly'.")
 @click.option("--timezone", default="UTC", show_default=True, help="The cron's time zone.")
-@click.option("--every", type=Duration(), default=0.0, help="Instead of --cron: 30s, 10m, 1h.")
+@click.option("--every", type=Duration(), default=None, help="Instead of --cron: 30s, 10m, 1h.")
 @click.option(
     "--catchup",
     type=click.Choice(["none", "last", "all"]),
@@ -50,7 +50,7 @@ def create(
     name: str,
     cron: str,
     timezone: str,
-    every: float,
+    every: float | None,
     catchup: str,
     overlap: str,
     template: str,
@@ -63,8 +63,12 @@ def create(
     the name, so the command comes after `--`. Or `--template build -p ref=main`: the
     template's latest version, its parameters checked now.
     """
-    if (cron and every) or not (cron or every):
+    if cron and every is not None:
         raise click.UsageError("give --cron or --every, not both")
+    if not cron and every is None:
+        raise click.UsageError("give --cron or --every")
+    if every == 0:  # the request cannot tell an interval of 0 from none
+        raise click.BadParameter("an interval of at least 1s", param_hint="--every")
     for name_, given in (("--key", options["key"]), ("--secret", options["secrets"])):
         if given:
             raise click.UsageError(f"{name_}: a schedule's jobs take none")
@@ -72,7 +76,7 @@ def create(
         name=name,
         cron=cron,
         timezone=timezone,
-        every_seconds=every,
+        every_seconds=every or 0.0,
         catchup=catchup,
         overlap=overlap,
     )

@@ -13,11 +13,11 @@ from laino.cli.client import jobs_stub, server_option
 from laino.cli.units import Size
 from laino.v1 import laino_pb2 as pb
 
-
 # The spec's whole-number fields are 32 bits wide: a larger number is refused here, in words,
 # and the server says what range each field takes.
 INT32 = click.IntRange(-(2**31), 2**31 - 1)
 COUNT = click.IntRange(0, 2**31 - 1)
+
 
 def pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     pairs = {}
@@ -75,7 +75,10 @@ def _spec_options(command: click.decorators.FC, *, required: bool) -> click.deco
         ),
         click.option("--retry-on-failure", is_flag=True, help="Retry a non-zero exit too."),
         click.option(
-            "--priority", type=INT32, default=0, help="Queued jobs go highest first [0; -1000..1000]."
+            "--priority",
+            type=INT32,
+            default=0,
+            help="Queued jobs go highest first [0; -1000..1000].",
         ),
         click.option(
             "--concurrency",

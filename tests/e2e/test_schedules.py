@@ -101,7 +101,8 @@ def test_bad_schedules_are_clear_errors_and_make_nothing(server: Server) -> None
         (["--every", "0.5s"], 1, "every: an interval from 1s to 366 days"),
         (["--every", "soon"], 2, "'soon' is not a duration"),
         (["--every", "1m", "--cron", "* * * * *"], 2, "give --cron or --every, not both"),
-        ([], 2, "give --cron or --every, not both"),
+        ([], 2, "Error: give --cron or --every\n"),
+        (["--every", "0s"], 2, "Invalid value for --every: an interval of at least 1s"),
         (["--every", "1m", "--secret", "A=b"], 2, "--secret: a schedule's jobs take none"),
         (["--every", "1m", "--catchup", "some"], 2, "'some' is not one of"),
     ]
