@@ -92,7 +92,12 @@ class ProcessProvider:
                 groups = None
         # In a group, every process the job starts stays findable, even one that leaves the
         # agent's session (setsid): destroy ends the group. Without one, it ends the session.
-        record = {"pid": pid, "started": started, "labels": spec.labels, "group": bool(groups)}
+        record = {
+            "pid": pid,
+            "started": started,
+            "labels": spec.labels,
+            "group": groups is not None,
+        }
         tmp = self._record(spec.name).with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(self._record(spec.name))
