@@ -118,19 +118,28 @@ def test_a_finished_jobs_timeline_and_phases(site: tuple[Server, str], browser: 
     job_id = listed["jobs"][0]["id"]
     sign_in(browser, base, server.token)
     browser.get(f"{base}/#/jobs/{job_id}")
-    wait(browser, lambda d: "Finished" in _text(d, "timeline"))
+    # The page draws the timeline, the phases and the workers in turn, and keeps drawing them
+    # until the saga has finished (the worker is torn down after the job's state has ended).
+    phases = ["queued", "provisioning", "registration", "dispatch", "running", "cleanup"]
+    wait(
+        browser,
+        lambda d: (
+            "Finished" in _text(d, "timeline")
+            and _phases(d) == phases
+            and "TERMINATED" in _text(d, "job-workers")
+        ),
+    )
     timeline = _text(browser, "timeline")
     for event in ("Submitted", "ProvisioningStarted", "Registered", "Started", "Ended"):
         assert event in timeline
-    phases = [
-        row.text.split()[0] for row in browser.find_elements(By.CSS_SELECTOR, "#waterfall tr")
-    ]
-    assert phases == ["queued", "provisioning", "registration", "dispatch", "running", "cleanup"]
-    assert "TERMINATED" in _text(browser, "job-workers")
     link = wait(browser, lambda d: d.find_element(By.LINK_TEXT, "report.txt"))
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
     got = requests.get(str(link.get_attribute("href")), cookies=cookies, timeout=10)  # type: ignore[attr-defined]
     assert got.content == b"the report"
+
+
+def _phases(browser: WebDriver) -> list[str]:
+    return [row.text.split()[0] for row in browser.find_elements(By.CSS_SELECTOR, "#waterfall tr")]
 
 
 def test_the_job_table_filters_by_state_label_and_search(

@@ -402,7 +402,10 @@ function jobPage(id) {
     workers.replaceChildren(...all.filter((w) => w.job_id === id).map((w) => el("tr", {},
       el("td", {}, w.id), el("td", {}, `attempt ${w.attempt}`), el("td", { class: `state ${w.state}` }, w.state),
       el("td", {}, w.provider), el("td", {}, w.pool ? `from pool ${w.pool}` : ""), el("td", {}, w.message))));
-    if (ended) {
+    // The job's state ends before its saga does: the worker is torn down after. The page
+    // keeps drawing until the saga has finished too, or none began (cancelled while queued).
+    const saga = history.filter((e) => e.source === "saga");
+    if (ended && (!saga.length || saga.some((e) => e.type === "Finished"))) {
       clearInterval(timer);
       const { artifacts = [] } = await api("GET", `${path}/artifacts`);
       kept.replaceChildren(...artifacts.map((a) => el("tr", {},
