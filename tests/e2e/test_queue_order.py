@@ -112,22 +112,30 @@ def test_a_concurrency_group_runs_its_jobs_one_at_a_time_in_order(tmp_path: Path
     journal = _journal(tmp_path)
     try:
         # Each job notes its start and, a moment later, its end: in a group of one, no two
-        # jobs' notes interleave.
+        # jobs' notes interleave. The first holds the group until the test lets it go, so the
+        # others queue behind it however slowly they are submitted.
+        release = journal.parent / "release"
+        hold = f"while [ ! -e {release} ]; do sleep 0.05; done; echo end-0 >> {journal}"
         ids = [
             server.submit(
-                *_noting(journal, f"start-{n}", f"sleep 0.3; echo end-{n} >> {journal}"),
+                *_noting(
+                    journal,
+                    f"start-{n}",
+                    hold if n == 0 else f"sleep 0.3; echo end-{n} >> {journal}",
+                ),
                 options=("--concurrency", "deploy"),
             )
             for n in range(10)
         ]
         other = server.submit(*_noting(journal, "other"))
         server.wait_state(other, ENDED, timeout=30)
+        release.touch()
         jobs = [server.wait_state(job_id, ENDED, timeout=60) for job_id in ids]
         assert [job["state"] for job in jobs] == ["SUCCEEDED"] * 10
         order = [name for name in _started(journal) if name != "other"]
         assert order == [f"{what}-{n}" for n in range(10) for what in ("start", "end")]
         # The group waited; the job outside it did not.
-        assert _started(journal).index("other") < _started(journal).index("end-9")
+        assert _started(journal).index("other") < _started(journal).index("end-0")
     finally:
         server.stop()
         server.cleanup_workers()
