@@ -42,6 +42,13 @@ def phases(events: list[dict[str, Any]], now: float) -> list[Phase]:
     for event in events:
         attempt = event["data"].get("attempt", attempt) if event["source"] == "job" else attempt
         name = _milestone(event, attempt in pooled)
+        last = marks[-1][0] if marks else ""
+        # The agent may register before the provision step is recorded as done (its start
+        # returns a moment after the fork): no time went to waiting for it.
+        if name == "dispatch" and last == "provisioning":
+            marks.append(("registration", attempt, event["timestamp"]))
+        elif name == "registration" and last == "dispatch":
+            continue
         if name is not None and (not marks or marks[-1][0] != name):
             marks.append((name, attempt, event["timestamp"]))
     if not marks:

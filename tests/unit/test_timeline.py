@@ -51,6 +51,27 @@ def test_each_phase_lasts_until_the_next_one_starts_attempt_by_attempt() -> None
     assert round(sum(p.seconds for p in phases(HISTORY, 0)), 6) == 3.5  # submit to finish
 
 
+def test_an_agent_that_registers_before_its_start_is_recorded_waited_no_time() -> None:
+    raced = [
+        _event(0.0, "job", "Submitted", key="k"),
+        _event(0.01, "job", "ProvisioningStarted", attempt=1),
+        _event(0.2, "worker", "Registered"),
+        _event(0.25, "saga", "StepSucceeded", step="provision_worker#1"),
+        _event(0.3, "job", "Started", attempt=1),
+        _event(1.0, "job", "Ended", state="SUCCEEDED"),
+        _event(1.1, "saga", "Finished", outcome="SUCCEEDED"),
+    ]
+    found = [(p.name, round(p.start, 3), round(p.seconds, 3)) for p in phases(raced, 0)]
+    assert found == [
+        ("queued", 0.0, 0.01),
+        ("provisioning", 0.01, 0.19),
+        ("registration", 0.2, 0.0),
+        ("dispatch", 0.2, 0.1),
+        ("running", 0.3, 0.7),
+        ("cleanup", 1.0, 0.1),
+    ]
+
+
 def test_a_job_still_running_shows_its_current_phase_as_ongoing() -> None:
     last = phases(HISTORY[:8], now=1000.0 + 2.0)[-1]
     assert (last.name, last.attempt, last.ongoing) == ("running", 1, True)
