@@ -329,9 +329,8 @@ def production_outages(root: Path) -> Tally:
                 time.sleep(2)
                 chaos.start()
             elif fault == "postgres":
-                postgres.stop()
-                time.sleep(2)
-                postgres.start()
+                with postgres.away():
+                    time.sleep(2)
             else:
                 nats.stop()
                 time.sleep(2)

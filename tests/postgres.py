@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -46,6 +48,15 @@ class Postgres:
 
     def stop(self, mode: str = "fast") -> None:
         _as_postgres(str(BIN / "pg_ctl"), "-w", "-D", str(self.data), "-m", mode, "stop")
+
+    @contextmanager
+    def away(self) -> Iterator[None]:
+        """Stopped for the block, and started again however it ends: later tests share it."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
