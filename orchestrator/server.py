@@ -82,6 +82,10 @@ OPTIONS = [
     # gRPC sets SO_REUSEPORT by default: a second server on a taken port would start and
     # answer every other call.
     ("grpc.so_reuseport", 0),
+    # A call the server has not yet taken up is cancelled after this long (gRPC's default is
+    # 30 s). A loaded server takes up a crowd of new calls one at a time, slower than that:
+    # they must wait their turn, not fail.
+    ("grpc.server_max_unrequested_time_in_server", 300),
 ]
 
 
