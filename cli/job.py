@@ -111,12 +111,14 @@ def follow_job(server: str, job_id: str, *, spinner: bool = True) -> int:
         # Like a foreground process: Ctrl-C stops the job, and we watch it go. A second Ctrl-C
         # before the cancel is sent must not leave the job running: it waits for the message.
         progress.stop()
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             with contextlib.suppress(grpc.RpcError):  # it may have ended meanwhile
                 stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
         finally:
-            signal.signal(signal.SIGINT, previous)
+            # Not the handler the CLI started with: a script's background job inherits SIGINT
+            # ignored, and a Ctrl-C just after the message below would be lost.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             click.echo(f"laino: cancelling job {job_id} (Ctrl-C again to detach)", err=True)
             end = follower.follow(live=True)
