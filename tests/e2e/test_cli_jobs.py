@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-from subprocess import PIPE
 
 import pytest
 
@@ -190,9 +189,15 @@ def test_ctrl_c_again_detaches_a_cli_started_with_sigint_ignored(server: Server)
     # A script's background job inherits SIGINT ignored: the CLI lost a second Ctrl-C that came
     # just after its "cancelling" message in about a third of tries on a loaded machine.
     for n in range(5):
-        command = ["job", "run", "--", "sh", "-c", f"trap '' TERM; echo up; sleep 424{n}"]
+        command = ["job", "run", "--", "sh", "-c", f"trap '' TERM; echo up; sleep 426{n}"]
         ignoring = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', LAINO, *command]
-        run = subprocess.Popen(ignoring, env=server.environ(), stdout=PIPE, stderr=PIPE, text=True)
+        run = subprocess.Popen(
+            ignoring,
+            env=server.environ(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         _interrupted_twice(run)
 
 
