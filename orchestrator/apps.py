@@ -213,13 +213,22 @@ class WorkersApp(NotifyingApplication):
     def retire(self, worker_id: UUID, reason: str) -> None:
         self._command(worker_id, Worker.retire, reason)
 
-    def register(self, worker_id: UUID, token: str) -> str:
-        """Exchanges the bootstrap token for a session token."""
+    def register(
+        self, worker_id: UUID, token: str, outage: tuple[float, float] = (0.0, 0.0)
+    ) -> str:
+        """Exchanges the bootstrap token for a session token.
+
+        `outage`: when the database last went away and came back. No agent could use its token
+        meanwhile, so a token still good when it went is good for a full life after it came back.
+        """
         worker = self._find(worker_id)
         if worker is None or not hmac.compare_digest(token, self.bootstrap_token(worker_id)):
             raise InvalidToken("unknown worker or wrong bootstrap token")
+        went_away, came_back = outage
+        lived_through = came_back > 0 and worker.token_expires_at >= went_away
+        renewed = came_back + self.token_ttl if lived_through else 0.0
         session = uuid4().hex + uuid4().hex
-        worker.register(hash_token(session), time.time())
+        worker.register(hash_token(session), time.time(), renewed_until=renewed)
         self.save(worker)
         return session
 

@@ -47,7 +47,8 @@ class AgentGateway:
         worker = self.workers.get_worker(worker_id)
         trace = self._trace(worker)
         with self.tracing.span("register_worker", parent=trace, worker=str(worker_id)):
-            session = self.workers.register(worker_id, request.bootstrap_token)
+            outage = (self.availability.went_away, self.availability.came_back)
+            session = self.workers.register(worker_id, request.bootstrap_token, outage)
         assert worker is not None  # an unknown worker cannot register
         logfmt.bind(job=str(worker.job_id or ""), worker=str(worker_id), trace=trace_id(trace))
         log.info("worker %s registered", worker.name)

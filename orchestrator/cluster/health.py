@@ -32,10 +32,21 @@ class Availability:
 
     def __init__(self) -> None:
         self.database = True
+        # The last outage of the database (wall clock): when it went away and came back.
+        self.went_away = 0.0
+        self.came_back = 0.0
 
     def check(self) -> None:
         if not self.database:
             raise DatabaseAway("the database is unavailable; try again")
+
+    def saw(self, answers: bool) -> None:
+        if answers != self.database:
+            if answers:
+                self.came_back = time.time()
+            else:
+                self.went_away, self.came_back = time.time(), 0.0
+        self.database = answers
 
 
 async def watch(
@@ -74,7 +85,7 @@ async def watch(
 
 def _ping(engine: sqlalchemy.Engine, availability: Availability) -> None:
     while True:
-        availability.database = _answers(engine)
+        availability.saw(_answers(engine))
         time.sleep(EVERY)
 
 

@@ -74,11 +74,12 @@ class Worker(Aggregate):
         self.session_hash = ""
         self.message = ""
 
-    def register(self, session_hash: str, now: float) -> None:
-        """Consumes the one-time bootstrap token (checked by the caller) for a session."""
+    def register(self, session_hash: str, now: float, *, renewed_until: float = 0.0) -> None:
+        """Consumes the one-time bootstrap token (checked by the caller) for a session; a
+        token renewed past its expiry (see WorkersApp.register) is good until then."""
         if self.state != WorkerState.PROVISIONING:
             raise TokenUsed("the bootstrap token was already used")
-        if now > self.token_expires_at:
+        if now > max(self.token_expires_at, renewed_until):
             raise TokenExpired("the bootstrap token has expired")
         self._registered(session_hash)
 

@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from laino.v1 import laino_pb2 as pb
 from tests.conftest import LAINO, TERMINAL, Server, assert_eventually, free_port
+from tests.door import Door
 from tests.nats import Nats
 from tests.postgres import Postgres
 
@@ -272,6 +273,43 @@ def test_a_server_with_a_queue_says_not_serving_while_postgresql_is_away(
     finally:
         server.stop()
         server.cleanup_workers()
+
+
+def test_a_worker_that_waits_out_a_database_outage_registers_once_it_is_back(
+    tmp_path: Path, postgres_url: str, postgres: Postgres
+) -> None:
+    # Agents dial a door that opens only once the database is away, so the job's agent first
+    # reaches the server during the outage, and presents its token only after the token's
+    # life (twice the register timeout) has passed. The outage is the server's, not the
+    # worker's: the job runs on its first worker, and its log holds its output alone.
+    door = Door(free_port())
+    server = Server(
+        tmp_path,
+        database=postgres_url,
+        env={"LAINO_ADVERTISE": door.address},
+        **{"register-timeout": 6},
+    )
+    server.start()
+    try:
+        spec = pb.JobSpec(command=["echo", "registered after the outage"])
+        job_id = server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10).job.id
+        provisioned = time.monotonic()
+        assert_eventually(lambda: _get(server, job_id).worker_id, timeout=5)
+        with postgres.away():
+            assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=10)
+            door.open(server.agent_address)
+            time.sleep(max(0.0, provisioned + 14 - time.monotonic()))
+        job = server.wait_state(job_id, TERMINAL, timeout=60)
+        assert (job["state"], job["attempt"]) == ("SUCCEEDED", 1), job
+        assert _logs(server, job_id) == b"registered after the outage\n"
+    finally:
+        door.close()
+        server.stop()
+        server.cleanup_workers()
+
+
+def _get(server: Server, job_id: str) -> pb.Job:
+    return server.jobs.GetJob(pb.GetJobRequest(job_id=job_id), timeout=5)
 
 
 def _survives_both_outages(server: Server, postgres: Postgres, nats: Nats) -> None:
