@@ -162,6 +162,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     )
     sagas = SagasApp(database.event_store("sagas"))
     sagas.follow(jobs.name, jobs.notification_log)
+    for app in (tokens, schedules, templates, jobs, workers, sagas):
+        availability.guard(app)
 
     def wake(events: list[DomainEventProtocol[UUID]]) -> None:
         for event in events:

@@ -1,8 +1,8 @@
 """Is the server fit to serve: the database, and NATS when it is used, must answer.
 
-A thread pings the database twice a second and records the answer, so that the API and the
-agents' streams stop touching a database that is away: each call would otherwise
-stall the whole server in the driver's retries. Health says NOT_SERVING meanwhile.
+A thread pings the database twice a second and records the answer, so that the API, the agents'
+streams and calls already under way stop touching a database that is away: each call would
+otherwise stall the whole server in the driver's retries. Health says NOT_SERVING meanwhile.
 """
 
 from __future__ import annotations
@@ -11,11 +11,17 @@ import asyncio
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager
+from uuid import UUID
 
 import sqlalchemy
 import sqlalchemy.exc
+from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresDatastore
 from grpc_health.v1 import health
 from grpc_health.v1.health_pb2 import HealthCheckResponse
+from psycopg import Connection
+from psycopg.rows import DictRow
 from sqlalchemy import text
 
 from laino.orchestrator.cluster.bus import Bus
@@ -39,6 +45,22 @@ class Availability:
     def check(self) -> None:
         if not self.database:
             raise DatabaseAway("the database is unavailable; try again")
+
+    def guard(self, app: Application[UUID]) -> None:
+        """Calls to the app's event store fail at once while the database is away. eventsourcing
+        tries a call ten times, each waiting a second for a connection: a call under way when
+        the database went away held the server's loop for ten seconds, and a saga's step made
+        several. Now its next try stops it. The embedded store has no such wait."""
+        datastore = getattr(app.factory, "datastore", None)
+        if not isinstance(datastore, PostgresDatastore):
+            return
+        connection = datastore.get_connection
+
+        def get_connection() -> AbstractContextManager[Connection[DictRow]]:
+            self.check()
+            return connection()
+
+        datastore.get_connection = get_connection  # type: ignore[method-assign,assignment]
 
     def saw(self, answers: bool) -> None:
         if answers != self.database:
