@@ -58,6 +58,19 @@ class Postgres:
         finally:
             self.start()
 
+    @contextmanager
+    def unreachable(self) -> Iterator[None]:
+        """Running, but nothing reaches it or comes back from it for the block, as in a network
+        partition: packets to and from its port are dropped, and no connection is refused."""
+        rules = [["--dport", str(self.port)], ["--sport", str(self.port)]]
+        for rule in rules:
+            _firewall("-A", *rule)
+        try:
+            yield
+        finally:
+            for rule in rules:
+                _firewall("-D", *rule)
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -73,6 +86,11 @@ class Postgres:
             self.stop("immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _firewall(action: str, *match: str) -> None:
+    rule = ["OUTPUT", "-o", "lo", "-p", "tcp", *match, "-j", "DROP"]
+    subprocess.run(["iptables", action, *rule], check=True, capture_output=True)
 
 
 def _install() -> None:

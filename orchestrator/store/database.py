@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import eventsourcing.persistence
+import eventsourcing.postgres
 import eventsourcing.sqlite
 import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine, event
@@ -29,6 +30,31 @@ FAILURES = (
     eventsourcing.persistence.OperationalError,
     eventsourcing.persistence.InterfaceError,
 )
+
+
+# A database that stops answering (a network partition, a frozen host) is noticed within
+# seconds at both ends. Here: a call would otherwise wait minutes for TCP to give up, and hold
+# the server's event loop that long; health could not even say NOT_SERVING. At PostgreSQL: the
+# session of a server it no longer hears ends, freeing its advisory locks (the lease, its
+# partitions) for another server. It gives up later than this server does, so a server has
+# let go of its lease before another can take it.
+CONNECTION = {
+    "connect_timeout": 2,
+    "keepalives": 1,
+    "keepalives_idle": 3,
+    "keepalives_interval": 1,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 5000,
+    "options": " ".join(
+        f"-c {setting}"
+        for setting in (
+            "tcp_keepalives_idle=10",
+            "tcp_keepalives_interval=2",
+            "tcp_keepalives_count=3",
+            "tcp_user_timeout=10000",
+        )
+    ),
+}
 
 
 def first_line(err: Exception) -> str:
@@ -66,7 +92,7 @@ class Database:
         return create_engine(
             parts._replace(scheme="postgresql+psycopg").geturl(),
             pool_pre_ping=True,
-            connect_args={"connect_timeout": 2},
+            connect_args=CONNECTION,
         )
 
     def event_store(self, app: str) -> dict[str, str]:
@@ -86,7 +112,7 @@ class Database:
         parts = urlsplit(self.url)
         return {
             **common,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": f"{__name__}:PostgresEvents",
             "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -141,6 +167,17 @@ class SQLiteEvents(eventsourcing.sqlite.SQLiteFactory):
             return connection
 
         pool._create_connection = connect  # type: ignore[method-assign]
+
+
+class PostgresEvents(eventsourcing.postgres.PostgresFactory):
+    """eventsourcing's PostgreSQL event stores, whose connections say what laino's own do
+    (CONNECTION): eventsourcing has no setting for it."""
+
+    def __init__(self, env: eventsourcing.persistence.Environment) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        assert isinstance(pool.kwargs, dict)  # the pool is not open yet: no connection lacks it
+        pool.kwargs.update(CONNECTION)
 
 
 class UnsupportedDatabase(ValueError):

@@ -308,6 +308,39 @@ def test_a_worker_that_waits_out_a_database_outage_registers_once_it_is_back(
         server.cleanup_workers()
 
 
+def test_a_server_whose_database_stops_answering_says_so_and_goes_on_once_it_answers(
+    tmp_path: Path, postgres_url: str, postgres: Postgres
+) -> None:
+    # No refusal, only silence, as when a network partition cuts the server off: its calls
+    # under way would wait for TCP to give up (many minutes), holding the server's loop.
+    server = Server(tmp_path, database=postgres_url)
+    server.start()
+    try:
+        ids = []
+        for n in range(20):
+            spec = pb.JobSpec(command=["sh", "-c", f"echo begin {n}; sleep 0.5; echo end {n}"])
+            ids.append(server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10).job.id)
+        with postgres.unreachable():
+            cut = time.monotonic()
+            assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=20)
+            listing = server.cli("job", "list")
+            assert (listing.returncode, listing.stderr) == (
+                1,
+                f"laino: the laino server at {server.address} cannot reach its database; "
+                "try again\n",
+            )
+            # Past the time PostgreSQL takes to end the sessions it no longer hears.
+            time.sleep(max(0.0, cut + 20 - time.monotonic()))
+        assert_eventually(lambda: health(server) == "SERVING", timeout=30)
+        jobs = [server.wait_state(job_id, TERMINAL, timeout=120) for job_id in ids]
+        assert [(job["state"], job["attempt"]) for job in jobs] == [("SUCCEEDED", 1)] * 20
+        for n, job_id in enumerate(ids):
+            assert _logs(server, job_id) == f"begin {n}\nend {n}\n".encode()
+    finally:
+        server.stop()
+        server.cleanup_workers()
+
+
 def _get(server: Server, job_id: str) -> pb.Job:
     return server.jobs.GetJob(pb.GetJobRequest(job_id=job_id), timeout=5)
 
