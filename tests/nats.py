@@ -8,7 +8,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from tests.partition import cut_off
 
 BINARY = Path(sys.executable).parent / "nats-server"
 
@@ -51,6 +54,11 @@ class Nats:
                         f"nats-server did not start: see {self.store}/server.log"
                     ) from None
                 time.sleep(0.02)
+
+    def unreachable(self) -> AbstractContextManager[None]:
+        """Running, but cut off from this host's processes for the block, as in a network
+        partition."""
+        return cut_off(self.port)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -8,12 +8,13 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import psycopg
 
 from laino.orchestrator.cluster.partitions import PARTITION
+from tests.partition import cut_off
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -58,18 +59,10 @@ class Postgres:
         finally:
             self.start()
 
-    @contextmanager
-    def unreachable(self) -> Iterator[None]:
-        """Running, but nothing reaches it or comes back from it for the block, as in a network
-        partition: packets to and from its port are dropped, and no connection is refused."""
-        rules = [["--dport", str(self.port)], ["--sport", str(self.port)]]
-        for rule in rules:
-            _firewall("-A", *rule)
-        try:
-            yield
-        finally:
-            for rule in rules:
-                _firewall("-D", *rule)
+    def unreachable(self) -> AbstractContextManager[None]:
+        """Running, but cut off from this host's processes for the block (TCP only: its Unix
+        socket still answers), as in a network partition."""
+        return cut_off(self.port)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -86,11 +79,6 @@ class Postgres:
             self.stop("immediate")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _firewall(action: str, *match: str) -> None:
-    rule = ["OUTPUT", "-o", "lo", "-p", "tcp", *match, "-j", "DROP"]
-    subprocess.run(["iptables", action, *rule], check=True, capture_output=True)
 
 
 def _install() -> None:

@@ -27,6 +27,10 @@ ACK_WAIT = 30.0
 # Long enough to cover a relay that published a section, crashed, and republishes it on restart.
 DUPLICATE_WINDOW = 600.0
 CONNECT_TIMEOUT = 2.0
+# A NATS that stops answering (a network partition: nothing refused) is noticed after two
+# pings go unanswered, a few seconds, not nats-py's default of two minutes each; health says
+# NOT_SERVING meanwhile and the connection reconnects.
+PING_INTERVAL = 2
 
 
 class Bus:
@@ -113,7 +117,12 @@ async def dial(url: str, **options: Any) -> Any:
     try:
         # nats-py retries a first connect as often as a reconnect: for ever, if allowed to.
         nc = await nats.connect(
-            url, connect_timeout=CONNECT_TIMEOUT, max_reconnect_attempts=1, **options
+            url,
+            connect_timeout=CONNECT_TIMEOUT,
+            ping_interval=PING_INTERVAL,
+            max_outstanding_pings=2,
+            max_reconnect_attempts=1,
+            **options,
         )
     except (OSError, TimeoutError, nats.errors.Error) as err:
         why = err or type(err).__name__

@@ -341,6 +341,22 @@ def test_a_server_whose_database_stops_answering_says_so_and_goes_on_once_it_ans
         server.cleanup_workers()
 
 
+def test_a_server_whose_nats_stops_answering_says_so_and_relays_every_event_once_it_answers(
+    production: Server, nats: Nats
+) -> None:
+    server = production
+    ids = []
+    for n in range(10):
+        spec = pb.JobSpec(command=["sh", "-c", f"echo begin {n}; sleep 0.5; echo end {n}"])
+        ids.append(server.jobs.SubmitJob(pb.SubmitJobRequest(spec=spec), timeout=10).job.id)
+    with nats.unreachable():
+        assert_eventually(lambda: health(server) == "NOT_SERVING", timeout=15)
+    assert_eventually(lambda: health(server) == "SERVING", timeout=30)
+    jobs = [server.wait_state(job_id, TERMINAL, timeout=60) for job_id in ids]
+    assert [(job["state"], job["attempt"]) for job in jobs] == [("SUCCEEDED", 1)] * 10
+    assert assert_eventually(lambda: _all_relayed(ids, relayed(nats)), timeout=30)
+
+
 def _get(server: Server, job_id: str) -> pb.Job:
     return server.jobs.GetJob(pb.GetJobRequest(job_id=job_id), timeout=5)
 
