@@ -1,5 +1,6 @@
 """A TCP port a test opens when it chooses, forwarding to a real server: until then, whoever
-dials it is refused, as if the server were not there yet."""
+dials it is refused, as if the server were not there yet. Frozen, it carries nothing more on
+the connections it has, as across a network partition."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class Door:
     def __init__(self, port: int):
         self.port = port
         self._listener: socket.socket | None = None
+        self._frozen = threading.Event()
 
     @property
     def address(self) -> str:
@@ -30,18 +32,26 @@ class Door:
         if self._listener is not None:
             self._listener.close()
 
+    def freeze(self) -> None:
+        """Whatever is sent either way on the connections made so far is lost, and they stay
+        open: neither end hears of it. New connections are refused."""
+        self._frozen.set()
+        self.close()
+
     def _accept(self, listener: socket.socket, target: tuple[str, int]) -> None:
         with contextlib.suppress(OSError):  # closed
             while True:
                 inside, _ = listener.accept()
                 outside = socket.create_connection(target)
                 for a, b in ((inside, outside), (outside, inside)):
-                    threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+                    args = (a, b, self._frozen)
+                    threading.Thread(target=_pipe, args=args, daemon=True).start()
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
+def _pipe(source: socket.socket, sink: socket.socket, frozen: threading.Event) -> None:
     with contextlib.suppress(OSError):
         while data := source.recv(65536):
-            sink.sendall(data)
+            if not frozen.is_set():
+                sink.sendall(data)
     with contextlib.suppress(OSError):
         sink.shutdown(socket.SHUT_WR)

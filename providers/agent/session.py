@@ -40,6 +40,14 @@ RECONNECT = [
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    # A server that stops answering without closing (its host froze, the network broke) is
+    # left for the next address within 7 s, before it would declare this worker lost (10 s by
+    # default): gRPC pings it every 4 s and gives it 3 s to answer (gRPC 1.85 times a
+    # keepalive ping by the ping timeout). Otherwise the agent would wait on it for as long as
+    # TCP takes to give up, and its job would run again elsewhere.
+    ("grpc.keepalive_time_ms", 4000),
+    ("grpc.keepalive_timeout_ms", 3000),
+    ("grpc.http2.ping_timeout_ms", 3000),
 ]
 # How a stream to the orchestrator ends when the connection goes: gRPC's own status, or, for a
 # write into a call that has already finished, asyncio's and grpc.aio's. Each means: reconnect,

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from laino.v1 import laino_pb2 as pb
-from tests.conftest import TERMINAL, Server, assert_eventually, cluster, processes_with
+from tests.conftest import (
+    TERMINAL,
+    Server,
+    assert_eventually,
+    cluster,
+    free_port,
+    processes_with,
+)
+from tests.door import Door
 from tests.nats import Nats
 from tests.postgres import partition_shares
 
@@ -79,3 +87,32 @@ def test_capacity_holds_across_servers_and_the_lease_holders_death(
         sampler.join()
     assert [job["state"] for job in ended] == ["SUCCEEDED"] * 16
     assert most == 2  # never more at once, on either server, before or after
+
+
+def test_an_agent_whose_server_stops_answering_goes_on_with_another_and_its_job_runs_once(
+    tmp_path: Path, postgres_url: str, nats_server: Nats
+) -> None:
+    # The agents know two servers; the first is reached through a door that goes silent, as
+    # a server's host does when it freezes or the network between them breaks. Nothing is
+    # refused or closed, so the agent hears nothing of it but the silence.
+    door = Door(free_port())
+    # The default heartbeat timeout, not the tests' 3 s: the agent has that long to move on.
+    flags = {"database": postgres_url, "nats": nats_server.url, "heartbeat-timeout": 10}
+    silent, other = (Server(tmp_path / name, **flags) for name in ("silent", "other"))
+    for server in (silent, other):
+        server.home.mkdir()
+        server.flags["advertise"] = f"{door.address},{other.agent_address}"
+        server.start()
+    door.open(silent.agent_address)
+    try:
+        job_id = silent.submit("sh", "-c", "echo begin; sleep 12; echo end")
+        assert_eventually(lambda: silent.cli("job", "logs", job_id).stdout == "begin\n")
+        door.freeze()
+        done = other.wait_state(job_id, TERMINAL, timeout=60)
+        assert (done["state"], done["attempt"]) == ("SUCCEEDED", 1), done
+        assert other.cli("job", "logs", job_id, check=True).stdout == "begin\nend\n"
+    finally:
+        door.close()
+        for server in (silent, other):
+            server.stop()
+            server.cleanup_workers()
