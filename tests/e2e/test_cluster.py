@@ -312,8 +312,11 @@ def test_a_server_whose_database_stops_answering_says_so_and_goes_on_once_it_ans
     tmp_path: Path, postgres_url: str, postgres: Postgres
 ) -> None:
     # No refusal, only silence, as when a network partition cuts the server off: its calls
-    # under way would wait for TCP to give up (many minutes), holding the server's loop.
-    server = Server(tmp_path, database=postgres_url)
+    # under way would wait for TCP to give up (many minutes), holding the server's loop. The
+    # default heartbeat timeout, not the tests' 3 s: the server's loop stalls for a few seconds
+    # as the partition begins and as it heals (noticing takes TCP's timeouts), and agents
+    # reconnect after it.
+    server = Server(tmp_path, database=postgres_url, **{"heartbeat-timeout": 10})
     server.start()
     try:
         ids = []

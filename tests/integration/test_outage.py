@@ -58,3 +58,18 @@ def test_a_call_under_way_when_the_database_is_seen_away_stops_at_its_next_try(
         caller.join(timeout=30)
     # Without the guard, it would have spent its ten tries and ended OperationalError.
     assert [type(err) for err in failures] == [DatabaseAway]
+
+
+def test_the_connections_an_outage_broke_are_replaced_as_it_ends(
+    jobs: JobsApp, postgres: Postgres
+) -> None:
+    availability = Availability()
+    availability.guard(jobs)
+    assert not jobs.exists(uuid4())  # a connection in the pool
+    with postgres.away():
+        availability.saw(False)
+    availability.saw(True)
+    # The pool no longer hands out the connection it held: a call would fail on it once, and
+    # eventsourcing would wait and try again, with the server's loop.
+    with availability.pools[0].connection() as connection:
+        assert connection.execute("SELECT 1 AS one").fetchone() == {"one": 1}
