@@ -22,12 +22,18 @@ def jobs(tmp_path: Path, postgres_url: str) -> JobsApp:
     return JobsApp(database.event_store("jobs"))
 
 
-def test_a_call_made_while_the_database_is_away_is_refused_at_once(
-    jobs: JobsApp, postgres: Postgres
-) -> None:
+@pytest.fixture
+def availability(jobs: JobsApp) -> Availability:
+    """Guarding the jobs' event store, which has a connection in its pool."""
     availability = Availability()
     availability.guard(jobs)
     assert not jobs.exists(uuid4())
+    return availability
+
+
+def test_a_call_made_while_the_database_is_away_is_refused_at_once(
+    jobs: JobsApp, availability: Availability, postgres: Postgres
+) -> None:
     with postgres.away():
         availability.saw(False)
         with pytest.raises(DatabaseAway):
@@ -37,11 +43,8 @@ def test_a_call_made_while_the_database_is_away_is_refused_at_once(
 
 
 def test_a_call_under_way_when_the_database_is_seen_away_stops_at_its_next_try(
-    jobs: JobsApp, postgres: Postgres
+    jobs: JobsApp, availability: Availability, postgres: Postgres
 ) -> None:
-    availability = Availability()
-    availability.guard(jobs)
-    assert not jobs.exists(uuid4())
     failures: list[Exception] = []
 
     def call() -> None:
@@ -61,11 +64,8 @@ def test_a_call_under_way_when_the_database_is_seen_away_stops_at_its_next_try(
 
 
 def test_the_connections_an_outage_broke_are_replaced_as_it_ends(
-    jobs: JobsApp, postgres: Postgres
+    availability: Availability, postgres: Postgres
 ) -> None:
-    availability = Availability()
-    availability.guard(jobs)
-    assert not jobs.exists(uuid4())  # a connection in the pool
     with postgres.away():
         availability.saw(False)
     availability.saw(True)
