@@ -30,12 +30,17 @@ class Door:
 
     def close(self) -> None:
         if self._listener is not None:
+            # Wakes the accepting thread, which holds the socket listening until it returns.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
 
     def freeze(self) -> None:
         """Whatever is sent either way on the connections made so far is lost, and they stay
-        open: neither end hears of it. New connections are refused."""
-        self._frozen.set()
+        open: neither end hears of it. New connections are refused until the door is opened
+        again, and those carry bytes as before."""
+        frozen, self._frozen = self._frozen, threading.Event()
+        frozen.set()
         self.close()
 
     def _accept(self, listener: socket.socket, target: tuple[str, int]) -> None:

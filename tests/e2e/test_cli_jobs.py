@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from laino.providers.cgroups import Cgroups, CgroupsUnavailable
-from tests.conftest import LAINO, Server, assert_eventually, processes_with
+from tests.conftest import LAINO, Server, assert_eventually, free_port, processes_with
+from tests.door import Door
 
 
 def test_failing_job_prints_both_streams_and_exits_with_its_code(server: Server) -> None:
@@ -234,3 +236,31 @@ def _groups_usable() -> bool:
     except CgroupsUnavailable:
         return False
     return True
+
+
+def test_a_cli_whose_connection_goes_silent_follows_its_job_again_on_a_new_one(
+    tmp_path: Path,
+) -> None:
+    # The CLI reaches the server through a door that goes silent once the job has been quiet a
+    # while, as a connection does when a load balancer fails over or a NAT forgets it: nothing
+    # is refused or closed. New connections through it work.
+    server = Server(tmp_path)
+    server.start()
+    door = Door(free_port())
+    door.open(server.address)
+    try:
+        command = [LAINO, "job", "run", "--", "sh", "-c", "echo begin; sleep 30; echo end"]
+        env = server.environ(LAINO_SERVER=door.address)
+        run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        assert run.stdout is not None
+        assert run.stdout.readline() == "begin\n"
+        time.sleep(12)  # quiet: the CLI's connection carries nothing but its keepalive
+        door.freeze()
+        door.open(server.address)
+        # Before: the CLI waited on the silent connection for good, the job long ended.
+        assert run.wait(timeout=60) == 0
+        assert run.stdout.read() == "end\n"
+    finally:
+        door.close()
+        server.stop()
+        server.cleanup_workers()
