@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
@@ -46,7 +44,7 @@ class Workers(rpc.WorkerServiceServicer):
     async def Connect(
         self, requests: AsyncIterator[pb.AgentMessage], context: object
     ) -> AsyncIterator[pb.ServerMessage]:
-        hello = await anext(aiter(requests))
+        await anext(aiter(requests))  # the hello
         job_id = str(uuid.uuid4())
         spec = pb.JobSpec(command=["true"])
         yield pb.ServerMessage(run=pb.RunJob(job_id=job_id, attempt=1, spec=spec))
@@ -54,7 +52,6 @@ class Workers(rpc.WorkerServiceServicer):
             if message.HasField("finished"):
                 yield pb.ServerMessage(finished_ack=pb.FinishedAck(job_id=job_id))
                 return
-        del hello
 
 
 async def serve(port: int) -> None:
@@ -96,17 +93,12 @@ def bare_server() -> Iterator[tuple[str, int]]:
         server.wait()
 
 
-def grpc_floor(address: str, pid: int, count: int) -> float:
-    """The bare server's CPU ms per job."""
+def grpc_floor(address: str, cpu_seconds: Callable[[], float], count: int) -> float:
+    """The bare server's CPU ms per job, `cpu_seconds` reading what it has used so far."""
     asyncio.run(jobs(address, 20))  # its first calls warm it up
-    before = _cpu(pid)
+    before = cpu_seconds()
     asyncio.run(jobs(address, count))
-    return (_cpu(pid) - before) * 1000 / count
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (cpu_seconds() - before) * 1000 / count
 
 
 if __name__ == "__main__":
