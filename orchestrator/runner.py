@@ -338,8 +338,8 @@ class SagaRunner:
         for step in saga.to_compensate(attempt):
             if saga.status(step, attempt) == COMPENSATION_FAILED:
                 continue
-            saga.begin_compensation(step, attempt)
-            self.sagas.save(saga)
+            # Recorded once done, not when begun: undoing is idempotent, and a step not yet
+            # recorded undone is undone again after a crash, as one begun would be.
             try:
                 with self.tracing.span(f"compensate {step}", parent=job.trace, attempt=attempt):
                     if step == DISPATCH:

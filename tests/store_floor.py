@@ -65,8 +65,6 @@ def store_floor(count: int) -> tuple[float, int]:
         step(logs.append, str(job.id), output, limit=1 << 20)
         step(jobs.record_exit, job.id, 1, 0, timed_out=False, cancelled=False, error="")
         for compensated in (DISPATCH, PROVISION):
-            saga.begin_compensation(compensated, 1)
-            step(sagas.save, saga)
             saga.compensated(compensated, 1)
             step(sagas.save, saga)
         step(workers.mark_terminated, worker.id)

@@ -75,10 +75,8 @@ class ExecutionSaga(Aggregate):
             if key.endswith(suffix) and self.steps[key] not in (COMPENSATED,)
         ]
 
-    def begin_compensation(self, step: str, attempt: int) -> None:
-        if self.status(step, attempt) not in (COMPENSATING, COMPENSATED):
-            self._compensation_begun(self.key(step, attempt))
-
+    # Recorded before each compensation by earlier versions; kept so that their histories
+    # replay. A step in it is still to be undone (see to_compensate).
     @event("CompensationBegun")
     def _compensation_begun(self, step: str) -> None:
         self.steps[step] = COMPENSATING
