@@ -13,6 +13,7 @@ import click
 import grpc
 import platformdirs
 
+from laino.providers import dialing
 from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2_grpc as rpc
 
@@ -68,20 +69,9 @@ output_option = click.option(
 )
 
 
-# Reconnect soon after a server restart rather than after gRPC's growing backoff.
-RECONNECT = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    # A connection that goes silent without closing (a load balancer failed over, the network
-    # broke, the server's host froze) is given up within 7 s, and a call following a job goes
-    # on over a new one: gRPC pings the server every 4 s, however long the job stays quiet, and
-    # gives it 3 s to answer. Otherwise the CLI waited on the silent connection for good.
-    ("grpc.keepalive_time_ms", 4000),
-    ("grpc.keepalive_timeout_ms", 3000),
-    ("grpc.http2.ping_timeout_ms", 3000),
-    ("grpc.http2.max_pings_without_data", 0),
-]
+# A CLI following a quiet job sends nothing: without this, gRPC stops pinging after two pings
+# and the CLI waits on a silent connection for good.
+RECONNECT = [*dialing.RECONNECT, ("grpc.http2.max_pings_without_data", 0)]
 
 
 TOKEN_KEY = "laino.token"

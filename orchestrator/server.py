@@ -78,8 +78,8 @@ SERVICE_NAMES = (
 )
 OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
-    # Agents ping every 4 s (providers/agent/session.py); pings sooner than this are strikes,
-    # and a few strikes end the connection.
+    # Agents and the CLI ping every 4 s (providers/dialing.py); pings sooner than this are
+    # strikes, and a few strikes end the connection.
     ("grpc.http2.min_ping_interval_without_data_ms", 3000),
     # gRPC sets SO_REUSEPORT by default: a second server on a taken port would start and
     # answer every other call.

@@ -21,6 +21,7 @@ from laino.providers.agent.output import Batcher
 from laino.providers.agent.outputs import Uploader
 from laino.providers.agent.stdin import Input
 from laino.providers.base import RETRY_AFTER
+from laino.providers.dialing import RECONNECT
 from laino.providers.tracing import Tracing
 from laino.v1 import laino_pb2 as pb
 from laino.v1 import laino_pb2_grpc as rpc
@@ -34,21 +35,6 @@ FATAL = {
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.FAILED_PRECONDITION,
 }
-# gRPC's own reconnect backoff grows past a second after an outage, which would outlast a
-# short heartbeat timeout: reconnect soon after the orchestrator is back.
-RECONNECT = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-    # A server that stops answering without closing (its host froze, the network broke) is
-    # left for the next address within 7 s, before it would declare this worker lost (10 s by
-    # default): gRPC pings it every 4 s and gives it 3 s to answer (gRPC 1.85 times a
-    # keepalive ping by the ping timeout). Otherwise the agent would wait on it for as long as
-    # TCP takes to give up, and its job would run again elsewhere.
-    ("grpc.keepalive_time_ms", 4000),
-    ("grpc.keepalive_timeout_ms", 3000),
-    ("grpc.http2.ping_timeout_ms", 3000),
-]
 # How a stream to the orchestrator ends when the connection goes: gRPC's own status, or, for a
 # write into a call that has already finished, asyncio's and grpc.aio's. Each means: reconnect,
 # keep the job running, and send again what was not acknowledged.
