@@ -131,11 +131,12 @@ class SagaRunner:
                 faults.point("finish:before")
                 self.secrets.forget(job_id)  # before the saga ends: a crash here repeats it
                 saga.finish(job.state)
-                self.sagas.save(saga)
+                self._save(saga)  # with the undoings: one transaction
             log.info("job %s after %d attempt(s); its saga is finished", job.state, job.attempt)
             return True
         if job.cancel_requested:
             await self._compensate(job, job.attempt)
+            self._save(saga)
             self.jobs.end_cancelled(job_id)
         elif job.state == State.QUEUED:
             await self._provision(job, 1)
@@ -143,6 +144,7 @@ class SagaRunner:
             # Whatever the last attempt began goes before the next one starts: its worker
             # too, when the command itself failed (an infrastructure failure was undone already).
             await self._compensate(job, job.attempt)
+            self._save(saga)
             if time.time() >= job.retry_at:
                 await self._provision(job, job.attempt + 1)
         elif job.state == State.PROVISIONING:
@@ -264,10 +266,10 @@ class SagaRunner:
         """An assigned or running job: re-send until accepted, and watch the heartbeat."""
         if job.state == State.ASSIGNED and time.time() - job.updated_at > RESEND:
             self._send_run(job)
-        saga = self._saga(job.id)
-        if job.state == State.RUNNING and saga.status(DISPATCH, job.attempt) == BEGUN:
-            saga.succeed(DISPATCH, job.attempt, {})
-            self.sagas.save(saga)
+        if job.state == State.RUNNING:
+            # Saved with the saga's next record (see _save): should this server stop first,
+            # the next one finds the job running and records it then.
+            self._saga(job.id).succeed(DISPATCH, job.attempt, {})
         if not await self._check_gone(job):
             await self._check_heartbeat(job)
 
@@ -331,15 +333,15 @@ class SagaRunner:
         retry_at = time.time() + retry_delay(job.attempt)
         self.jobs.fail_attempt(job.id, job.attempt, message, retry_at=retry_at, retryable=retryable)
         await self._compensate(self.jobs.get_job(job.id), job.attempt)
+        self._save(self._saga(job.id))
 
     async def _compensate(self, job: JobView, attempt: int) -> None:
-        """Undoes, latest first, every step of the attempt that began."""
+        """Undoes, latest first, every step of the attempt that began; the caller saves the
+        records (see _save)."""
         saga = self._saga(job.id)
         for step in saga.to_compensate(attempt):
             if saga.status(step, attempt) == COMPENSATION_FAILED:
                 continue
-            # Recorded once done, not when begun: undoing is idempotent, and a step not yet
-            # recorded undone is undone again after a crash, as one begun would be.
             try:
                 with self.tracing.span(f"compensate {step}", parent=job.trace, attempt=attempt):
                     if step == DISPATCH:
@@ -352,7 +354,6 @@ class SagaRunner:
                 self.system_lines(job, [f"could not undo {step}: {err}"])
             else:
                 saga.compensated(step, attempt)
-            self.sagas.save(saga)
 
     def _saga(self, job_id: UUID) -> ExecutionSaga:
         """The job's saga, read when its task first asks. Should another runner have changed it
@@ -367,6 +368,16 @@ class SagaRunner:
         saga = self._saga(job_id)
         if saga.status(step, attempt) != BEGUN:
             saga.begin(step, attempt)
+            self._save(saga)
+
+    def _save(self, saga: ExecutionSaga) -> None:
+        """Saves what the saga recorded since its last save, in one transaction.
+
+        A step is saved as begun before its side effect, and a provisioned worker's handle
+        once known. A dispatch's success and each undoing wait for the saga's next save, at
+        the latest its end: should the server stop first, the next one sees the job running
+        again, or undoes the step again (undoing is idempotent)."""
+        if saga.pending_events:
             self.sagas.save(saga)
 
     def system_lines(self, job: JobView, lines: list[str]) -> None:

@@ -59,17 +59,15 @@ def store_floor(count: int) -> tuple[float, int]:
         step(jobs.assign, job.id, 1)
         step(workers.mark_busy, worker.id)
         step(jobs.start_running, job.id, 1)
-        saga.succeed(DISPATCH, 1, {})
-        step(sagas.save, saga)
+        saga.succeed(DISPATCH, 1, {})  # saved with the saga's next record
         output = [Chunk(1, STDOUT, time.time(), b"done\n")]
         step(logs.append, str(job.id), output, limit=1 << 20)
         step(jobs.record_exit, job.id, 1, 0, timed_out=False, cancelled=False, error="")
         for compensated in (DISPATCH, PROVISION):
             saga.compensated(compensated, 1)
-            step(sagas.save, saga)
         step(workers.mark_terminated, worker.id)
         saga.finish("SUCCEEDED")
-        step(sagas.save, saga)
+        step(sagas.save, saga)  # the undoings and the end, in one transaction
     views.catch_up()
     took = time.process_time() - started
     engine.dispose()
