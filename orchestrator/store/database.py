@@ -13,6 +13,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, create_engine, event
 
 from laino import migrations
+from laino.orchestrator.store.pgevents import OneStatementProcessRecorder, OneStatementRecorder
 from laino.providers.logfmt import redacted
 
 APPS = ("jobs", "workers", "sagas", "tokens", "schedules", "templates")
@@ -171,7 +172,10 @@ class SQLiteEvents(eventsourcing.sqlite.SQLiteFactory):
 
 class PostgresEvents(eventsourcing.postgres.PostgresFactory):
     """eventsourcing's PostgreSQL event stores, whose connections say what laino's own do
-    (CONNECTION): eventsourcing has no setting for it."""
+    (CONNECTION): eventsourcing has no setting for it. Each saves in one statement (pgevents)."""
+
+    application_recorder_class = OneStatementRecorder
+    process_recorder_class = OneStatementProcessRecorder
 
     def __init__(self, env: eventsourcing.persistence.Environment) -> None:
         super().__init__(env)

@@ -103,6 +103,9 @@ def test_event_stores_are_exactly_what_eventsourcing_would_make(postgres: Postgr
     SagasApp(envs["sagas"]).follow(jobs.name, jobs.notification_log)
     assert _catalog(migrated.url) == _catalog(made_by_library.url)
     assert {row[0] for row in _catalog(migrated.url) if row[0] != "function"} >= EVENT_STORES
+    # Each application's events table has the function that saves into it (store/pgevents.py).
+    saving = {row[1] for row in _catalog(migrated.url) if row[0] == "function"}
+    assert saving >= {f"laino_insert_{table}" for table in EVENT_STORES if "_events" in table}
 
 
 def _status(*args: str) -> subprocess.CompletedProcess[str]:
@@ -113,7 +116,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 13: empty")
+    assert empty.stdout.startswith("schema version 0 of 14: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -132,16 +135,21 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
         "0011 templates",
         "0012 artifacts",
         "0013 admitted",
+        "0014 one_statement_saves",
     ]
     assert "".join(f"applied {m}\n" for m in applied) in migrate.stdout
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 13 of 13: up to date\n")
+    assert (current.returncode, current.stdout) == (0, "schema version 14 of 14: up to date\n")
     with psycopg.connect(url) as conn:  # as an older laino left it
         conn.execute("DELETE FROM schema_version WHERE version >= 3")
         conn.execute(
             "DROP TABLE relay_position, shared_secret, tokens_events, job_secret, log_chunk,"
             " schedules_events, schedules_snapshots, warm_pool, templates_events, artifact,"
             " blob_chunk, admitted"
+        )
+        conn.execute(
+            "DROP FUNCTION laino_insert_jobs_events, laino_insert_workers_events,"
+            " laino_insert_sagas_events"
         )
         conn.execute("ALTER TABLE worker_view DROP COLUMN pool")
         conn.execute("ALTER TABLE job_view DROP COLUMN provider")
@@ -154,7 +162,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     behind = _status("--database", url)
     assert behind.returncode == 2
     assert behind.stdout.startswith(
-        "schema version 2 of 13: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
+        "schema version 2 of 14: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
     )
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -194,5 +202,5 @@ def test_db_status_of_a_home_where_no_server_ran_creates_nothing(tmp_path: Path)
     done = subprocess.run(
         [LAINO, "db", "status", "--home", str(home)], capture_output=True, text=True
     )
-    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 13: empty")
+    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 14: empty")
     assert not home.exists()
