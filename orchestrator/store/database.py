@@ -182,6 +182,11 @@ class PostgresEvents(eventsourcing.postgres.PostgresFactory):
         pool = self.datastore.pool
         assert isinstance(pool.kwargs, dict)  # the pool is not open yet: no connection lacks it
         pool.kwargs.update(CONNECTION)
+        # A connection that cannot be made is not tried again after 1, 2, 4... s: a pool with
+        # such a try pending made each call wait for it, and the server stalled for up to 8 s
+        # after its database came back. The next call, or the availability check once the
+        # database answers (cluster/health.py), connects at once instead.
+        pool.reconnect_timeout = 0
 
 
 class UnsupportedDatabase(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import time
@@ -335,6 +336,15 @@ def test_a_server_whose_database_stops_answering_says_so_and_goes_on_once_it_ans
             # Past the time PostgreSQL takes to end the sessions it no longer hears.
             time.sleep(max(0.0, cut + 20 - time.monotonic()))
         assert_eventually(lambda: health(server) == "SERVING", timeout=30)
+        # Once it answers, it goes on answering: no call waits on a pool still trying to
+        # reconnect after 1, 2, 4... s (the server's loop stalled up to 8 s after the heal).
+        back = time.monotonic()
+        while time.monotonic() - back < 10:
+            began = time.monotonic()
+            with contextlib.suppress(grpc.RpcError):  # "try again" is an answer
+                server.jobs.ListJobs(pb.ListJobsRequest(page_size=1), timeout=10)
+            assert time.monotonic() - began < 3, "the server stalled after its database came back"
+            time.sleep(0.2)
         jobs = [server.wait_state(job_id, TERMINAL, timeout=120) for job_id in ids]
         assert [(job["state"], job["attempt"]) for job in jobs] == [("SUCCEEDED", 1)] * 20
         for n, job_id in enumerate(ids):
