@@ -52,6 +52,7 @@ class JobView:
     trace: str = ""
     submitter: str = ""
     logs_expired_at: float = 0.0
+    has_secrets: bool = True
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -71,6 +72,7 @@ class JobView:
             trace=job.trace,
             submitter=job.submitter,
             logs_expired_at=job.logs_expired_at,
+            has_secrets=job.has_secrets,
         )
 
 
@@ -80,14 +82,26 @@ class JobsApp(NotifyingApplication):
     name = "Jobs"
 
     def submit(
-        self, spec: JobSpec, key: str = "", trace: str = "", submitter: str = ""
+        self,
+        spec: JobSpec,
+        key: str = "",
+        trace: str = "",
+        submitter: str = "",
+        *,
+        has_secrets: bool = False,
     ) -> tuple[JobView, bool]:
         """Returns the job and whether it is new; the same key gives the same job."""
         spec.validate()
         key = key or str(uuid4())
         existing = self._find(Job.create_id(key), copy=False)
         if existing is None:
-            job = Job(key=key, spec=spec.as_dict(), trace=trace, submitter=submitter)
+            job = Job(
+                key=key,
+                spec=spec.as_dict(),
+                trace=trace,
+                submitter=submitter,
+                has_secrets=has_secrets,
+            )
             try:
                 self.save(job)
                 return JobView.of(job), True

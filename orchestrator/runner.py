@@ -129,7 +129,8 @@ class SagaRunner:
             with self.tracing.span("finish", parent=job.trace, outcome=job.state.value):
                 await self._compensate(job, job.attempt)
                 faults.point("finish:before")
-                self.secrets.forget(job_id)  # before the saga ends: a crash here repeats it
+                if job.has_secrets:  # before the saga ends: a crash here repeats it
+                    self.secrets.forget(job_id)
                 saga.finish(job.state)
                 self._save(saga)  # with the undoings: one transaction
             log.info("job %s after %d attempt(s); its saga is finished", job.state, job.attempt)
@@ -300,7 +301,8 @@ class SagaRunner:
     def _send_run(self, job: JobView) -> None:
         assert job.worker_id is not None
         first_seq = self.logs.last_seq(str(job.id)) + 1
-        secrets = self.secrets.get(job.id)  # to the worker at dispatch, never while it starts
+        # To the worker at dispatch, never while it starts.
+        secrets = self.secrets.get(job.id) if job.has_secrets else {}
         limit = self.settings.artifact_limit_bytes
         order = commands.run(job.id, job.attempt, job.spec, first_seq, secrets, limit)
         self.sessions.send(job.worker_id, order)

@@ -16,6 +16,33 @@ from laino.orchestrator.domain.workers import WorkerState
 
 SECTION = 500
 
+# A section's rows are written by one statement each (executemany), made once.
+POSITION = text("SELECT position FROM view_position WHERE app = :app")
+MOVE_POSITION = text(
+    "INSERT INTO view_position VALUES (:app, :position) ON CONFLICT (app)"
+    " DO UPDATE SET position = excluded.position"
+)
+UPSERT_JOB = text(
+    "INSERT INTO job_view"
+    " (id, state, attempt, exit_code, created_at, updated_at, priority,"
+    " logs_expired_at, provider) VALUES (:id, :state, :attempt, :exit_code,"
+    " :created_at, :updated_at, :priority, :logs_expired_at, :provider)"
+    " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+    " attempt = excluded.attempt, exit_code = excluded.exit_code,"
+    " updated_at = excluded.updated_at, logs_expired_at = excluded.logs_expired_at,"
+    " provider = excluded.provider"
+)
+INSERT_LABEL = text("INSERT INTO job_label VALUES (:job, :k, :v) ON CONFLICT DO NOTHING")
+UPSERT_WORKER = text(
+    "INSERT INTO worker_view (id, job_id, attempt, state, provider, name,"
+    " message, created_at, pool) VALUES (:id, :job_id, :attempt, :state,"
+    " :provider, :name, :message, :created_at, :pool) ON CONFLICT (id) DO UPDATE"
+    " SET state = excluded.state, message = excluded.message,"
+    " job_id = excluded.job_id, attempt = excluded.attempt"
+)
+CLOSE_SAGA = text("DELETE FROM open_saga WHERE job_id = :job")
+OPEN_SAGA = text("INSERT INTO open_saga VALUES (:job) ON CONFLICT DO NOTHING")
+
 
 @dataclass
 class Queue:
@@ -49,37 +76,20 @@ class Views:
     ) -> None:
         while True:
             with self.engine.begin() as conn:
-                position = conn.execute(
-                    text("SELECT position FROM view_position WHERE app = :app"), {"app": app.name}
-                ).scalar()
+                position = conn.execute(POSITION, {"app": app.name}).scalar()
                 section = list(
                     app.notification_log.select(start=(position or 0) + 1, limit=SECTION)
                 )
                 if not section:
                     return
                 project(conn, list(dict.fromkeys(UUID(str(n.originator_id)) for n in section)))
-                conn.execute(
-                    text(
-                        "INSERT INTO view_position VALUES (:app, :position) ON CONFLICT (app)"
-                        " DO UPDATE SET position = excluded.position"
-                    ),
-                    {"app": app.name, "position": section[-1].id},
-                )
+                conn.execute(MOVE_POSITION, {"app": app.name, "position": section[-1].id})
 
     def _jobs(self, conn: Connection, ids: Sequence[UUID]) -> None:
+        rows, labels = [], []
         for job_id in ids:
             job = self.jobs.get_job(job_id)
-            conn.execute(
-                text(
-                    "INSERT INTO job_view"
-                    " (id, state, attempt, exit_code, created_at, updated_at, priority,"
-                    " logs_expired_at, provider) VALUES (:id, :state, :attempt, :exit_code,"
-                    " :created_at, :updated_at, :priority, :logs_expired_at, :provider)"
-                    " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
-                    " attempt = excluded.attempt, exit_code = excluded.exit_code,"
-                    " updated_at = excluded.updated_at, logs_expired_at = excluded.logs_expired_at,"
-                    " provider = excluded.provider"
-                ),
+            rows.append(
                 {
                     "id": str(job.id),
                     "state": job.state.value,
@@ -90,27 +100,19 @@ class Views:
                     "priority": job.spec.priority,
                     "logs_expired_at": job.logs_expired_at,
                     "provider": job.spec.provider,
-                },
+                }
             )
-            labels = [{"job": str(job.id), "k": k, "v": v} for k, v in job.spec.labels.items()]
-            if labels:
-                conn.execute(
-                    text("INSERT INTO job_label VALUES (:job, :k, :v) ON CONFLICT DO NOTHING"),
-                    labels,
-                )
+            labels += [{"job": str(job.id), "k": k, "v": v} for k, v in job.spec.labels.items()]
+        conn.execute(UPSERT_JOB, rows)
+        if labels:
+            conn.execute(INSERT_LABEL, labels)
 
     def _workers(self, conn: Connection, ids: Sequence[UUID]) -> None:
+        rows = []
         for worker_id in ids:
             w = self.workers.get_worker(worker_id)
             assert w is not None
-            conn.execute(
-                text(
-                    "INSERT INTO worker_view (id, job_id, attempt, state, provider, name,"
-                    " message, created_at, pool) VALUES (:id, :job_id, :attempt, :state,"
-                    " :provider, :name, :message, :created_at, :pool) ON CONFLICT (id) DO UPDATE"
-                    " SET state = excluded.state, message = excluded.message,"
-                    " job_id = excluded.job_id, attempt = excluded.attempt"
-                ),
+            rows.append(
                 {
                     "id": str(w.id),
                     "job_id": "" if w.job_id is None else str(w.job_id),
@@ -121,20 +123,20 @@ class Views:
                     "name": w.name,
                     "message": w.message,
                     "created_at": w.created_at,
-                },
+                }
             )
+        conn.execute(UPSERT_WORKER, rows)
 
     def _sagas(self, conn: Connection, ids: Sequence[UUID]) -> None:
+        closed, opened = [], []
         for saga_id in ids:
             # Read only (see apps.READ_ONLY).
             saga: ExecutionSaga = self.sagas.repository.get(saga_id, deepcopy_from_cache=False)
-            job = {"job": str(saga.job_id)}
-            if saga.finished:
-                conn.execute(text("DELETE FROM open_saga WHERE job_id = :job"), job)
-            else:
-                conn.execute(
-                    text("INSERT INTO open_saga VALUES (:job) ON CONFLICT DO NOTHING"), job
-                )
+            (closed if saga.finished else opened).append({"job": str(saga.job_id)})
+        if closed:
+            conn.execute(CLOSE_SAGA, closed)
+        if opened:
+            conn.execute(OPEN_SAGA, opened)
 
     def list_jobs(
         self,
@@ -272,10 +274,7 @@ class Views:
         with self.engine.connect() as conn:
             # The position first: the rows are at least that recent, and replaying what came
             # after it onto them gives each saga's latest word.
-            position = conn.execute(
-                text("SELECT position FROM view_position WHERE app = :app"),
-                {"app": self.sagas.name},
-            ).scalar()
+            position = conn.execute(POSITION, {"app": self.sagas.name}).scalar()
             rows = conn.exec_driver_sql("SELECT job_id FROM open_saga").all()
         return int(position or 0), [UUID(job) for (job,) in rows]
 

@@ -73,14 +73,20 @@ class JobService(rpc.JobServiceServicer):
         caller.require_provider(spec.provider)
         validate_secrets(secrets)
         key = key or str(uuid4())
-        if secrets and not self.jobs.exists(Job.create_id(key)):
+        stored = bool(secrets) and not self.jobs.exists(Job.create_id(key))
+        if stored:
             # Stored first: a job must never run without the secrets it was submitted with.
             self.secrets.put(Job.create_id(key), secrets)
         parent = dict(context.invocation_metadata() or ()).get(TRACEPARENT, "")
         with self.tracing.span("SubmitJob", parent=parent) as span:
             trace = span.traceparent or parent
-            job, created = self.jobs.submit(spec, key, trace, caller.name)
+            job, created = self.jobs.submit(
+                spec, key, trace, caller.name, has_secrets=bool(secrets)
+            )
             span.set(job=str(job.id), created=created)
+        if stored and not job.has_secrets:
+            # The same key's submission without secrets won a race: this job never reads them.
+            self.secrets.forget(job.id)
         return pb.SubmitJobResponse(job=convert.job_message(job), created=created)
 
     async def UploadInput(

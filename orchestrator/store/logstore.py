@@ -48,6 +48,7 @@ class LogStore:
             f"SELECT seq, stream, at, data FROM log_chunk WHERE job_id = {p}"
             f" AND seq >= {p} AND seq <= {p} ORDER BY seq"
         )
+        self.select_last = f"SELECT MAX(seq) FROM log_chunk WHERE job_id = {p}"
         self.select_back = (
             f"SELECT seq, data FROM log_chunk WHERE job_id = {p} AND seq < {p}"
             f" ORDER BY seq DESC LIMIT 64"
@@ -152,9 +153,7 @@ class LogStore:
 
     def last_seq(self, job_id: str) -> int:
         with self.engine.connect() as conn:
-            found = conn.execute(
-                text("SELECT MAX(seq) FROM log_chunk WHERE job_id = :job"), {"job": job_id}
-            ).scalar()
+            found = conn.exec_driver_sql(self.select_last, (job_id,)).scalar()
         return int(found or 0)
 
     def since(self, job_id: str, at: float) -> int:

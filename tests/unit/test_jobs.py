@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from uuid import uuid4
 
 import pytest
 
+from laino.orchestrator.apps import JobsApp
 from laino.orchestrator.domain.jobs import IllegalTransition, Job, StaleAttempt, State
 from laino.orchestrator.domain.spec import InvalidSpec, JobSpec
 
@@ -111,3 +114,16 @@ def test_invalid_specs_name_their_field(fields: dict[str, object], field: str) -
     with pytest.raises(InvalidSpec) as caught:
         JobSpec.parse(**fields)
     assert caught.value.field == field
+
+
+def test_a_job_recorded_before_jobs_said_whether_they_have_secrets_still_gets_them() -> None:
+    """A job queued before an upgrade: its Submitted event has no `has_secrets`, so the runner
+    must still ask the secret store, or the job would run without the secrets it was given."""
+    before, after = JobsApp(), JobsApp()
+    job, _ = before.submit(JobSpec(command=("true",)), has_secrets=False)
+    (stored,) = before.recorder.select_events(job.id)
+    state = json.loads(stored.state)
+    del state["has_secrets"]
+    after.recorder.insert_events([replace(stored, state=json.dumps(state).encode())])
+    assert after.get_job(job.id).has_secrets
+    assert not before.get_job(job.id).has_secrets
