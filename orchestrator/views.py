@@ -16,7 +16,7 @@ from laino.orchestrator.domain.workers import WorkerState
 
 SECTION = 500
 
-# A section's rows are written by one statement each (executemany), made once.
+# Made once; a section's rows go in one executemany a table.
 POSITION = text("SELECT position FROM view_position WHERE app = :app")
 MOVE_POSITION = text(
     "INSERT INTO view_position VALUES (:app, :position) ON CONFLICT (app)"

