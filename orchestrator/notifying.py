@@ -8,9 +8,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, Repository
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
+
+from laino.orchestrator.store.pgevents import OneStatementRecorder
+from laino.orchestrator.store.tailing import TailingRepository
 
 # Several orchestrators may change one aggregate at once; the loser of a race tries again.
 SAVE_ATTEMPTS = 5
@@ -26,12 +29,26 @@ class NotifyingApplication(Application[UUID]):
     listener: Listener | None = None
     log_section_size = 500
 
+    def construct_repository(self) -> Repository[UUID]:
+        """On a shared store (PostgreSQL), a cache that follows the store's log (tailing.py)."""
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        if not isinstance(self.recorder, OneStatementRecorder) or not size:
+            return super().construct_repository()
+        return TailingRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(size),
+            tail=self.recorder.saved_since,
+            last_id=self.recorder.last_id,
+        )
+
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         try:
             return super().save(*objs, **kwargs)
         except Exception:
-            # Without fast-forwarding (the embedded database) the cache holds the aggregates
-            # saved, and one changed since may be among these: it is read again from the store.
+            # The cache holds the aggregates saved (the embedded database's, and one that follows
+            # a shared store's log), and one changed since may be among these, read before
+            # another server's save: it is read again from the store.
             for obj in objs:
                 if isinstance(obj, Aggregate):
                     self.uncache(obj.id)

@@ -85,8 +85,9 @@ class EventRelay:
         if "trace" in data:
             self.traces[job_id] = data["trace"]
         if job_id not in self.traces:
-            job: Any = await asyncio.to_thread(app.repository.get, UUID(job_id))
-            self.traces[job_id] = getattr(job, "trace", "")
+            # Its first event, not the job: the applications' caches are the loop's alone.
+            first = await asyncio.to_thread(_first_event, app, UUID(job_id))
+            self.traces[job_id] = getattr(first, "trace", "")
         return self.traces[job_id]
 
     def _position(self, app: str) -> int:
@@ -109,3 +110,7 @@ class EventRelay:
 
 def _section(app: Application, start: int) -> list[Any]:
     return list(app.notification_log.select(start=start, limit=SECTION))
+
+
+def _first_event(app: Application, aggregate_id: UUID) -> Any:
+    return next(iter(app.events.get(aggregate_id, limit=1)), None)

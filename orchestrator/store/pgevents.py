@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
@@ -27,6 +28,8 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
+
+from laino.orchestrator.store.tailing import SIFTED
 
 
 class OneStatementRecorder(PostgresApplicationRecorder):
@@ -59,6 +62,10 @@ class OneStatementRecorder(PostgresApplicationRecorder):
         self.insert_call = SQL("SELECT id FROM {schema}.{function}(%s) AS id").format(
             schema=schema, function=function
         )
+        self.select_saved = SQL(
+            "SELECT notification_id, originator_id, originator_version FROM {schema}.{table}"
+            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(schema=schema, table=Identifier(self.events_table_name))
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -78,6 +85,19 @@ class OneStatementRecorder(PostgresApplicationRecorder):
             assert conn.autocommit  # the call is its own transaction
             cursor.execute(self.insert_call, (events,), prepare=True)
             return [row["id"] for row in cursor.fetchall()]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def saved_since(self, position: int) -> list[tuple[int, UUID, int]]:
+        """Which aggregate each save after that notification id was of, and its version."""
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self.select_saved, (position, SIFTED), prepare=True)
+            return [
+                (row["notification_id"], row["originator_id"], row["originator_version"])
+                for row in cursor.fetchall()
+            ]
+
+    def last_id(self) -> int:
+        return self.max_notification_id() or 0
 
 
 class OneStatementProcessRecorder(OneStatementRecorder, PostgresProcessRecorder):

@@ -1,0 +1,88 @@
+"""A repository whose cache follows its events table's log, for stores several servers share.
+
+eventsourcing's cache on a shared store asks the store, at every read of a cached aggregate,
+for the events saved after it (fast-forwarding): one round trip a read, though another server
+seldom saved any. This cache instead reads, once per turn of the event loop at most, which
+aggregates were saved since it last looked (one query for all of them) and drops each one it
+holds at an older version; a read of any other is answered from memory.
+
+A read is then as recent as the start of the loop's turn it is made in: whatever another
+server commits later is seen at the next turn, as if the read had come a moment earlier. The
+log is complete in id order because each save locks the table (pgevents), as the logs'
+followers rely on. A command still saves only over the version it read: a read that was stale
+loses the race, is dropped from the cache, and decides again on what is there now
+(notifying.py). This server's own saves are put in the cache as they are made.
+
+Its reads and saves are made on the event loop's thread: one made in another thread could
+put in the cache what a look in between had already passed over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import LRUCache, Repository
+
+# The aggregates saved after a notification id: (notification id, aggregate id, version).
+Tail = Callable[[int], Sequence[tuple[int, UUID, int]]]
+# Past this many saves since the last look, the whole cache is dropped rather than sifted.
+SIFTED = 1000
+
+
+class TailingRepository(Repository[UUID]):
+    def __init__(
+        self, *, tail: Tail, last_id: Callable[[], int], cache_maxsize: int, **kwargs: Any
+    ) -> None:
+        super().__init__(cache_maxsize=cache_maxsize, fastforward=False, **kwargs)
+        self.tail = tail
+        self.last_id = last_id
+        self.maxsize = cache_maxsize
+        # The last notification id looked at; None until the first look.
+        self.position: int | None = None
+        self.looked = False  # during this turn of the event loop
+
+    def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
+        if version is None:
+            self.catch_up()
+        return super().get(aggregate_id, version=version, **kwargs)
+
+    def catch_up(self) -> None:
+        """Drops what another server saved since the last look: once per turn of the event
+        loop, or at each read outside one (a command-line tool's)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None and self.looked:
+            return
+        self._look()
+        if loop is not None:
+            self.looked = True
+            loop.call_soon(self._turned)
+
+    def _turned(self) -> None:
+        self.looked = False
+
+    def _look(self) -> None:
+        if self.position is None:
+            # Taken before anything is cached from here on; what was cached before is dropped.
+            self.position = self.last_id()
+            self.cache = LRUCache(maxsize=self.maxsize)
+            return
+        saved = self.tail(self.position)
+        if len(saved) >= SIFTED:
+            self.position = None
+            self._look()
+            return
+        assert self.cache is not None
+        for notification_id, aggregate_id, version in saved:
+            self.position = notification_id
+            try:
+                cached = self.cache.get(aggregate_id)
+            except KeyError:
+                continue
+            if cached.version < version:
+                self.cache.get(aggregate_id, evict=True)
