@@ -6,8 +6,8 @@ seldom saved any. This cache instead reads, once per turn of the event loop at m
 aggregates were saved since it last looked (one query for all of them) and drops each one it
 holds at an older version; a read of any other is answered from memory.
 
-A read is then as recent as the start of the loop's turn it is made in: whatever another
-server commits later is seen at the next turn, as if the read had come a moment earlier. The
+A read is then at most a turn of the loop behind the store: whatever another server commits
+after a look is seen at the next one, as if the read had come a moment earlier. The
 log is complete in id order because each save locks the table (pgevents), as the logs'
 followers rely on. A command still saves only over the version it read: a read that was stale
 loses the race, is dropped from the cache, and decides again on what is there now
@@ -42,7 +42,8 @@ class TailingRepository(Repository[UUID]):
         self.maxsize = cache_maxsize
         # The last notification id looked at; None until the first look.
         self.position: int | None = None
-        self.looked = False  # during this turn of the event loop
+        # The loop this turn of which has looked already, if any.
+        self.looked: asyncio.AbstractEventLoop | None = None
 
     def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
         if version is None:
@@ -56,15 +57,15 @@ class TailingRepository(Repository[UUID]):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if loop is not None and self.looked:
+        if loop is not None and self.looked is loop:
             return
         self._look()
         if loop is not None:
-            self.looked = True
+            self.looked = loop
             loop.call_soon(self._turned)
 
     def _turned(self) -> None:
-        self.looked = False
+        self.looked = None
 
     def _look(self) -> None:
         if self.position is None:
