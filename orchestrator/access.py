@@ -122,7 +122,8 @@ class TokensApp(NotifyingApplication):
         return sorted((_view(token) for token in found), key=lambda t: t.name)
 
     def authenticate(self, bearer: str) -> Caller:
-        """Read from the store on every call: a revocation anywhere counts at once."""
+        """A revocation anywhere counts from the next call: on a shared store, the cache looks
+        for other servers' saves first (store/tailing.py)."""
         if not bearer:
             raise Unauthenticated("a token is needed: give --token or LAINO_TOKEN")
         prefix, _, rest = bearer.partition(PREFIX)

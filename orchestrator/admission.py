@@ -130,6 +130,8 @@ class Admission:
         while notes := log.select(start=self.seen + 1, limit=log.section_size):
             changed.update(UUID(str(note.originator_id)) for note in notes)
             self.seen = notes[-1].id
+            if len(notes) < log.section_size:
+                break  # the log's end: what comes later is read at the next pass
         return changed
 
     def _replaced(self) -> dict[UUID, UUID]:

@@ -43,6 +43,8 @@ class OpenSagas:
                     if saga_id in self.open:
                         self.closed.append(self.open.pop(saga_id))
             self.position = notes[-1].id
+            if len(notes) < log.section_size:
+                break  # the log's end: what comes later is read at the next call
         return opened
 
     def take_closed(self) -> list[UUID]:

@@ -84,6 +84,8 @@ class Views:
                     return
                 project(conn, list(dict.fromkeys(UUID(str(n.originator_id)) for n in section)))
                 conn.execute(MOVE_POSITION, {"app": app.name, "position": section[-1].id})
+            if len(section) < SECTION:
+                return  # the log's end: what comes later is read at the next catch-up
 
     def _jobs(self, conn: Connection, ids: Sequence[UUID]) -> None:
         rows, labels = [], []

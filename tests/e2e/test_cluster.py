@@ -172,6 +172,23 @@ def test_a_job_submitted_to_one_server_run_by_the_other_is_followed_from_both(
     assert a.wait_state(long, TERMINAL)["state"] == "CANCELLED"
 
 
+def test_a_token_revoked_through_one_server_is_refused_by_the_other_at_once(
+    pair: tuple[Server, Server],
+) -> None:
+    """B keeps the token it checked in memory; A's revocation must still count at B's next
+    call (store/tailing.py), as must a job cancelled through A at B's next read."""
+    a, b = pair
+    secret = a.cli("token", "create", "ci", "--role", "submit", check=True).stdout.strip()
+    assert b.cli_env({"LAINO_TOKEN": secret}, "job", "list").returncode == 0
+    job_id = b.submit("sleep", "60")
+    assert b.wait_state(job_id, {"RUNNING"})["state"] == "RUNNING"
+    a.cli("token", "revoke", "ci", check=True)
+    a.cli("job", "cancel", job_id, check=True)
+    refused = b.cli_env({"LAINO_TOKEN": secret}, "job", "list")
+    assert (refused.returncode, refused.stderr) == (1, "laino: token 'ci' was revoked\n")
+    assert b.wait_state(job_id, TERMINAL)["state"] == "CANCELLED"
+
+
 def test_the_job_finishes_when_the_lease_holder_dies(pair: tuple[Server, Server]) -> None:
     a, b = pair
     job_id = a.submit("sh", "-c", SCRIPT)
