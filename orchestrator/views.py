@@ -130,7 +130,8 @@ class Views:
         conn.execute(UPSERT_WORKER, rows)
 
     def _sagas(self, conn: Connection, ids: Sequence[UUID]) -> None:
-        closed, opened = [], []
+        closed: list[dict[str, str]] = []
+        opened: list[dict[str, str]] = []
         for saga_id in ids:
             # Read only (see apps.READ_ONLY).
             saga: ExecutionSaga = self.sagas.repository.get(saga_id, deepcopy_from_cache=False)

@@ -8,10 +8,10 @@ one statement, on a connection in autocommit, so in one transaction: the table l
 the notification sent at commit, the ids returned.
 
 The lock is the point: it keeps notification ids in commit order, which the followers of
-each log (the sagas, the views, the relay) rely on. eventsourcing's own database function
-(POSTGRES_ENABLE_DB_FUNCTIONS) takes no lock, skips a process application's tracking record,
-and has one name in a schema for every store. A save with a tracking record (a saga's start)
-still goes eventsourcing's way.
+each log (the sagas, the views, the relay, the caches: tailing.py) rely on. eventsourcing's
+own database function (POSTGRES_ENABLE_DB_FUNCTIONS) takes no lock, skips a process
+application's tracking record, and has one name in a schema for every store. A save with a
+tracking record (a saga's start) still goes eventsourcing's way.
 """
 
 from __future__ import annotations
