@@ -105,6 +105,10 @@ def test_an_agent_whose_server_stops_answering_goes_on_with_another_and_its_job_
         server.start()
     door.open(silent.agent_address)
     try:
+        # Shared before the job comes: the server that starts its worker then drives it. A
+        # saga handed over meanwhile would be driven by a server whose process provider, in
+        # another home, cannot see the worker, and takes it for gone once silence falls.
+        assert_eventually(lambda: partition_shares(postgres_url) == [16, 16], timeout=15)
         job_id = silent.submit("sh", "-c", "echo begin; sleep 12; echo end")
         assert_eventually(lambda: silent.cli("job", "logs", job_id).stdout == "begin\n")
         door.freeze()
