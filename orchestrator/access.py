@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from laino.orchestrator.domain.tokens import Role, Token, check_name
-from laino.orchestrator.notifying import NotifyingApplication
+from laino.orchestrator.notifying import NotifyingApplication, notifications_after
 
 PREFIX = "laino_"
 MAX_TTL = 100 * 365 * 86400.0
@@ -113,11 +113,7 @@ class TokensApp(NotifyingApplication):
 
     def tokens(self) -> list[TokenView]:
         # Few, and read rarely: every token that ever had an event, from the notification log.
-        ids: set[UUID] = set()
-        start = 1
-        while notes := self.notification_log.select(start=start, limit=self.log_section_size):
-            ids.update(UUID(str(n.originator_id)) for n in notes)
-            start = notes[-1].id + 1
+        ids = {UUID(str(n.originator_id)) for n in notifications_after(self.notification_log, 0)}
         found: list[Token] = [self.repository.get(token_id) for token_id in ids]
         return sorted((_view(token) for token in found), key=lambda t: t.name)
 

@@ -29,6 +29,7 @@ from uuid import UUID
 
 from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.notifying import notifications_after
 from laino.orchestrator.pools import Pools, key_of
 
 # A queued job is read again when it has new events (a cancel, say). As a safety net, the ones
@@ -126,12 +127,9 @@ class Admission:
     def _changed(self) -> set[UUID]:
         """The jobs with events since the last pass."""
         changed: set[UUID] = set()
-        log = self.jobs.notification_log
-        while notes := log.select(start=self.seen + 1, limit=log.section_size):
-            changed.update(UUID(str(note.originator_id)) for note in notes)
-            self.seen = notes[-1].id
-            if len(notes) < log.section_size:
-                break  # the log's end: what comes later is read at the next pass
+        for note in notifications_after(self.jobs.notification_log, self.seen):
+            changed.add(UUID(str(note.originator_id)))
+            self.seen = note.id
         return changed
 
     def _replaced(self) -> dict[UUID, UUID]:

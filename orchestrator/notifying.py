@@ -4,13 +4,13 @@ decide again after losing a race, and a cache that never keeps what a failed sav
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, Repository
+from eventsourcing.application import Application, LocalNotificationLog, Repository
 from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Notification
 
 from laino.orchestrator.store.pgevents import OneStatementRecorder
 from laino.orchestrator.store.tailing import TailingRepository
@@ -78,3 +78,13 @@ class NotifyingApplication(Application[UUID]):
                 continue
             return aggregate
         raise AssertionError("unreachable")
+
+
+def notifications_after(log: LocalNotificationLog, position: int) -> Iterator[Notification]:
+    """Every notification after that id, a section at a time, up to the log's end as it is
+    now: a section shorter than a full one is the last, and no empty read follows it."""
+    while notes := log.select(start=position + 1, limit=log.section_size):
+        yield from notes
+        if len(notes) < log.section_size:
+            return
+        position = notes[-1].id

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from laino.orchestrator.apps import SagasApp
 from laino.orchestrator.domain.saga import ExecutionSaga
+from laino.orchestrator.notifying import notifications_after
 from laino.orchestrator.views import Views
 
 
@@ -30,21 +31,17 @@ class OpenSagas:
             self.position, opened = self.views.open_sagas()
             for job_id in opened:
                 self.open[ExecutionSaga.create_id(job_id)] = job_id
-        log = self.sagas.notification_log
-        while notes := log.select(start=self.position + 1, limit=log.section_size):
-            for note in notes:
-                if note.topic.endswith(".Started"):
-                    started = self.sagas.mapper.to_domain_event(note)
-                    job_id = UUID(str(started.job_id))  # type: ignore[attr-defined]
-                    self.open[started.originator_id] = job_id
-                    opened.append(job_id)
-                elif note.topic.endswith(".Finished"):
-                    saga_id = UUID(str(note.originator_id))
-                    if saga_id in self.open:
-                        self.closed.append(self.open.pop(saga_id))
-            self.position = notes[-1].id
-            if len(notes) < log.section_size:
-                break  # the log's end: what comes later is read at the next call
+        for note in notifications_after(self.sagas.notification_log, self.position):
+            if note.topic.endswith(".Started"):
+                started = self.sagas.mapper.to_domain_event(note)
+                job_id = UUID(str(started.job_id))  # type: ignore[attr-defined]
+                self.open[started.originator_id] = job_id
+                opened.append(job_id)
+            elif note.topic.endswith(".Finished"):
+                saga_id = UUID(str(note.originator_id))
+                if saga_id in self.open:
+                    self.closed.append(self.open.pop(saga_id))
+            self.position = note.id
         return opened
 
     def take_closed(self) -> list[UUID]:

@@ -17,7 +17,7 @@ from laino.orchestrator.apps import JobsApp, JobView
 from laino.orchestrator.domain.schedules import Catchup, Overlap, Schedule, check_schedule_name
 from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.domain.timing import InvalidSchedule, Timing
-from laino.orchestrator.notifying import NotifyingApplication
+from laino.orchestrator.notifying import NotifyingApplication, notifications_after
 
 # The label on each job a schedule submits.
 LABEL = "laino.schedule"
@@ -87,9 +87,9 @@ class SchedulesApp(NotifyingApplication):
     def ids(self, start: int) -> tuple[set[UUID], int]:
         """The schedules with events from notification `start` on, and where to read next."""
         found: set[UUID] = set()
-        while notes := self.notification_log.select(start=start, limit=self.log_section_size):
-            found.update(UUID(str(n.originator_id)) for n in notes)
-            start = notes[-1].id + 1
+        for note in notifications_after(self.notification_log, start - 1):
+            found.add(UUID(str(note.originator_id)))
+            start = note.id + 1
         return found, start
 
     def schedules(self) -> list[Schedule]:

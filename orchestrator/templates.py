@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import re2
 from eventsourcing.application import AggregateNotFoundError
@@ -26,7 +27,7 @@ from laino.orchestrator.domain.templates import (
     filled,
     placeholders,
 )
-from laino.orchestrator.notifying import NotifyingApplication
+from laino.orchestrator.notifying import NotifyingApplication, notifications_after
 
 # The label on each job a template makes.
 LABEL = "laino.template"
@@ -98,11 +99,7 @@ class TemplatesApp(NotifyingApplication):
         return found
 
     def templates(self) -> list[Template]:
-        ids: set[Any] = set()
-        start = 1
-        while notes := self.notification_log.select(start=start, limit=self.log_section_size):
-            ids.update(n.originator_id for n in notes)
-            start = notes[-1].id + 1
+        ids = {UUID(str(n.originator_id)) for n in notifications_after(self.notification_log, 0)}
         found: list[Template] = [self.repository.get(i) for i in ids]
         return sorted((t for t in found if not t.deleted), key=lambda t: t.name)
 
