@@ -20,6 +20,7 @@ from laino.orchestrator.cluster.health import Availability
 from laino.orchestrator.domain.jobs import State, retry_delay
 from laino.orchestrator.domain.saga import BEGUN, COMPENSATION_FAILED, SUCCEEDED, ExecutionSaga
 from laino.orchestrator.domain.workers import NotWarm, WorkerState, worker_name
+from laino.orchestrator.group_commit import GroupCommit
 from laino.orchestrator.hub import Hub, job_topic, logs_topic, wait
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
@@ -79,6 +80,10 @@ class SagaRunner:
     began: dict[UUID, float] = field(default_factory=dict)
 
     @functools.cached_property
+    def grouped(self) -> GroupCommit:
+        return GroupCommit(self.sagas)
+
+    @functools.cached_property
     def teardown(self) -> Teardown:
         """The side effects of the compensations."""
         return Teardown(
@@ -132,12 +137,12 @@ class SagaRunner:
                 if job.has_secrets:  # before the saga ends: a crash here repeats it
                     self.secrets.forget(job_id)
                 saga.finish(job.state)
-                self._save(saga)  # with the undoings: one transaction
+                await self._save(saga)  # with the undoings: one transaction
             log.info("job %s after %d attempt(s); its saga is finished", job.state, job.attempt)
             return True
         if job.cancel_requested:
             await self._compensate(job, job.attempt)
-            self._save(saga)
+            await self._save(saga)
             self.jobs.end_cancelled(job_id)
         elif job.state == State.QUEUED:
             await self._provision(job, 1)
@@ -145,7 +150,7 @@ class SagaRunner:
             # Whatever the last attempt began goes before the next one starts: its worker
             # too, when the command itself failed (an infrastructure failure was undone already).
             await self._compensate(job, job.attempt)
-            self._save(saga)
+            await self._save(saga)
             if time.time() >= job.retry_at:
                 await self._provision(job, job.attempt + 1)
         elif job.state == State.PROVISIONING:
@@ -162,13 +167,13 @@ class SagaRunner:
             await self._provision_traced(job, attempt, span.traceparent)
 
     async def _provision_traced(self, job: JobView, attempt: int, traceparent: str) -> None:
-        if self._claim(job, attempt):
+        if await self._claim(job, attempt):
             return
         provider = self.providers.get(job.spec.provider)
         name = worker_name(job.id, attempt)
         worker = self.workers.provision(job.id, attempt, job.spec.provider, name)
         job = self.jobs.start_provisioning(job.id, attempt, worker.id)
-        self._begin(job.id, PROVISION, attempt)
+        await self._begin(job.id, PROVISION, attempt)
         if provider is None:
             message = f"provider {job.spec.provider!r} is not enabled on this server"
             if job.spec.provider == "kubernetes":
@@ -200,9 +205,9 @@ class SagaRunner:
         faults.point(f"{PROVISION}:after")
         saga = self._saga(job.id)
         saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
-        self.sagas.save(saga)
+        await self._save(saga)
 
-    def _claim(self, job: JobView, attempt: int) -> bool:
+    async def _claim(self, job: JobView, attempt: int) -> bool:
         """Takes the warm pool worker kept for the job, or the one it took before a restart;
         returns whether it did. Recorded on the job first: a crash between the two records
         leaves no claimed worker that no job destroys."""
@@ -214,7 +219,7 @@ class SagaRunner:
         if kept is None:
             return False
         job = self.jobs.start_provisioning(job.id, attempt, kept)
-        self._begin(job.id, PROVISION, attempt)
+        await self._begin(job.id, PROVISION, attempt)
         try:
             worker = self.workers.claim(kept, job.id, attempt)
         except (NotWarm, IntegrityError) as err:
@@ -224,7 +229,7 @@ class SagaRunner:
         saga = self._saga(job.id)
         handle = Handle(worker.provider, worker.name, {"pool": worker.pool})
         saga.succeed(PROVISION, attempt, dataclasses.asdict(handle))
-        self.sagas.save(saga)
+        await self._save(saga)
         return True
 
     async def _await_registration(self, job: JobView) -> None:
@@ -249,7 +254,7 @@ class SagaRunner:
         if worker.state in (WorkerState.REGISTERED, WorkerState.BUSY):
             if self.sessions.connected(worker.id):
                 with self.tracing.span(DISPATCH, parent=job.trace, attempt=job.attempt):
-                    self._begin(job.id, DISPATCH, job.attempt)
+                    await self._begin(job.id, DISPATCH, job.attempt)
                     faults.point(f"{DISPATCH}:before")
                     self._send_run(job)
                     faults.point(f"{DISPATCH}:after")
@@ -319,7 +324,7 @@ class SagaRunner:
     async def _step_failed(self, job: JobView, step: str, message: str, retryable: bool) -> None:
         saga = self._saga(job.id)
         saga.fail(step, job.attempt, message, retryable=retryable)
-        self.sagas.save(saga)
+        await self._save(saga)
         await self._attempt_failed(job, message, retryable=retryable)
 
     async def _attempt_failed(self, job: JobView, message: str, *, retryable: bool = True) -> None:
@@ -335,7 +340,7 @@ class SagaRunner:
         retry_at = time.time() + retry_delay(job.attempt)
         self.jobs.fail_attempt(job.id, job.attempt, message, retry_at=retry_at, retryable=retryable)
         await self._compensate(self.jobs.get_job(job.id), job.attempt)
-        self._save(self._saga(job.id))
+        await self._save(self._saga(job.id))
 
     async def _compensate(self, job: JobView, attempt: int) -> None:
         """Undoes, latest first, every step of the attempt that began; the caller saves the
@@ -366,21 +371,22 @@ class SagaRunner:
             saga = self.held[job_id] = self.sagas.get_saga(job_id)
         return saga
 
-    def _begin(self, job_id: UUID, step: str, attempt: int) -> None:
+    async def _begin(self, job_id: UUID, step: str, attempt: int) -> None:
         saga = self._saga(job_id)
         if saga.status(step, attempt) != BEGUN:
             saga.begin(step, attempt)
-            self._save(saga)
+            await self._save(saga)
 
-    def _save(self, saga: ExecutionSaga) -> None:
-        """Saves what the saga recorded since its last save, in one transaction.
+    async def _save(self, saga: ExecutionSaga) -> None:
+        """Saves what the saga recorded since its last save, in one transaction with the other
+        sagas' saves of this turn of the event loop (group_commit.py).
 
         A step is saved as begun before its side effect, and a provisioned worker's handle
         once known. A dispatch's success and each undoing wait for the saga's next save, at
         the latest its end: should the server stop first, the next one sees the job running
         again, or undoes the step again (undoing is idempotent)."""
         if saga.pending_events:
-            self.sagas.save(saga)
+            await self.grouped.save(saga)
 
     def system_lines(self, job: JobView, lines: list[str]) -> None:
         first = self.logs.last_seq(str(job.id)) + 1
