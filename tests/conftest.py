@@ -312,17 +312,22 @@ def docker_server(tmp_path: Path, worker_image: str) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def cluster(root: Path, count: int, **flags: Any) -> Iterator[list[Server]]:
+def cluster(
+    root: Path, count: int, *, own_first: bool = False, **flags: Any
+) -> Iterator[list[Server]]:
     """`count` servers with the same flags (one database, one NATS), each agent knowing every
-    one of them, as behind a load balancer; stopped, and their workers removed, after."""
+    one of them: all in one order, or with `own_first` each server listing itself first, so
+    that its workers' agents dial it (docs/production.md). Stopped, and their workers removed,
+    after."""
     servers = []
     for n in range(count):
         (root / f"server{n}").mkdir()
         servers.append(Server(root / f"server{n}", **flags))
-    everyone = ",".join(server.agent_address for server in servers)
+    addresses = [server.agent_address for server in servers]
     try:
-        for server in servers:
-            server.flags["advertise"] = everyone
+        for n, server in enumerate(servers):
+            first = n if own_first else 0
+            server.flags["advertise"] = ",".join(addresses[first:] + addresses[:first])
             server.start()
         yield servers
     finally:

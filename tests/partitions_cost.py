@@ -2,7 +2,9 @@
 through three sharing the partitions (PostgreSQL and NATS, process workers), side by side.
 
 On a 2-core machine three servers cannot run more jobs a second than one; what shows is
-whether each job costs the servers, together, what it cost one.
+whether each job costs the servers, together, what it cost one. Each server lists itself first
+in --advertise, as docs/production.md advises, so that a worker's agent talks to the server
+that started it, which drives its saga.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[floa
             subprocess.run(migrate, check=True, capture_output=True)
             flags = {"database": url, "nats": nats.url}
             root = Path(tempfile.mkdtemp(prefix="laino-bench-"))
-            with cluster(root, size, **flags) as servers:
+            with cluster(root, size, own_first=True, **flags) as servers:
                 while not _balanced(partition_shares(url), size):
                     time.sleep(0.2)
                 pids = [server.proc.pid for server in servers if server.proc is not None]
