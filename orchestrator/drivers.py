@@ -3,7 +3,8 @@
 Admission, on the lease holder, lets jobs go by recording them (store/admitted.py). The server
 holding a job's partition drives its saga from then until it is finished: at once when that is
 the lease holder's own server, which tells its drivers directly, otherwise at its next look,
-which the hub's wake-up (carried between servers by NATS) brings forward. A partition taken
+which the hub's wake-up for the job's partition (carried between servers by NATS) brings
+forward; a server looks only for the partitions it holds. A partition taken
 over brings the sagas let go in it, each driven again from its recorded state, as after a
 restart; one given up or lost stops them here first.
 """
@@ -26,7 +27,6 @@ from laino.orchestrator.store.database import FAILURES, first_line
 
 log = logging.getLogger("laino.drivers")
 
-ADMITTED = "admitted"
 # How often the partitions are balanced, and a look taken without a wake-up.
 CHECK = 0.5
 # How often every job let go in the partitions held is read again, not only the newer ones.
@@ -65,14 +65,11 @@ class Drivers:
             if self.table is not None:
                 self.direct.add(job_id)
         else:
-            self.runner.hub.changed(ADMITTED)
+            self.runner.hub.changed(admitted_topic(partition_of(job_id)))
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        with (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="partitions") as thread,
-            self.runner.hub.watch(ADMITTED) as wake,
-        ):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="partitions") as thread:
             try:
                 balanced = resynced = 0.0
                 while True:
@@ -82,12 +79,16 @@ class Drivers:
                     if time.monotonic() - resynced >= RESYNC:
                         self.fresh |= self.held
                         resynced = time.monotonic()
-                    try:
-                        if self.runner.availability.database:  # away: said once, by health
-                            self._look()
-                    except FAILURES as err:
-                        log.warning("cannot read the jobs let go: %s", first_line(err))
-                    await wait(wake, CHECK)
+                    # Woken for the partitions held only; watched before the look, so that no
+                    # wake-up falls between the look and the wait.
+                    topics = [admitted_topic(part) for part in self.held]
+                    with self.runner.hub.watch(*topics) as wake:
+                        try:
+                            if self.runner.availability.database:  # away: said once, by health
+                                self._look()
+                        except FAILURES as err:
+                            log.warning("cannot read the jobs let go: %s", first_line(err))
+                        await wait(wake, CHECK)
             finally:
                 await self._stop(self.tasks)
                 await loop.run_in_executor(thread, self.partitions.release)
@@ -157,6 +158,11 @@ class Drivers:
             for task in stuck:
                 log.error("%s did not stop within %.0fs", task, STOP_WAIT)
         self.again -= tasks.keys()
+
+
+def admitted_topic(part: int) -> str:
+    """A job was let go in that partition: its holder looks."""
+    return f"admitted:{part}"
 
 
 def _parts(parts: Collection[int]) -> str:

@@ -7,9 +7,15 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, bindparam, delete, insert, select, text
 
 from laino.orchestrator.store.tables import admitted
+
+# Made once: each server reads it at every wake-up for its partitions, and building the
+# statement each time took half of the read's CPU.
+SINCE = text(
+    "SELECT n, job_id, worker_id FROM admitted WHERE n > :n AND part IN :parts ORDER BY n"
+).bindparams(bindparam("parts", expanding=True))
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,8 @@ class AdmittedTable:
         """The jobs of those partitions let go after the n-th, in order."""
         if not parts:
             return []
-        statement = (
-            select(admitted.c.n, admitted.c.job_id, admitted.c.worker_id)
-            .where(admitted.c.n > n, admitted.c.part.in_(sorted(parts)))
-            .order_by(admitted.c.n)
-        )
         with self.engine.connect() as conn:
-            rows = conn.execute(statement).all()
+            rows = conn.execute(SINCE, {"n": n, "parts": sorted(parts)}).all()
         return [
             AdmittedJob(n, UUID(job), UUID(worker) if worker else None) for n, job, worker in rows
         ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -10,15 +12,16 @@ import sqlalchemy.exc
 from sqlalchemy import Engine
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
-from laino.orchestrator.cluster.partitions import AllPartitions
+from laino.orchestrator.cluster.partitions import PARTITIONS, AllPartitions
 from laino.orchestrator.domain.jobs import State
 from laino.orchestrator.domain.saga import COMPENSATED
 from laino.orchestrator.domain.spec import JobSpec
-from laino.orchestrator.drivers import Drivers
+from laino.orchestrator.drivers import Drivers, admitted_topic
 from laino.orchestrator.hub import Hub
 from laino.orchestrator.runner import PROVISION, SagaRunner
 from laino.orchestrator.sessions import Sessions
 from laino.orchestrator.settings import Settings
+from laino.orchestrator.store.admitted import AdmittedJob, AdmittedTable
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import LogStore
 from laino.orchestrator.store.secrets import SecretStore
@@ -130,3 +133,49 @@ def test_a_view_read_from_the_cache_stays_as_it_was_when_the_aggregate_changes(
     assert (after.state, after.cancel_requested) == (State.QUEUED, True)
     assert ended.state == State.CANCELLED
     assert before.spec == ended.spec and ended.spec.env == {"A": "1"}
+
+
+class _FirstHalf(AllPartitions):
+    """This server's share of the partitions, as the lease's rebalancing would leave it."""
+
+    def rebalance(self) -> tuple[set[int], set[int]]:
+        return set(range(PARTITIONS // 2)), set()
+
+
+def test_a_job_let_go_wakes_only_the_server_holding_its_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, engine, _, _, runner = _runner(tmp_path)
+    table = AdmittedTable(engine)
+    looks: list[float] = []
+    since = table.since
+
+    def counted(n: int, parts: Collection[int]) -> list[AdmittedJob]:
+        looks.append(time.monotonic())
+        return since(n, parts)
+
+    monkeypatch.setattr(table, "since", counted)
+
+    async def scenario() -> tuple[int, int]:
+        drivers = Drivers(runner=runner, table=table, partitions=_FirstHalf())
+        task = asyncio.create_task(drivers.run())
+        while not looks:  # its first look, after taking its partitions
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the next look without a wake-up is 0.5 s away
+        first = len(looks)
+        runner.hub.changed(admitted_topic(PARTITIONS - 1))  # another server's partition
+        await asyncio.sleep(0.1)
+        other = len(looks) - first
+        runner.hub.changed(admitted_topic(0))  # its own
+        await asyncio.sleep(0.1)
+        own = len(looks) - first - other
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return other, own
+
+    try:
+        other, own = asyncio.run(scenario())
+    finally:
+        engine.dispose()
+    assert other == 0
+    assert own >= 1
