@@ -4,7 +4,7 @@ decide again after losing a race, and a cache that never keeps what a failed sav
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -12,8 +12,8 @@ from eventsourcing.application import Application, LocalNotificationLog, Reposit
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Notification
 
-from laino.orchestrator.store.pgevents import OneStatementRecorder
-from laino.orchestrator.store.tailing import TailingRepository
+from laino.orchestrator.store.pgevents import OneStatementRecorder, saved_since_together
+from laino.orchestrator.store.tailing import TailingRepository, Together
 
 # Several orchestrators may change one aggregate at once; the loser of a race tries again.
 SAVE_ATTEMPTS = 5
@@ -78,6 +78,19 @@ class NotifyingApplication(Application[UUID]):
                 continue
             return aggregate
         raise AssertionError("unreachable")
+
+
+def look_together(apps: Sequence[NotifyingApplication]) -> None:
+    """A server's applications on one shared store ask what was saved since in one query a
+    turn, not each in its own (tailing.py)."""
+    following = [app for app in apps if isinstance(app.repository, TailingRepository)]
+    if len(following) > 1:
+        recorders = [app.recorder for app in following]
+        assert all(isinstance(recorder, OneStatementRecorder) for recorder in recorders)
+        Together(
+            [app.repository for app in following],  # type: ignore[misc]
+            saved_since_together(recorders),  # type: ignore[arg-type]
+        )
 
 
 def notifications_after(log: LocalNotificationLog, position: int) -> Iterator[Notification]:

@@ -40,6 +40,7 @@ from laino.orchestrator.drivers import Drivers
 from laino.orchestrator.follow import Followers
 from laino.orchestrator.hub import EVENTS, SAGAS, Hub, job_topic
 from laino.orchestrator.metrics import Metrics
+from laino.orchestrator.notifying import look_together
 from laino.orchestrator.providers import bridge_to_bind, kubernetes_checked, offered
 from laino.orchestrator.reconciler import Reconciler
 from laino.orchestrator.retention import Retention
@@ -166,6 +167,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
     sagas.follow(jobs.name, jobs.notification_log)
     for app in (tokens, schedules, templates, jobs, workers, sagas):
         availability.guard(app)
+    look_together([tokens, schedules, templates, jobs, workers, sagas])
 
     def wake(events: list[DomainEventProtocol[UUID]]) -> None:
         for event in events:

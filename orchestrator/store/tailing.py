@@ -15,6 +15,9 @@ loses the race, is dropped from the cache, and decides again on what is there no
 
 Its reads and saves are made on the event loop's thread: one made in another thread could
 put in the cache what a look in between had already passed over.
+
+A server's repositories on one database look together (Together): the first read of a turn
+asks, in one query, what was saved in each of their tables, where each took a query of its own.
 """
 
 from __future__ import annotations
@@ -27,9 +30,33 @@ from uuid import UUID
 from eventsourcing.application import LRUCache, Repository
 
 # The aggregates saved after a notification id: (notification id, aggregate id, version).
-Tail = Callable[[int], Sequence[tuple[int, UUID, int]]]
+Saved = Sequence[tuple[int, UUID, int]]
+Tail = Callable[[int], Saved]
+# Several tables' at once: for each position given, what its table saved after it.
+Tails = Callable[[Sequence[int]], Sequence[Saved]]
 # Past this many saves since the last look, the whole cache is dropped rather than sifted.
 SIFTED = 1000
+
+
+class Turns:
+    """Whether this turn of the event loop has looked already; outside a loop, never."""
+
+    def __init__(self) -> None:
+        self.looked: asyncio.AbstractEventLoop | None = None
+
+    def first(self) -> bool:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return True  # a command-line tool's read: each one looks
+        if self.looked is loop:
+            return False
+        self.looked = loop
+        loop.call_soon(self._turned)
+        return True
+
+    def _turned(self) -> None:
+        self.looked = None
 
 
 class TailingRepository(Repository[UUID]):
@@ -42,8 +69,9 @@ class TailingRepository(Repository[UUID]):
         self.maxsize = cache_maxsize
         # The last notification id looked at; None until the first look.
         self.position: int | None = None
-        # The loop this turn of which has looked already, if any.
-        self.looked: asyncio.AbstractEventLoop | None = None
+        self.turns = Turns()
+        # The repositories this one looks with, if any.
+        self.together: Together | None = None
 
     def get(self, aggregate_id: UUID, *, version: int | None = None, **kwargs: Any) -> Any:
         if version is None:
@@ -53,30 +81,24 @@ class TailingRepository(Repository[UUID]):
     def catch_up(self) -> None:
         """Drops what another server saved since the last look: once per turn of the event
         loop, or at each read outside one (a command-line tool's)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None and self.looked is loop:
-            return
-        self._look()
-        if loop is not None:
-            self.looked = loop
-            loop.call_soon(self._turned)
+        if self.together is not None:
+            self.together.catch_up()
+        elif self.turns.first() and self.started():
+            self.sift(self.tail(self.position or 0))
 
-    def _turned(self) -> None:
-        self.looked = None
-
-    def _look(self) -> None:
+    def started(self) -> bool:
+        """Whether it has a position to look from; at the first look it takes one."""
         if self.position is None:
             # Taken before anything is cached from here on; what was cached before is dropped.
             self.position = self.last_id()
             self.cache = LRUCache(maxsize=self.maxsize)
-            return
-        saved = self.tail(self.position)
+            return False
+        return True
+
+    def sift(self, saved: Saved) -> None:
         if len(saved) >= SIFTED:
             self.position = None
-            self._look()
+            self.started()
             return
         assert self.cache is not None
         for notification_id, aggregate_id, version in saved:
@@ -87,3 +109,23 @@ class TailingRepository(Repository[UUID]):
                 continue
             if cached.version < version:
                 self.cache.get(aggregate_id, evict=True)
+
+
+class Together:
+    """Repositories on one database that look in one query, once per turn for all."""
+
+    def __init__(self, repositories: Sequence[TailingRepository], tails: Tails):
+        self.repositories = repositories
+        self.tails = tails
+        self.turns = Turns()
+        for repository in repositories:
+            repository.together = self
+
+    def catch_up(self) -> None:
+        if not self.turns.first():
+            return
+        for repository in self.repositories:
+            repository.started()  # each one without a position takes one first
+        positions = [repository.position or 0 for repository in self.repositories]
+        for repository, saved in zip(self.repositories, self.tails(positions), strict=True):
+            repository.sift(saved)

@@ -8,9 +8,14 @@ import asyncio
 from pathlib import Path
 from uuid import uuid4
 
-from laino.orchestrator.apps import JobsApp
+import pytest
+
+from laino.orchestrator.apps import JobsApp, SagasApp
 from laino.orchestrator.domain.jobs import State
+from laino.orchestrator.domain.saga import BEGUN
 from laino.orchestrator.domain.spec import JobSpec
+from laino.orchestrator.notifying import look_together
+from laino.orchestrator.runner import PROVISION
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.tailing import SIFTED
 
@@ -77,3 +82,37 @@ def test_this_servers_own_saves_stay_cached(tmp_path: Path, postgres_url: str) -
     here.repository.catch_up()  # sees its own save, as new as what it holds
     assert here.repository.cache is not None
     assert here.repository.cache.get(job.id).cancel_requested
+
+
+def test_a_servers_stores_look_together_in_one_query_a_turn(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def stores() -> tuple[JobsApp, SagasApp]:
+        database = Database(tmp_path, postgres_url)
+        jobs, sagas = JobsApp(database.event_store("jobs")), SagasApp(database.event_store("sagas"))
+        sagas.follow(jobs.name, jobs.notification_log)
+        return jobs, sagas
+
+    (jobs, sagas), (their_jobs, their_sagas) = stores(), stores()
+    look_together([jobs, sagas])
+    together = jobs.repository.together
+    assert together is not None and sagas.repository.together is together
+    looks = []
+    tails = together.tails
+    monkeypatch.setattr(together, "tails", lambda positions: looks.append(1) or tails(positions))
+    job, _ = their_jobs.submit(JobSpec(command=("true",)))
+    their_sagas.pull_and_process(their_jobs.name)
+
+    async def reads() -> tuple[State, str, int]:
+        jobs.get_job(job.id), sagas.get_saga(job.id)  # both cached here
+        await asyncio.sleep(0)
+        their_jobs.start_provisioning(job.id, 1, uuid4())
+        saga = their_sagas.get_saga(job.id)
+        saga.begin(PROVISION, 1)
+        their_sagas.save(saga)
+        await asyncio.sleep(0)
+        before = len(looks)
+        state, step = jobs.get_job(job.id).state, sagas.get_saga(job.id).status(PROVISION, 1)
+        return state, step, len(looks) - before
+
+    assert asyncio.run(reads()) == (State.PROVISIONING, BEGUN, 1)
