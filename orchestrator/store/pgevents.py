@@ -68,7 +68,7 @@ class OneStatementRecorder(PostgresApplicationRecorder):
         ).format(schema=schema, table=Identifier(self.events_table_name))
         # The same for one table among several (saved_since_together): the n-th.
         self.select_saved_nth = SQL(
-            "(SELECT %s AS nth, notification_id, originator_id, originator_version"
+            "(SELECT %s::int AS nth, notification_id, originator_id, originator_version"
             " FROM {schema}.{table} WHERE notification_id > %s"
             " ORDER BY notification_id LIMIT %s)"
         ).format(schema=schema, table=Identifier(self.events_table_name))
