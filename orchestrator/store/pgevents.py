@@ -11,7 +11,7 @@ The lock is the point: it keeps notification ids in commit order, which the foll
 each log (the sagas, the views, the relay, the caches: tailing.py) rely on. eventsourcing's
 own database function (POSTGRES_ENABLE_DB_FUNCTIONS) takes no lock, skips a process
 application's tracking record, and has one name in a schema for every store. A save with a
-tracking record (a saga's start) still goes eventsourcing's way.
+tracking record (a saga's start) calls a second function that also keeps that record.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -132,4 +132,64 @@ def saved_since_together(
 
 
 class OneStatementProcessRecorder(OneStatementRecorder, PostgresProcessRecorder):
-    """The same, for a process application's events and tracking tables."""
+    """The same, for a process application's events and tracking tables: a save with its
+    tracking record (a saga's start) is one statement too, a call of a second function (made
+    with the tables, and by migration 0015 for tables made before). eventsourcing's single-row
+    tracking, as its own statement keeps it: a record at or below the one kept is refused."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(self.datastore.schema)
+        function = Identifier(f"laino_track_{self.events_table_name}")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[],"
+                " tracked_by text, tracked_to bigint)"
+                " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "INSERT INTO {schema}.{tracking} AS kept (application_name, notification_id) "
+                "VALUES (tracked_by, tracked_to) ON CONFLICT (application_name) DO UPDATE "
+                "SET notification_id = EXCLUDED.notification_id "
+                "WHERE kept.notification_id < EXCLUDED.notification_id; "
+                "IF NOT FOUND THEN RAISE unique_violation "
+                "USING MESSAGE = 'that notification was tracked already'; END IF; "
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} "
+                "(originator_id, originator_version, topic, state) "
+                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+                "RETURNING notification_id; "
+                "END; $BODY$"
+            ).format(
+                schema=schema,
+                function=function,
+                event=Identifier(self.stored_event_type_name),
+                table=Identifier(self.events_table_name),
+                tracking=Identifier(self.tracking_table_name),
+                channel=Identifier(self.channel_name),
+            )
+        )
+        self.track_call = SQL("SELECT id FROM {schema}.{function}(%s, %s, %s) AS id").format(
+            schema=schema, function=function
+        )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        if not stored_events or tracking is None:
+            return super().insert_events(stored_events, **kwargs)
+        return self._insert_tracked(stored_events, tracking)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_tracked(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking
+    ) -> list[int]:
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        params = (events, tracking.application_name, tracking.notification_id)
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            assert conn.autocommit  # the call is its own transaction
+            cursor.execute(self.track_call, params, prepare=True)
+            return [row["id"] for row in cursor.fetchall()]

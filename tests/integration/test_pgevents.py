@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Tracking
 
-from laino.orchestrator.apps import JobsApp
+from laino.orchestrator.apps import JobsApp, SagasApp
 from laino.orchestrator.domain.jobs import Job
+from laino.orchestrator.domain.saga import ExecutionSaga
 from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.store.database import Database
 
@@ -98,3 +100,27 @@ def test_a_follower_tailing_the_log_misses_nothing_saved_at_once_by_many(
     logged = [n.id for n in reader.select_notifications(start=1, limit=10_000)]
     assert len(logged) == writers * each
     assert seen == logged
+
+
+def test_a_sagas_start_keeps_its_tracking_record_and_a_stale_one_saves_nothing(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database(tmp_path, postgres_url)
+    jobs, sagas = JobsApp(database.event_store("jobs")), SagasApp(database.event_store("sagas"))
+    sagas.follow(jobs.name, jobs.notification_log)
+    first, _ = jobs.submit(JobSpec(command=("true",)))
+    second, _ = jobs.submit(JobSpec(command=("false",)))
+    # eventsourcing's pipelined transaction is not used any more: the call is the save.
+    monkeypatch.setattr(psycopg.Connection, "pipeline", None)
+    sagas.pull_and_process(jobs.name)
+    assert sagas.get_saga(first.id).version == sagas.get_saga(second.id).version == 1
+    tracked = sagas.recorder.max_tracking_id(jobs.name)
+    assert tracked == jobs.recorder.max_notification_id()
+    # A second lease holder that read the log before the first saved: its record is refused,
+    # with the saga it would have started.
+    late = ExecutionSaga(uuid4())
+    stored = sagas.mapper.to_stored_event(late.collect_events()[0])
+    with pytest.raises(IntegrityError):
+        sagas.recorder.insert_events([stored], tracking=Tracking(jobs.name, tracked))
+    assert list(sagas.repository.event_store.get(late.id)) == []
+    assert sagas.recorder.max_tracking_id(jobs.name) == tracked

@@ -116,7 +116,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     url = postgres.new_database()
     empty = _status("--database", url)
     assert empty.returncode == 2
-    assert empty.stdout.startswith("schema version 0 of 14: empty")
+    assert empty.stdout.startswith("schema version 0 of 15: empty")
     assert "pending 0001 core" in empty.stdout and "pending 0002 event_stores" in empty.stdout
     migrate = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -136,10 +136,11 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
         "0012 artifacts",
         "0013 admitted",
         "0014 one_statement_saves",
+        "0015 one_statement_tracking",
     ]
     assert "".join(f"applied {m}\n" for m in applied) in migrate.stdout
     current = _status("--database", url)
-    assert (current.returncode, current.stdout) == (0, "schema version 14 of 14: up to date\n")
+    assert (current.returncode, current.stdout) == (0, "schema version 15 of 15: up to date\n")
     with psycopg.connect(url) as conn:  # as an older laino left it
         conn.execute("DELETE FROM schema_version WHERE version >= 3")
         conn.execute(
@@ -162,7 +163,7 @@ def test_db_status_tells_an_empty_an_up_to_date_and_a_behind_database(postgres: 
     behind = _status("--database", url)
     assert behind.returncode == 2
     assert behind.stdout.startswith(
-        "schema version 2 of 14: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
+        "schema version 2 of 15: behind\n" + "".join(f"  pending {m}\n" for m in applied[2:])
     )
     again = subprocess.run(
         [LAINO, "db", "migrate", "--database", url], capture_output=True, text=True
@@ -202,5 +203,5 @@ def test_db_status_of_a_home_where_no_server_ran_creates_nothing(tmp_path: Path)
     done = subprocess.run(
         [LAINO, "db", "status", "--home", str(home)], capture_output=True, text=True
     )
-    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 14: empty")
+    assert done.returncode == 2 and done.stdout.startswith("schema version 0 of 15: empty")
     assert not home.exists()
