@@ -27,7 +27,7 @@ from eventsourcing.postgres import (
     PostgresProcessRecorder,
 )
 from eventsourcing.utils import retry
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from laino.orchestrator.store.tailing import SIFTED
 
@@ -39,29 +39,7 @@ class OneStatementRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
-        function = Identifier(f"laino_insert_{self.events_table_name}")
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
-                "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
-                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-                "NOTIFY {channel}; "
-                "RETURN QUERY INSERT INTO {schema}.{table} "
-                "(originator_id, originator_version, topic, state) "
-                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "RETURNING notification_id; "
-                "END; $BODY$"
-            ).format(
-                schema=schema,
-                function=function,
-                event=Identifier(self.stored_event_type_name),
-                table=Identifier(self.events_table_name),
-                channel=Identifier(self.channel_name),
-            )
-        )
-        self.insert_call = SQL("SELECT id FROM {schema}.{function}(%s) AS id").format(
-            schema=schema, function=function
-        )
+        self.insert_call = self._saving_function("insert", [], SQL(""))
         self.select_saved = SQL(
             "SELECT notification_id, originator_id, originator_version FROM {schema}.{table}"
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -73,23 +51,58 @@ class OneStatementRecorder(PostgresApplicationRecorder):
             " ORDER BY notification_id LIMIT %s)"
         ).format(schema=schema, table=Identifier(self.events_table_name))
 
+    def _saving_function(self, kind: str, arguments: list[str], first: Composable) -> Composed:
+        """Adds the function that locks the table, does `first`, notifies and inserts the
+        events, to what the recorder makes; returns its call: the events, then `arguments`."""
+        schema = Identifier(self.datastore.schema)
+        function = Identifier(f"laino_{kind}_{self.events_table_name}")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]"
+                "{arguments}) RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "{first}"
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} "
+                "(originator_id, originator_version, topic, state) "
+                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+                "RETURNING notification_id; "
+                "END; $BODY$"
+            ).format(
+                schema=schema,
+                function=function,
+                arguments=SQL("".join(f", {argument}" for argument in arguments)),
+                first=first,
+                event=Identifier(self.stored_event_type_name),
+                table=Identifier(self.events_table_name),
+                channel=Identifier(self.channel_name),
+            )
+        )
+        placeholders = SQL(", ").join(SQL("%s") for _ in range(1 + len(arguments)))
+        return SQL("SELECT id FROM {schema}.{function}({placeholders}) AS id").format(
+            schema=schema, function=function, placeholders=placeholders
+        )
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not stored_events or kwargs.get("tracking") is not None:
             return super().insert_events(stored_events, **kwargs)
-        return self._insert_in_one_statement(stored_events)
+        return self._call(self.insert_call, stored_events)
 
     # As eventsourcing retries its own saves.
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_in_one_statement(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+    def _call(
+        self, call: Composed, stored_events: Sequence[StoredEvent], *more: object
+    ) -> list[int]:
+        """Saves the events in one call of a saving function, its arguments after them `more`."""
         events = [
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             assert conn.autocommit  # the call is its own transaction
-            cursor.execute(self.insert_call, (events,), prepare=True)
+            cursor.execute(call, (events, *more), prepare=True)
             return [row["id"] for row in cursor.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -139,38 +152,19 @@ class OneStatementProcessRecorder(OneStatementRecorder, PostgresProcessRecorder)
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        schema = Identifier(self.datastore.schema)
-        function = Identifier(f"laino_track_{self.events_table_name}")
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[],"
-                " tracked_by text, tracked_to bigint)"
-                " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
-                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-                "INSERT INTO {schema}.{tracking} AS kept (application_name, notification_id) "
-                "VALUES (tracked_by, tracked_to) ON CONFLICT (application_name) DO UPDATE "
-                "SET notification_id = EXCLUDED.notification_id "
-                "WHERE kept.notification_id < EXCLUDED.notification_id; "
-                "IF NOT FOUND THEN RAISE unique_violation "
-                "USING MESSAGE = 'that notification was tracked already'; END IF; "
-                "NOTIFY {channel}; "
-                "RETURN QUERY INSERT INTO {schema}.{table} "
-                "(originator_id, originator_version, topic, state) "
-                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "RETURNING notification_id; "
-                "END; $BODY$"
-            ).format(
-                schema=schema,
-                function=function,
-                event=Identifier(self.stored_event_type_name),
-                table=Identifier(self.events_table_name),
-                tracking=Identifier(self.tracking_table_name),
-                channel=Identifier(self.channel_name),
-            )
+        keep = SQL(
+            "INSERT INTO {schema}.{tracking} AS kept (application_name, notification_id) "
+            "VALUES (tracked_by, tracked_to) ON CONFLICT (application_name) DO UPDATE "
+            "SET notification_id = EXCLUDED.notification_id "
+            "WHERE kept.notification_id < EXCLUDED.notification_id; "
+            "IF NOT FOUND THEN RAISE unique_violation "
+            "USING MESSAGE = 'that notification was tracked already'; END IF; "
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            tracking=Identifier(self.tracking_table_name),
         )
-        self.track_call = SQL("SELECT id FROM {schema}.{function}(%s, %s, %s) AS id").format(
-            schema=schema, function=function
-        )
+        arguments = ["tracked_by text", "tracked_to bigint"]
+        self.track_call = self._saving_function("track", arguments, keep)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -178,18 +172,6 @@ class OneStatementProcessRecorder(OneStatementRecorder, PostgresProcessRecorder)
         tracking: Tracking | None = kwargs.get("tracking")
         if not stored_events or tracking is None:
             return super().insert_events(stored_events, **kwargs)
-        return self._insert_tracked(stored_events, tracking)
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_tracked(
-        self, stored_events: Sequence[StoredEvent], tracking: Tracking
-    ) -> list[int]:
-        events = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
-        params = (events, tracking.application_name, tracking.notification_id)
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            assert conn.autocommit  # the call is its own transaction
-            cursor.execute(self.track_call, params, prepare=True)
-            return [row["id"] for row in cursor.fetchall()]
+        return self._call(
+            self.track_call, stored_events, tracking.application_name, tracking.notification_id
+        )

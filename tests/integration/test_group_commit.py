@@ -28,9 +28,12 @@ def database(tmp_path: Path) -> Iterator[Database]:
 
 
 def _sagas(database: Database, count: int) -> tuple[SagasApp, list[ExecutionSaga]]:
+    """Sagas saved, each with its provisioning begun since: a step to save."""
     app = SagasApp(database.event_store("sagas"))
     sagas = [ExecutionSaga(uuid.uuid4()) for _ in range(count)]
     app.save(*sagas)
+    for saga in sagas:
+        saga.begin(PROVISION, 1)
     return app, sagas
 
 
@@ -61,8 +64,6 @@ def test_saves_of_one_turn_share_one_transaction(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, sagas = _sagas(database, 5)
-    for saga in sagas:
-        saga.begin(PROVISION, 1)
     made = _transactions(app, monkeypatch)
     assert asyncio.run(_save_all(GroupCommit(app), sagas)) == [None] * 5
     assert made == [5]
@@ -78,8 +79,6 @@ def test_a_save_that_lost_a_race_fails_alone(
     theirs = other.repository.get(sagas[0].id)
     theirs.begin(PROVISION, 1)
     other.save(theirs)
-    for saga in sagas:
-        saga.begin(PROVISION, 1)
     made = _transactions(app, monkeypatch)
     results = asyncio.run(_save_all(GroupCommit(app), sagas))
     assert isinstance(results[0], IntegrityError)
@@ -92,8 +91,6 @@ def test_a_store_that_fails_fails_every_save_of_the_turn_once(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, sagas = _sagas(database, 3)
-    for saga in sagas:
-        saga.begin(PROVISION, 1)
     tries = []
 
     def away(*aggregates: object) -> None:
@@ -108,8 +105,6 @@ def test_a_store_that_fails_fails_every_save_of_the_turn_once(
 
 def test_a_save_whose_waiter_was_cancelled_is_made_all_the_same(database: Database) -> None:
     app, sagas = _sagas(database, 2)
-    for saga in sagas:
-        saga.begin(PROVISION, 1)
 
     async def scenario() -> None:
         grouped = GroupCommit(app)
