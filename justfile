@@ -20,6 +20,10 @@ setup:
         # pip's warnings about local index folders that do not exist are noise here
         {{py}} -m pip install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=strict \
             2> >(grep -v '^WARNING: Location' >&2)
+        # laino's own modules compiled, as pip does for an installed wheel: where Python is told
+        # not to write bytecode (PYTHONDONTWRITEBYTECODE), every CLI call and server start would
+        # compile them again (22 ms of a CLI call, 120 ms of a server's start).
+        {{py}} -m compileall -q "$({{py}} -c 'import laino; print(*laino.__path__)')"
         touch "$stamp"
     fi
 
