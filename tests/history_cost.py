@@ -1,4 +1,4 @@
-"""What a long history costs each new job: 500 `true` jobs on an empty store, then on a store
+"""What a long history costs each new job: 500 `true` jobs on an empty store and on a store
 that holds 50,000 ended jobs already, side by side (SQLite, process workers).
 
 The history is written through laino's own applications, not by running 50,000 jobs (an hour
@@ -12,7 +12,9 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 from laino.orchestrator.apps import JobsApp, SagasApp, WorkersApp
 from laino.orchestrator.domain.jobs import Job
@@ -20,10 +22,13 @@ from laino.orchestrator.domain.spec import JobSpec
 from laino.orchestrator.store.database import Database
 from laino.orchestrator.store.logstore import STDOUT, Chunk, LogStore
 from laino.orchestrator.views import Views
+from laino.v1 import laino_pb2 as pb
 from tests.conftest import Server
 
 HISTORY = 50_000
 SECTION = 500
+# `job list`'s page in the bench: no more than one turn's jobs, so both stores fill it.
+LISTED = 100
 
 
 def seed(home: Path, count: int) -> float:
@@ -65,29 +70,66 @@ def history_cost(
     count: int,
 ) -> tuple[float, float]:
     """Server CPU ms per job for `count` jobs, on an empty store and on one with HISTORY ended
-    jobs; prints both with their jobs per second."""
+    jobs; prints both with their jobs per second, server start and `job list` time.
+
+    The two stores take turns, empty, history, history, empty, half the jobs a turn: the
+    machine's speed drifts within minutes, and in this order a steady drift falls on both alike.
+    """
     fresh = Path(tempfile.mkdtemp(prefix="laino-bench-"))
     old = Path(tempfile.mkdtemp(prefix="laino-bench-history-"))
     took = seed(old, HISTORY)
     print(f"{f'writing {HISTORY:,} ended jobs of history':44} {took:7.1f} s")
-    results = []
+    tallies = {fresh: Tally(), old: Tally()}
+    for home in (fresh, old, old, fresh):
+        tallies[home].run(Server(home), batch, cpu_seconds, count // 2)
     for name, home in (("empty store", fresh), (f"{HISTORY:,} jobs of history", old)):
-        server = Server(home)
+        t = tallies[home]
+        print(
+            f"{f'{t.jobs} true jobs, SQLite, {name}':44} {t.jobs / t.seconds:7.1f} jobs/s"
+            f"   server CPU {t.ms_per_job():.0f} ms per job,"
+            f" start {median(t.starts) * 1000:.0f} ms, job list {median(t.listings) * 1000:.1f} ms"
+        )
+    size = sum(f.stat().st_size for f in old.glob("*.db*")) / 2**20
+    print(f"{'  the store with that history':44} {size:7.0f} MiB on disk")
+    return tallies[fresh].ms_per_job(), tallies[old].ms_per_job()
+
+
+@dataclass
+class Tally:
+    """What one store's turns took in all."""
+
+    jobs: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    starts: list[float] = field(default_factory=list)
+    listings: list[float] = field(default_factory=list)
+
+    def run(
+        self,
+        server: Server,
+        batch: Callable[[Server, int], tuple[float, float]],
+        cpu_seconds: Callable[..., float],
+        count: int,
+    ) -> None:
+        """Starts the server (timed to its first answer), runs `count` jobs, then lists the
+        newest LISTED jobs 20 times from a warm client (a turn has run at least that many)."""
+        started = time.perf_counter()
         server.start()
+        self.starts.append(time.perf_counter() - started)
         assert server.proc is not None
-        pid = server.proc.pid
         try:
-            before = cpu_seconds(pid=pid)
+            before = cpu_seconds(pid=server.proc.pid)
             _, total = batch(server, count)
-            ms = (cpu_seconds(pid=pid) - before) * 1000 / count
+            self.cpu += cpu_seconds(pid=server.proc.pid) - before
+            for _ in range(20):
+                begun = time.perf_counter()
+                server.jobs.ListJobs(pb.ListJobsRequest(page_size=LISTED))
+                self.listings.append(time.perf_counter() - begun)
         finally:
             server.stop()
             server.cleanup_workers()
-        print(
-            f"{f'{count} true jobs, SQLite, {name}':44} {count / total:7.1f} jobs/s"
-            f"   server CPU {ms:.0f} ms per job"
-        )
-        results.append(ms)
-    size = sum(f.stat().st_size for f in old.glob("*.db*")) / 2**20
-    print(f"{'  the store with that history':44} {size:7.0f} MiB on disk")
-    return results[0], results[1]
+        self.jobs += count
+        self.seconds += total
+
+    def ms_per_job(self) -> float:
+        return self.cpu * 1000 / self.jobs

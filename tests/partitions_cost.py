@@ -45,34 +45,47 @@ def _balanced(shares: list[int], servers: int) -> bool:
 
 def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[float, float]:
     """Server CPU ms per job, with one server and with three (all three's together); prints
-    each server's part."""
+    each server's part.
+
+    One server and three take turns, one, three, three, one, half the jobs a turn: the
+    machine's speed drifts within minutes, and in this order a steady drift falls on both alike.
+    """
     postgres = Postgres(free_port())
     nats = Nats(free_port())
-    results = []
+    half = count // 2
+    # Per size, over its two turns: seconds, and each server's CPU seconds.
+    took = {1: 0.0, 3: 0.0}
+    cpu = {1: [0.0], 3: [0.0] * 3}
     try:
-        for size in (1, 3):
-            url = postgres.new_database()
-            migrate = [LAINO, "db", "migrate", "--database", url]
-            subprocess.run(migrate, check=True, capture_output=True)
-            flags = {"database": url, "nats": nats.url}
-            root = Path(tempfile.mkdtemp(prefix="laino-bench-"))
-            with cluster(root, size, own_first=True, **flags) as servers:
-                while not _balanced(partition_shares(url), size):
-                    time.sleep(0.2)
-                pids = [server.proc.pid for server in servers if server.proc is not None]
-                before = [cpu_seconds(pid=pid) for pid in pids]
-                took = _run(servers, count)
-                each = [
-                    (cpu_seconds(pid=p) - b) * 1000 / count
-                    for p, b in zip(pids, before, strict=True)
-                ]
-            parts = " + ".join(f"{ms:.1f}" for ms in each)
-            print(
-                f"{f'{count} true jobs, PG + NATS, {size} server(s)':44} {count / took:7.1f} jobs/s"
-                f"   server CPU per job {sum(each):.1f} ms ({parts})"
-            )
-            results.append(sum(each))
+        for size in (1, 3, 3, 1):
+            seconds, each = _turn(postgres, nats, size, half, cpu_seconds)
+            took[size] += seconds
+            cpu[size] = [a + b for a, b in zip(cpu[size], each, strict=True)]
     finally:
         postgres.destroy()
         nats.destroy()
-    return results[0], results[1]
+    for size in (1, 3):
+        parts = " + ".join(f"{seconds * 1000 / (2 * half):.1f}" for seconds in cpu[size])
+        print(
+            f"{f'{2 * half} true jobs, PG + NATS, {size} server(s)':44}"
+            f" {2 * half / took[size]:7.1f} jobs/s"
+            f"   server CPU per job {sum(cpu[size]) * 1000 / (2 * half):.1f} ms ({parts})"
+        )
+    return sum(cpu[1]) * 1000 / (2 * half), sum(cpu[3]) * 1000 / (2 * half)
+
+
+def _turn(
+    postgres: Postgres, nats: Nats, size: int, count: int, cpu_seconds: Callable[..., float]
+) -> tuple[float, list[float]]:
+    """`count` jobs through `size` servers on a fresh database: seconds, and each server's CPU
+    seconds, in the order they started."""
+    url = postgres.new_database()
+    subprocess.run([LAINO, "db", "migrate", "--database", url], check=True, capture_output=True)
+    root = Path(tempfile.mkdtemp(prefix="laino-bench-"))
+    with cluster(root, size, own_first=True, database=url, nats=nats.url) as servers:
+        while not _balanced(partition_shares(url), size):
+            time.sleep(0.2)
+        pids = [server.proc.pid for server in servers if server.proc is not None]
+        before = [cpu_seconds(pid=pid) for pid in pids]
+        took = _run(servers, count)
+        return took, [cpu_seconds(pid=p) - b for p, b in zip(pids, before, strict=True)]
