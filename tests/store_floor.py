@@ -1,7 +1,7 @@
 """What recording a job's life costs at the least: each saved event of a `true` job's saga,
-job and worker, through laino's own applications on the embedded SQLite, with nothing else
-(no gRPC, no provider, no runner, no agent). The part of the server's CPU per job that one
-transaction per step sets, whatever the rest of the server does."""
+job and worker, through laino's own applications on the embedded SQLite or on PostgreSQL, with
+nothing else (no gRPC, no provider, no runner, no agent). The part of the server's CPU per job
+that one transaction per step sets, whatever the rest of the server does."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ from laino.orchestrator.views import Views
 T = TypeVar("T")
 
 
-def store_floor(count: int) -> tuple[float, int]:
-    """CPU ms per job, and the transactions each job took."""
+def store_floor(count: int, url: str = "") -> tuple[float, int]:
+    """CPU ms per job in this process, and the transactions each job took; on the database at
+    `url` (PostgreSQL), or the embedded one."""
     home = Path(tempfile.mkdtemp(prefix="laino-bench-store-"))
-    database = Database(home, "")
+    database = Database(home, url)
     database.migrate()
     engine = database.engine()
     jobs = JobsApp(database.event_store("jobs"))
