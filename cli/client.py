@@ -13,6 +13,7 @@ import click
 import grpc
 import platformdirs
 
+from laino.orchestrator.home import default_home
 from laino.providers import dialing
 from laino.providers.tracing import TracingUnavailable
 from laino.v1 import laino_pb2_grpc as rpc
@@ -83,8 +84,6 @@ def token() -> str:
     given = ctx.meta.get(TOKEN_KEY) if ctx is not None else None
     if given:
         return str(given)
-    from laino.orchestrator.settings import default_home
-
     for path in (Path(platformdirs.user_config_dir("laino")) / "token", default_home() / ADMIN):
         try:
             return path.read_text().strip()

@@ -26,7 +26,7 @@ EXIT_BEHIND = 2
 
 
 def _database(database: str, home: str | None) -> Database:
-    from laino.orchestrator.settings import default_home
+    from laino.orchestrator.home import default_home
     from laino.orchestrator.store.database import Database
 
     try:

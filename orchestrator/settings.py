@@ -6,13 +6,8 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import platformdirs
-
 from laino.orchestrator.domain.spec import JobSpec
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("LAINO_HOME") or platformdirs.user_data_dir("laino"))
+from laino.orchestrator.home import default_home
 
 
 @dataclass(frozen=True)
