@@ -64,14 +64,15 @@ def partitions_cost(cpu_seconds: Callable[..., float], count: int) -> tuple[floa
     finally:
         postgres.destroy()
         nats.destroy()
-    for size in (1, 3):
-        parts = " + ".join(f"{seconds * 1000 / (2 * half):.1f}" for seconds in cpu[size])
+    jobs = 2 * half
+    ms = {size: [seconds * 1000 / jobs for seconds in cpu[size]] for size in cpu}
+    for size, each in ms.items():
+        parts = " + ".join(f"{part:.1f}" for part in each)
         print(
-            f"{f'{2 * half} true jobs, PG + NATS, {size} server(s)':44}"
-            f" {2 * half / took[size]:7.1f} jobs/s"
-            f"   server CPU per job {sum(cpu[size]) * 1000 / (2 * half):.1f} ms ({parts})"
+            f"{f'{jobs} true jobs, PG + NATS, {size} server(s)':44} {jobs / took[size]:7.1f} jobs/s"
+            f"   server CPU per job {sum(each):.1f} ms ({parts})"
         )
-    return sum(cpu[1]) * 1000 / (2 * half), sum(cpu[3]) * 1000 / (2 * half)
+    return sum(ms[1]), sum(ms[3])
 
 
 def _turn(
